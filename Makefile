@@ -1,0 +1,124 @@
+# Makefile for github.com/opperotel/bridge.
+#
+# `make` (or `make help`) lists the targets. CI runs `bash .ci/run`, which runs `make test`.
+#
+# Developer tools (staticcheck, mdatagen, benchstat) are pinned in the separate module tools/go.mod
+# and run with `go tool -modfile=tools/go.mod NAME`: nothing is installed globally, and the main
+# go.mod stays free of tool dependencies. Go builds and caches them on first use.
+
+# bash for `pipefail` (so `go test ... | tee` fails when go test fails); recipes are otherwise plain sh.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+.DEFAULT_GOAL := help
+
+GO      ?= go
+GOTOOL  := $(GO) tool -modfile=tools/go.mod
+
+# Extra flags for `go test` in test-go, e.g. `make test-go GOTEST_FLAGS='-timeout 15m -v'`.
+GOTEST_FLAGS ?=
+# The race detector needs cgo and a C compiler; without them test-go runs without -race (and says so).
+RACE ?= $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
+
+# Package pattern for bench and fuzz, e.g. `make bench PKG=./translator`.
+PKG ?= ./...
+
+# bench: which benchmarks (a -bench regexp), how often each runs, and where the output is kept.
+BENCH       ?= .
+BENCHCOUNT  ?= 1
+BENCH_FLAGS ?=
+BENCH_STAMP := $(shell date +%Y%m%d-%H%M%S)
+BENCH_OUT   ?= bench/$(BENCH_STAMP).txt
+
+# fuzz: how long each Fuzz* target runs.
+FUZZTIME ?= 30s
+
+# Hand-written and generated Go files of the main module, tracked or new (untracked but not ignored);
+# tools/ and testdata/ are left out. Files deleted from the work tree but still in the index are skipped.
+GOFILES_CMD := git ls-files --cached --others --exclude-standard -- '*.go' ':!:tools/' ':!:testdata/' ':!:**/testdata/**' \
+	| while read -r f; do if [ -f "$$f" ]; then echo "$$f"; fi; done
+
+# npm-based test client (OTel SDK for Node); its dependencies are installed only once it exists.
+NODE_SDK_DIR := testdata/sdk
+
+.PHONY: help fmt lint generate deps test-node-deps test test-go bench benchstat fuzz
+
+## help: list the targets
+help:
+	@echo "Targets:"
+	@sed -n 's/^## \([a-z-]*\): /  \1\t/p' $(MAKEFILE_LIST) | expand -t 18
+	@echo
+	@echo "Variables: GOTEST_FLAGS, RACE, PKG, BENCH, BENCHCOUNT, BENCH_FLAGS, BENCH_OUT, FUZZTIME, OLD, NEW"
+
+## fmt: gofmt -s -w all Go files (not tools/ or testdata/)
+fmt:
+	@files=$$($(GOFILES_CMD)); \
+	if [ -n "$$files" ]; then echo "$$files" | xargs gofmt -s -w; fi
+
+## lint: gofmt check, go vet, staticcheck
+lint:
+	@files=$$($(GOFILES_CMD)); \
+	bad=$$(if [ -n "$$files" ]; then echo "$$files" | xargs gofmt -s -l; fi); \
+	if [ -n "$$bad" ]; then echo "gofmt -s would change these files (run 'make fmt'):"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+	$(GOTOOL) staticcheck ./...
+
+## generate: go generate ./... (mdatagen for the component packages)
+generate:
+	$(GO) generate ./...
+
+## deps: download Go modules (main + tools) and the Node test client's packages
+deps: test-node-deps
+	$(GO) mod download
+	cd tools && $(GO) mod download
+
+# Hook for the npm-based end-to-end tests: a no-op until $(NODE_SDK_DIR)/package.json exists.
+## test-node-deps: npm ci in testdata/sdk (once it exists)
+test-node-deps:
+	@if [ -f $(NODE_SDK_DIR)/package.json ]; then \
+		echo "cd $(NODE_SDK_DIR) && npm ci --no-audit --no-fund"; \
+		cd $(NODE_SDK_DIR) && npm ci --no-audit --no-fund; \
+	else \
+		echo "test-node-deps: no $(NODE_SDK_DIR)/package.json yet, nothing to install"; \
+	fi
+
+## test: deps, lint, then test-go (what CI runs)
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory test-go
+	@# Later: end-to-end tests (collector built with ocb + Node SDK client) go here.
+
+## test-go: go test -race -count=1 ./...
+test-go:
+	@[ -n "$(RACE)" ] || echo "test-go: warning: cgo or C compiler missing, running without -race"
+	$(GO) test $(RACE) -count=1 $(GOTEST_FLAGS) ./...
+
+## bench: run benchmarks, e.g. make bench BENCH=BenchmarkToOpper PKG=./translator
+bench:
+	@mkdir -p $(dir $(BENCH_OUT))
+	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem -count=$(BENCHCOUNT) $(BENCH_FLAGS) $(PKG) | tee $(BENCH_OUT)
+	@echo "bench: output kept in $(BENCH_OUT)"
+
+## benchstat: compare two bench outputs: make benchstat OLD=bench/a.txt NEW=bench/b.txt
+benchstat:
+	@[ -n "$(OLD)" ] && [ -n "$(NEW)" ] || { echo "usage: make benchstat OLD=bench/a.txt NEW=bench/b.txt"; exit 2; }
+	$(GOTOOL) benchstat $(OLD) $(NEW)
+
+## fuzz: run each Fuzz* target for FUZZTIME (default 30s), e.g. make fuzz PKG=./translator FUZZTIME=10s
+# `go test -fuzz` takes one target in one package at a time, so list them first. `go test -list`
+# prints a package's matching names, then that package's "ok <pkg> <time>" line. Every target runs;
+# the target fails at the end if any of them found a failing input.
+fuzz:
+	@list=$$($(GO) test -list '^Fuzz' $(PKG)); \
+	targets=$$(echo "$$list" | awk '/^Fuzz/ { n[++c] = $$1; next } /^ok/ { for (i = 1; i <= c; i++) print $$2, n[i]; c = 0 }'); \
+	if [ -z "$$targets" ]; then echo "fuzz: no Fuzz* targets in $(PKG)"; exit 0; fi; \
+	failed=; \
+	while read -r pkg name; do \
+		echo "== fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) "$$pkg" || failed="$$failed $$pkg.$$name"; \
+	done <<< "$$targets"; \
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (failing inputs are under each package's testdata/fuzz/)"; exit 1; fi
+
+# build / run: a later issue adds the collector distribution built with ocb (cmd/builder) here,
+# e.g. `build` -> bin/otelcol-opper and `run` -> start it with a local config (data under data/).
