@@ -1,0 +1,321 @@
+package translator
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// maxValueDepth bounds the nesting of kvlist and array values we follow; a
+// deeper value is cut with a marker instead of recursing without limit.
+const maxValueDepth = 32
+
+// attrView indexes one span's attributes by key and remembers which ones a
+// mapping consumed, so the rest can be kept under meta.otel.attributes.
+type attrView struct {
+	index map[string]int
+	keys  []string
+	vals  []pcommon.Value
+	used  []bool
+}
+
+func newAttrView() *attrView {
+	return &attrView{index: make(map[string]int, 64)}
+}
+
+func (a *attrView) reset(m pcommon.Map) {
+	clear(a.index)
+	a.keys = a.keys[:0]
+	a.vals = a.vals[:0]
+	a.used = a.used[:0]
+	for k, v := range m.All() {
+		if _, dup := a.index[k]; dup {
+			continue
+		}
+		a.index[k] = len(a.keys)
+		a.keys = append(a.keys, k)
+		a.vals = append(a.vals, v)
+		a.used = append(a.used, false)
+	}
+}
+
+// get returns the value of key and marks it consumed.
+func (a *attrView) get(key string) (pcommon.Value, bool) {
+	i, ok := a.index[key]
+	if !ok {
+		return pcommon.Value{}, false
+	}
+	a.used[i] = true
+	return a.vals[i], true
+}
+
+// has reports whether key is present without consuming it.
+func (a *attrView) has(key string) bool {
+	_, ok := a.index[key]
+	return ok
+}
+
+// peekStr returns a string attribute without consuming it.
+func (a *attrView) peekStr(key string) string {
+	i, ok := a.index[key]
+	if !ok {
+		return ""
+	}
+	return valueString(a.vals[i])
+}
+
+// str returns the first non-empty attribute among keys as a string. The
+// keys are aliases of one fact, so all of them are consumed: the ones that
+// lost would only repeat it under meta.otel.
+func (a *attrView) str(keys ...string) (string, bool) {
+	found, out := false, ""
+	for _, k := range keys {
+		if v, ok := a.get(k); ok && !found {
+			if s := valueString(v); s != "" {
+				found, out = true, s
+			}
+		}
+	}
+	return out, found
+}
+
+// int returns the first attribute among keys that reads as an integer.
+func (a *attrView) int(keys ...string) (int64, bool) {
+	found, out := false, int64(0)
+	for _, k := range keys {
+		if v, ok := a.get(k); ok && !found {
+			out, found = valueInt(v)
+		}
+	}
+	return out, found
+}
+
+// float returns the first attribute among keys that reads as a finite number.
+func (a *attrView) float(keys ...string) (float64, bool) {
+	found, out := false, 0.0
+	for _, k := range keys {
+		if v, ok := a.get(k); ok && !found {
+			out, found = valueFloat(v)
+		}
+	}
+	return out, found
+}
+
+// withPrefix calls f for every attribute whose key starts with prefix, in
+// the order they appear on the span, and marks them consumed.
+func (a *attrView) withPrefix(prefix string, f func(rest string, v pcommon.Value)) {
+	for i, k := range a.keys {
+		if strings.HasPrefix(k, prefix) {
+			a.used[i] = true
+			f(k[len(prefix):], a.vals[i])
+		}
+	}
+}
+
+// unused returns the attributes no mapping consumed, as JSON-ready values.
+func (a *attrView) unused() map[string]any {
+	var out map[string]any
+	for i, k := range a.keys {
+		if a.used[i] {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(a.keys)-i)
+		}
+		out[k] = valueToAny(a.vals[i], 0)
+	}
+	return out
+}
+
+// valueString renders a value as text: strings as they are, structured
+// values as compact JSON, so a JSON string is never encoded twice.
+func valueString(v pcommon.Value) string {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeEmpty:
+		return ""
+	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
+		return string(appendJSON(nil, valueToAny(v, 0)))
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return ""
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	default:
+		return v.AsString()
+	}
+}
+
+func valueInt(v pcommon.Value) (int64, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		return v.Int(), true
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return 0, false
+		}
+		return int64(f), true
+	case pcommon.ValueTypeStr:
+		n, err := strconv.ParseInt(strings.TrimSpace(v.Str()), 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func valueFloat(v pcommon.Value) (float64, bool) {
+	var f float64
+	switch v.Type() {
+	case pcommon.ValueTypeDouble:
+		f = v.Double()
+	case pcommon.ValueTypeInt:
+		f = float64(v.Int())
+	case pcommon.ValueTypeStr:
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(v.Str()), 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// valueStrings reads a string list: an array value, a JSON array in a
+// string, a comma-separated string, or a single string.
+func valueStrings(v pcommon.Value) []string {
+	switch v.Type() {
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		out := make([]string, 0, s.Len())
+		for i := 0; i < s.Len(); i++ {
+			if str := valueString(s.At(i)); str != "" {
+				out = append(out, str)
+			}
+		}
+		return out
+	case pcommon.ValueTypeStr:
+		str := strings.TrimSpace(v.Str())
+		if str == "" {
+			return nil
+		}
+		if str[0] == '[' {
+			var list []any
+			if json.Unmarshal([]byte(str), &list) == nil {
+				out := make([]string, 0, len(list))
+				for _, e := range list {
+					switch x := e.(type) {
+					case string:
+						if x != "" {
+							out = append(out, x)
+						}
+					case nil:
+					default:
+						out = append(out, string(appendJSON(nil, x)))
+					}
+				}
+				return out
+			}
+		}
+		parts := strings.Split(str, ",")
+		out := make([]string, 0, len(parts))
+		for _, p := range parts {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	if s := valueString(v); s != "" {
+		return []string{s}
+	}
+	return nil
+}
+
+// valueToAny converts a value to a JSON-ready Go value: kvlists become real
+// objects (not the OTLP wrapper), bytes become base64, NaN becomes null.
+func valueToAny(v pcommon.Value, depth int) any {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeBool:
+		return v.Bool()
+	case pcommon.ValueTypeInt:
+		return v.Int()
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil
+		}
+		return f
+	case pcommon.ValueTypeBytes:
+		return base64.StdEncoding.EncodeToString(v.Bytes().AsRaw())
+	case pcommon.ValueTypeSlice:
+		if depth >= maxValueDepth {
+			return "[nested too deep]"
+		}
+		s := v.Slice()
+		out := make([]any, s.Len())
+		for i := range out {
+			out[i] = valueToAny(s.At(i), depth+1)
+		}
+		return out
+	case pcommon.ValueTypeMap:
+		if depth >= maxValueDepth {
+			return "[nested too deep]"
+		}
+		m := v.Map()
+		out := make(map[string]any, m.Len())
+		for k, e := range m.All() {
+			out[k] = valueToAny(e, depth+1)
+		}
+		return out
+	}
+	return nil
+}
+
+// valueJSON returns the value as a Go value where a string holding a JSON
+// object or array is decoded, for places that need structure (messages,
+// tool definitions). ok is false for a string that is not valid JSON.
+func valueJSON(v pcommon.Value) (any, bool) {
+	if v.Type() != pcommon.ValueTypeStr {
+		return valueToAny(v, 0), true
+	}
+	return parseJSON(v.Str())
+}
+
+// parseJSON decodes s when it holds a JSON value; numbers keep their text.
+func parseJSON(s string) (any, bool) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return nil, false
+	}
+	var out any
+	dec := json.NewDecoder(strings.NewReader(t))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil || dec.More() {
+		return nil, false
+	}
+	return out, true
+}
+
+// mapToAny converts a pcommon.Map to a JSON-ready map, nil when empty.
+func mapToAny(m pcommon.Map) map[string]any {
+	if m.Len() == 0 {
+		return nil
+	}
+	out := make(map[string]any, m.Len())
+	for k, v := range m.All() {
+		out[k] = valueToAny(v, 0)
+	}
+	return out
+}

@@ -1,0 +1,458 @@
+package translator
+
+import (
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// A contentSource yields a span's input or output text from one convention.
+type contentSource func(c *spanCtx) (string, bool)
+
+// attrText reads the first non-empty attribute among keys as text: a string
+// passes through unchanged, a structured value is encoded once.
+func attrText(keys ...string) contentSource {
+	return func(c *spanCtx) (string, bool) { return c.a.str(keys...) }
+}
+
+// flattenedMessages rebuilds flattened message attributes under prefix.
+func flattenedMessages(prefix string) contentSource {
+	return func(c *spanCtx) (string, bool) {
+		msgs, dropped := rebuildFlattened(c.a, prefix)
+		if dropped > 0 {
+			c.otelMeta()["dropped_flattened_keys"] = int64(dropped)
+		}
+		if len(msgs) == 0 {
+			return "", false
+		}
+		return string(appendJSON(nil, msgs)), true
+	}
+}
+
+// eventAttr reads an attribute of the first span event called name.
+func eventAttr(name, key string) contentSource {
+	return func(c *spanCtx) (string, bool) {
+		for i := 0; i < c.events.Len(); i++ {
+			ev := c.events.At(i)
+			if ev.Name() != name {
+				continue
+			}
+			if v, ok := ev.Attributes().Get(key); ok {
+				if s := valueString(v); s != "" {
+					c.eventUsed[i] = true
+					return s, true
+				}
+			}
+		}
+		return "", false
+	}
+}
+
+var legacyMessageEvents = map[string]string{
+	"gen_ai.system.message":    "system",
+	"gen_ai.user.message":      "user",
+	"gen_ai.assistant.message": "assistant",
+	"gen_ai.tool.message":      "tool",
+}
+
+// legacyInputEvents rebuilds the input messages of the semconv <=1.36 event
+// layout: one event per message, the role from the event name.
+func legacyInputEvents(c *spanCtx) (string, bool) {
+	var msgs []any
+	for i := 0; i < c.events.Len(); i++ {
+		ev := c.events.At(i)
+		role, ok := legacyMessageEvents[ev.Name()]
+		if !ok {
+			continue
+		}
+		c.eventUsed[i] = true
+		msg := kvlistToAny(ev.Attributes(), "gen_ai.system", "gen_ai.provider.name")
+		if _, has := msg["role"]; !has {
+			msg["role"] = role
+		}
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) == 0 {
+		return "", false
+	}
+	return string(appendJSON(nil, msgs)), true
+}
+
+// legacyChoiceEvents rebuilds the output of the <=1.36 layout from
+// gen_ai.choice events; a single choice is unwrapped to an object.
+func legacyChoiceEvents(c *spanCtx) (string, bool) {
+	var choices []any
+	for i := 0; i < c.events.Len(); i++ {
+		ev := c.events.At(i)
+		if ev.Name() != "gen_ai.choice" {
+			continue
+		}
+		c.eventUsed[i] = true
+		choices = append(choices, kvlistToAny(ev.Attributes(), "gen_ai.system", "gen_ai.provider.name"))
+	}
+	switch len(choices) {
+	case 0:
+		return "", false
+	case 1:
+		return string(appendJSON(nil, choices[0])), true
+	}
+	return string(appendJSON(nil, choices)), true
+}
+
+// aiSDKOutput is the AI SDK legacy output: the text and tool calls of a
+// response combined into one assistant message when both exist, else the
+// first of the single fields.
+func aiSDKOutput(c *spanCtx) (string, bool) {
+	if c.a.has("ai.response.text") && c.a.has("ai.response.toolCalls") {
+		text, _ := c.a.str("ai.response.text")
+		v, _ := c.a.get("ai.response.toolCalls")
+		calls, ok := valueJSON(v)
+		if !ok {
+			calls = valueString(v)
+		}
+		msg := map[string]any{"role": "assistant", "content": text, "tool_calls": calls}
+		return string(appendJSON(nil, msg)), true
+	}
+	return c.a.str("ai.response.text", "ai.result.text", "ai.toolCall.result", "ai.response.object",
+		"ai.result.object", "ai.response.toolCalls", "ai.result.toolCalls")
+}
+
+// aiSDKEmbedInput is the value (or values) an AI SDK embed call embedded.
+func aiSDKEmbedInput(c *spanCtx) (string, bool) {
+	if s, ok := jsonElements(c, "ai.values"); ok {
+		return s, true
+	}
+	return c.a.str("ai.value")
+}
+
+// aiSDKEmbedOutput is the vector (or vectors) an AI SDK embed call returned.
+func aiSDKEmbedOutput(c *spanCtx) (string, bool) {
+	if s, ok := jsonElements(c, "ai.embeddings"); ok {
+		return s, true
+	}
+	return c.a.str("ai.embedding")
+}
+
+// jsonElements reads an array attribute whose elements are each a JSON
+// document (the AI SDK encodes every value and vector on its own) as one
+// JSON array, decoding the elements so nothing is encoded twice.
+func jsonElements(c *spanCtx, key string) (string, bool) {
+	v, ok := c.a.get(key)
+	if !ok {
+		return "", false
+	}
+	if v.Type() != pcommon.ValueTypeSlice {
+		s := valueString(v)
+		return s, s != ""
+	}
+	vals := v.Slice()
+	if vals.Len() == 0 {
+		return "", false
+	}
+	out := make([]any, vals.Len())
+	for i := range out {
+		if parsed, ok := valueJSON(vals.At(i)); ok {
+			out[i] = parsed
+		} else {
+			out[i] = valueString(vals.At(i))
+		}
+	}
+	return string(appendJSON(nil, out)), true
+}
+
+// flattenedField rebuilds flattened elements under prefix and keeps one
+// field of each (OpenInference's embedding.embeddings.{i}.embedding.text
+// and .vector live side by side).
+func flattenedField(prefix, field string) contentSource {
+	return func(c *spanCtx) (string, bool) {
+		items, _ := rebuildFlattened(c.a, prefix)
+		var out []any
+		for _, it := range items {
+			if m, ok := it.(map[string]any); ok {
+				if v, ok := m[field]; ok {
+					out = append(out, v)
+				}
+			}
+		}
+		if len(out) == 0 {
+			return "", false
+		}
+		return string(appendJSON(nil, out)), true
+	}
+}
+
+// retrievalDocuments rebuilds OpenInference retrieval.documents.{i}.document.*.
+func retrievalDocuments(prefix string) contentSource { return flattenedMessages(prefix) }
+
+var (
+	semconvInput       = attrText("gen_ai.input.messages")
+	semconvOutput      = attrText("gen_ai.output.messages")
+	opDetailsInput     = eventAttr("gen_ai.client.inference.operation.details", "gen_ai.input.messages")
+	opDetailsOutput    = eventAttr("gen_ai.client.inference.operation.details", "gen_ai.output.messages")
+	veryOldPrompt      = eventAttr("gen_ai.content.prompt", "gen_ai.prompt")
+	veryOldCompletion  = eventAttr("gen_ai.content.completion", "gen_ai.completion")
+	oiInputMessages    = flattenedMessages("llm.input_messages.")
+	oiOutputMessages   = flattenedMessages("llm.output_messages.")
+	oiPrompts          = flattenedMessages("llm.prompts.")
+	oiChoices          = flattenedMessages("llm.choices.")
+	oiEmbeddingTexts   = flattenedField("embedding.embeddings.", "text")
+	oiEmbeddingVectors = flattenedField("embedding.embeddings.", "vector")
+	llmetryPrompt      = flattenedMessages("gen_ai.prompt.")
+	llmetryCompletion  = flattenedMessages("gen_ai.completion.")
+	aiPromptMessages   = attrText("ai.prompt.messages")
+	aiPrompt           = attrText("ai.prompt")
+	inputValue         = attrText("input.value")
+	outputValue        = attrText("output.value")
+	langfuseInput      = attrText("langfuse.observation.input", "langfuse.trace.input")
+	langfuseOutput     = attrText("langfuse.observation.output", "langfuse.trace.output")
+	traceloopInput     = attrText("traceloop.entity.input")
+	traceloopOutput    = attrText("traceloop.entity.output")
+	toolArguments      = attrText("gen_ai.tool.call.arguments")
+	toolResult         = attrText("gen_ai.tool.call.result")
+	aiToolArgs         = attrText("ai.toolCall.args")
+	aiToolResult       = attrText("ai.toolCall.result")
+	pydanticToolArgs   = attrText("tool_arguments")
+	pydanticToolResult = attrText("tool_response")
+	pydanticMessages   = attrText("pydantic_ai.all_messages")
+	pydanticFinal      = attrText("final_result")
+	plainInput         = attrText("input", "mlflow.spanInputs")
+	plainOutput        = attrText("output", "mlflow.spanOutputs")
+	retrievalQuery     = attrText("gen_ai.retrieval.query.text", "reranker.query")
+	semconvDocuments   = attrText("gen_ai.retrieval.documents")
+	oiDocuments        = retrievalDocuments("retrieval.documents.")
+	rerankerDocuments  = retrievalDocuments("reranker.output_documents.")
+)
+
+// Input and output are chosen independently, per type, from ordered
+// sources (genai-mapping.md b.3): taking them as a pair from one convention
+// is what leaves outputs null elsewhere.
+var inputSources = map[string][]contentSource{
+	TypeGeneration: {semconvInput, opDetailsInput, oiInputMessages, llmetryPrompt, aiPromptMessages, legacyInputEvents,
+		veryOldPrompt, oiPrompts, inputValue, langfuseInput, traceloopInput, aiPrompt},
+	TypeEmbedding: {aiSDKEmbedInput, oiEmbeddingTexts, semconvInput, inputValue, langfuseInput, traceloopInput},
+	TypeTool:      {toolArguments, aiToolArgs, inputValue, traceloopInput, pydanticToolArgs, langfuseInput},
+	TypeAgent:     {semconvInput, pydanticMessages, inputValue, traceloopInput, langfuseInput, opDetailsInput, aiPrompt},
+	TypeRetrieval: {retrievalQuery, inputValue, langfuseInput, traceloopInput},
+}
+
+var outputSources = map[string][]contentSource{
+	TypeGeneration: {semconvOutput, opDetailsOutput, oiOutputMessages, llmetryCompletion, aiSDKOutput, legacyChoiceEvents,
+		veryOldCompletion, oiChoices, outputValue, langfuseOutput, traceloopOutput},
+	TypeEmbedding: {aiSDKEmbedOutput, oiEmbeddingVectors, outputValue, langfuseOutput},
+	TypeTool:      {toolResult, aiToolResult, outputValue, traceloopOutput, pydanticToolResult, langfuseOutput},
+	TypeAgent:     {semconvOutput, pydanticFinal, outputValue, traceloopOutput, langfuseOutput, opDetailsOutput, aiSDKOutput},
+	TypeRetrieval: {semconvDocuments, oiDocuments, rerankerDocuments, outputValue, langfuseOutput},
+}
+
+var defaultInputSources = []contentSource{langfuseInput, inputValue, traceloopInput, plainInput, aiPrompt, aiSDKEmbedInput, semconvInput}
+var defaultOutputSources = []contentSource{langfuseOutput, outputValue, traceloopOutput, plainOutput, aiSDKOutput, aiSDKEmbedOutput, semconvOutput}
+
+// contentKeys are attributes that hold content. The ones not chosen as
+// input or output are consumed anyway, so that content never reaches
+// meta.otel (where retention could not see it) and is not kept twice.
+var contentKeys = []string{
+	"input.value", "output.value", "input.mime_type", "output.mime_type",
+	"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+	"ai.prompt", "ai.prompt.messages", "ai.response.text", "ai.response.object", "ai.response.toolCalls",
+	"ai.result.text", "ai.result.object", "ai.result.toolCalls", "ai.toolCall.args", "ai.toolCall.result",
+	"ai.value", "ai.values", "ai.embedding", "ai.embeddings",
+	"traceloop.entity.input", "traceloop.entity.output",
+	"langfuse.observation.input", "langfuse.observation.output", "langfuse.trace.input", "langfuse.trace.output",
+	"gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "mlflow.spanInputs", "mlflow.spanOutputs",
+	"input", "output", "tool_arguments", "tool_response", "pydantic_ai.all_messages", "final_result",
+	"gen_ai.retrieval.query.text", "gen_ai.retrieval.documents", "reranker.query", "prompt", "all_messages_events", "events",
+	"gen_ai.prompt", "gen_ai.completion",
+}
+
+var contentPrefixes = []string{
+	"llm.input_messages.", "llm.output_messages.", "llm.prompts.", "llm.choices.", "embedding.embeddings.",
+	"retrieval.documents.", "reranker.input_documents.", "reranker.output_documents.",
+}
+
+// contentEvents are span events that carry message content.
+var contentEvents = map[string]bool{
+	"gen_ai.system.message": true, "gen_ai.user.message": true, "gen_ai.assistant.message": true,
+	"gen_ai.tool.message": true, "gen_ai.choice": true, "gen_ai.client.inference.operation.details": true,
+	"gen_ai.content.prompt": true, "gen_ai.content.completion": true,
+}
+
+func (c *spanCtx) mapContent(typ string) {
+	ins, ok := inputSources[typ]
+	if !ok {
+		ins = defaultInputSources
+	}
+	outs, ok := outputSources[typ]
+	if !ok {
+		outs = defaultOutputSources
+	}
+	for _, src := range ins {
+		if s, ok := src(c); ok {
+			c.out.Input = &s
+			break
+		}
+	}
+	for _, src := range outs {
+		if s, ok := src(c); ok {
+			c.out.Output = &s
+			break
+		}
+	}
+	if s, ok := c.instructions(); ok {
+		c.out.Instructions = &s
+	}
+	for _, k := range contentKeys {
+		c.a.get(k)
+	}
+	for _, p := range contentPrefixes {
+		c.a.withPrefix(p, func(string, pcommon.Value) {})
+	}
+	for i := 0; i < c.events.Len(); i++ {
+		if contentEvents[c.events.At(i).Name()] {
+			c.eventUsed[i] = true
+		}
+	}
+	// Flattened OpenLLMetry prompt keys are content too, but only under a
+	// numeric index: gen_ai.prompt.name is a prompt's name, not content.
+	rebuildFlattened(c.a, "gen_ai.prompt.")
+	rebuildFlattened(c.a, "gen_ai.completion.")
+}
+
+// instructions finds the system prompt (genai-mapping.md b.4): semconv
+// system instructions, else the first system or developer message of the
+// input, else the AI SDK prompt's system field, else the system event.
+func (c *spanCtx) instructions() (string, bool) {
+	if v, ok := c.a.get("gen_ai.system_instructions"); ok {
+		if s, ok := c.partsText(v); ok {
+			return s, true
+		}
+	}
+	for i := 0; i < c.events.Len(); i++ {
+		ev := c.events.At(i)
+		if ev.Name() != "gen_ai.client.inference.operation.details" {
+			continue
+		}
+		if v, ok := ev.Attributes().Get("gen_ai.system_instructions"); ok {
+			if s, ok := c.partsText(v); ok {
+				return s, true
+			}
+		}
+	}
+	if c.out.Input != nil {
+		if s, ok := c.systemMessage(*c.out.Input); ok {
+			return s, true
+		}
+	}
+	if v := c.a.peekStr("ai.prompt"); v != "" {
+		if parsed, ok := parseJSON(v); ok {
+			if m, ok := parsed.(map[string]any); ok {
+				if s, ok := m["system"].(string); ok && s != "" {
+					return s, true
+				}
+			}
+		}
+	}
+	for i := 0; i < c.events.Len(); i++ {
+		ev := c.events.At(i)
+		if ev.Name() != "gen_ai.system.message" {
+			continue
+		}
+		if v, ok := ev.Attributes().Get("content"); ok {
+			if s := valueString(v); s != "" {
+				return s, true
+			}
+		}
+	}
+	return "", false
+}
+
+// partsText joins the text parts of a semconv parts array; a plain string
+// that is not JSON is the instruction itself.
+func (c *spanCtx) partsText(v pcommon.Value) (string, bool) {
+	parsed, ok := valueJSON(v)
+	if !ok {
+		s := strings.TrimSpace(valueString(v))
+		if s != "" && (s[0] == '[' || s[0] == '{') {
+			c.otelMeta()["unparsed"] = true
+		}
+		return s, s != ""
+	}
+	if s, ok := parsed.(string); ok {
+		return s, s != ""
+	}
+	text := joinText(parsed)
+	return text, text != ""
+}
+
+// systemMessage returns the text of the first system or developer message
+// of an input that is a JSON message array, in any of the usual shapes.
+func (c *spanCtx) systemMessage(input string) (string, bool) {
+	t := strings.TrimSpace(input)
+	if t == "" || (t[0] != '[' && t[0] != '{') || !strings.Contains(t, "system") && !strings.Contains(t, "developer") {
+		return "", false
+	}
+	parsed, ok := parseJSON(t)
+	if !ok {
+		c.otelMeta()["unparsed"] = true
+		return "", false
+	}
+	msgs, ok := parsed.([]any)
+	if !ok {
+		// {"messages":[...]} request bodies (OpenInference, Langfuse).
+		if m, isMap := parsed.(map[string]any); isMap {
+			msgs, ok = m["messages"].([]any)
+		}
+		if !ok {
+			return "", false
+		}
+	}
+	for _, e := range msgs {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		if role, _ := m["role"].(string); role != "system" && role != "developer" {
+			continue
+		}
+		for _, key := range []string{"parts", "content"} {
+			if text := joinText(m[key]); text != "" {
+				return text, true
+			}
+		}
+	}
+	return "", false
+}
+
+// joinText extracts the text of a content value: a string, or a list of
+// parts whose text is in "content" (semconv) or "text" (OpenAI, AI SDK).
+func joinText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []any:
+		var b strings.Builder
+		for _, p := range x {
+			var text string
+			switch part := p.(type) {
+			case string:
+				text = part
+			case map[string]any:
+				if typ, _ := part["type"].(string); typ != "" && typ != "text" && typ != "input_text" {
+					continue
+				}
+				text, _ = part["content"].(string)
+				if text == "" {
+					text, _ = part["text"].(string)
+				}
+			}
+			if text == "" {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(text)
+		}
+		return b.String()
+	}
+	return ""
+}

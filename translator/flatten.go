@@ -1,0 +1,158 @@
+package translator
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// maxRebuiltIndex bounds the array indices taken from flattened keys
+// (`llm.input_messages.99999999.message.role`), so a crafted key cannot make
+// us allocate a huge array; larger indices are dropped and counted.
+const maxRebuiltIndex = 10000
+
+// indexed collects the elements of a flattened array before it is compacted.
+type indexed map[int]any
+
+// rebuildFlattened turns flattened attributes under prefix, such as
+// `gen_ai.prompt.0.role` or `llm.input_messages.1.message.content`, back
+// into an array of objects: numeric segments become array indices sorted
+// numerically, gaps are closed. Only keys whose first segment is numeric
+// are taken (so `gen_ai.prompt.name` is not). It returns nil when there are
+// none, and the number of keys dropped for an out-of-range index.
+func rebuildFlattened(a *attrView, prefix string) (out []any, dropped int) {
+	var root indexed
+	for i, k := range a.keys {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		rest := k[len(prefix):]
+		dot := strings.IndexByte(rest, '.')
+		first := rest
+		if dot >= 0 {
+			first = rest[:dot]
+		}
+		if _, err := strconv.Atoi(first); err != nil {
+			continue
+		}
+		a.used[i] = true
+		if root == nil {
+			root = indexed{}
+		}
+		var ok bool
+		var c any = root
+		if c, ok = insertPath(c, strings.Split(rest, "."), valueToAny(a.vals[i], 0)); !ok {
+			dropped++
+			continue
+		}
+		root = c.(indexed)
+	}
+	if root == nil {
+		return nil, dropped
+	}
+	return finalizeFlattened(root).([]any), dropped
+}
+
+func insertPath(container any, segs []string, v any) (any, bool) {
+	if len(segs) == 0 {
+		return v, true
+	}
+	seg := segs[0]
+	if n, err := strconv.Atoi(seg); err == nil && n >= 0 {
+		if n > maxRebuiltIndex {
+			return container, false
+		}
+		c, isIdx := container.(indexed)
+		if !isIdx {
+			c = indexed{}
+		}
+		child, ok := insertPath(c[n], segs[1:], v)
+		if !ok {
+			return container, false
+		}
+		c[n] = child
+		return c, true
+	}
+	c, isMap := container.(map[string]any)
+	if !isMap {
+		c = map[string]any{}
+	}
+	child, ok := insertPath(c[seg], segs[1:], v)
+	if !ok {
+		return container, false
+	}
+	c[seg] = child
+	return c, true
+}
+
+// wrapperKeys are the single-key objects OpenInference nests its flattened
+// elements in (`.message.role`, `.tool_call.id`); unwrapping them gives the
+// ordinary chat-message shape.
+var wrapperKeys = []string{"message", "tool_call", "message_content", "document", "prompt", "completion", "evaluation", "annotation", "embedding"}
+
+func finalizeFlattened(x any) any {
+	switch c := x.(type) {
+	case indexed:
+		idx := make([]int, 0, len(c))
+		for i := range c {
+			idx = append(idx, i)
+		}
+		slices.Sort(idx)
+		out := make([]any, 0, len(idx))
+		for _, i := range idx {
+			out = append(out, finalizeFlattened(c[i]))
+		}
+		return out
+	case map[string]any:
+		for k, v := range c {
+			c[k] = finalizeFlattened(v)
+		}
+		if len(c) == 1 {
+			for _, w := range wrapperKeys {
+				if inner, ok := c[w].(map[string]any); ok {
+					return inner
+				}
+			}
+		}
+		return c
+	}
+	return x
+}
+
+// kvlistToAny converts event attributes to a JSON-ready map, decoding
+// values that are JSON strings of objects or arrays, so that a message
+// embedded in a rebuilt array is not encoded twice.
+func kvlistToAny(m pcommon.Map, skip ...string) map[string]any {
+	out := make(map[string]any, m.Len())
+	for k, v := range m.All() {
+		if slices.Contains(skip, k) {
+			continue
+		}
+		// Azure's inference SDK puts the whole message body in one JSON
+		// attribute; its fields belong to the message itself.
+		if k == "gen_ai.event.content" {
+			if parsed, ok := valueJSON(v); ok {
+				if body, ok := parsed.(map[string]any); ok {
+					for bk, bv := range body {
+						if _, set := out[bk]; !set {
+							out[bk] = bv
+						}
+					}
+					continue
+				}
+			}
+		}
+		if v.Type() == pcommon.ValueTypeStr && k != "content" {
+			if s := strings.TrimSpace(v.Str()); s != "" && (s[0] == '{' || s[0] == '[') {
+				if parsed, ok := parseJSON(s); ok {
+					out[k] = parsed
+					continue
+				}
+			}
+		}
+		out[k] = valueToAny(v, 0)
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package translator
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// fuzzKeys are attribute keys whose values the translator parses or
+// interprets: every convention's content, usage, type and metadata keys.
+var fuzzKeys = []string{
+	"gen_ai.operation.name", "openinference.span.kind", "langfuse.observation.type", "ai.operationId", "operation.name",
+	"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "ai.prompt", "ai.prompt.messages",
+	"ai.values", "ai.embeddings", "langfuse.observation.usage_details", "langfuse.observation.cost_details",
+	"gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.total_tokens", "llm.token_count.prompt",
+	"ai.usage.tokens", "gen_ai.usage.cost", "llm.invocation_parameters", "metadata", "langfuse.trace.tags", "tag.tags",
+	"gen_ai.response.finish_reasons", "gen_ai.tool.definitions", "langfuse.observation.completion_start_time",
+	"opper.meta", "opper.span.id", "opper.trace.id", "traceloop.entity.input", "input.value",
+	"llm.input_messages.0.message.content", "gen_ai.prompt.99999999.role", "retrieval.documents.1.document.content",
+}
+
+func FuzzToOpper(f *testing.F) {
+	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102","name":"x","attributes":[{"key":"gen_ai.usage.input_tokens","value":{"intValue":"7"}}]}]}]}]}`),
+		"gen_ai.operation.name", "chat", int64(3), 1.5, uint8(3), uint64(10), uint64(5), []byte{1}, []byte{})
+	// No NaN or infinite float seeds: Go's float mutator can loop forever
+	// on them. The function derives those values from ival instead.
+	f.Add([]byte("{}"), "llm.input_messages.7.message.role", "{\"role\":\"system\",\"content\":", int64(-1), 0.5, uint8(40), uint64(0), uint64(0), []byte{}, []byte{})
+	f.Add([]byte("null"), "x", "\xff\xfe invalid utf-8 \xc3", int64(math.MaxInt64), -3.0, uint8(200), uint64(math.MaxUint64), uint64(1), make([]byte, 16), make([]byte, 8))
+
+	tr := New(Options{Retention: RetentionFull, MaxFieldBytes: 4096})
+	f.Fuzz(func(t *testing.T, doc []byte, key, sval string, ival int64, fval float64, depth uint8, start, end uint64, tid, sid []byte) {
+		switch ival % 7 {
+		case 1:
+			fval = math.NaN()
+		case 2:
+			fval = math.Inf(1)
+		case 3:
+			fval = math.Inf(-1)
+		}
+		if td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc); err == nil {
+			checkTranslation(t, tr, td)
+		}
+		td := ptrace.NewTraces()
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr(key, sval)
+		span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		var traceID pcommon.TraceID
+		var spanID pcommon.SpanID
+		copy(traceID[:], tid)
+		copy(spanID[:], sid)
+		span.SetTraceID(traceID)
+		span.SetSpanID(spanID)
+		span.SetParentSpanID(spanID)
+		span.SetName(sval)
+		span.SetStartTimestamp(pcommon.Timestamp(start))
+		span.SetEndTimestamp(pcommon.Timestamp(end))
+		attrs := span.Attributes()
+		for i, k := range fuzzKeys {
+			switch i % 4 {
+			case 0:
+				attrs.PutStr(k, sval)
+			case 1:
+				attrs.PutInt(k, ival)
+			case 2:
+				attrs.PutDouble(k, fval)
+			default:
+				s := attrs.PutEmptySlice(k)
+				s.AppendEmpty().SetStr(sval)
+				s.AppendEmpty().SetDouble(fval)
+			}
+		}
+		attrs.PutStr(key, sval)
+		nested := attrs.PutEmptyMap("deep")
+		for i := 0; i < int(depth); i++ {
+			nested = nested.PutEmptyMap(sval)
+		}
+		nested.PutDouble("leaf", fval)
+		ev := span.Events().AppendEmpty()
+		ev.SetName("gen_ai.choice")
+		ev.Attributes().PutStr("message", sval)
+		ev = span.Events().AppendEmpty()
+		ev.SetName("exception")
+		ev.Attributes().PutStr("exception.message", sval)
+		span.Status().SetCode(ptrace.StatusCode(ival & 3))
+		checkTranslation(t, tr, td)
+	})
+}
+
+// FuzzOTLPJSON mutates the real payloads themselves: whatever OTLP/JSON
+// the collector accepts, the translator must take.
+func FuzzOTLPJSON(f *testing.F) {
+	for _, file := range fixtureFiles(f) {
+		data, err := os.ReadFile(file)
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	tr := New(Options{Retention: RetentionFull, MaxFieldBytes: 4096})
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc); err == nil {
+			checkTranslation(t, tr, td)
+		}
+	})
+}
+
+// checkTranslation is the fuzz property: no panic anywhere, every body the
+// exporter would send is valid JSON, and the reverse direction holds.
+func checkTranslation(t *testing.T, tr *Translator, td ptrace.Traces) {
+	spans := tr.ToOpper(td)
+	if len(spans) != td.SpanCount() {
+		t.Fatalf("spans lost: %d in, %d out", td.SpanCount(), len(spans))
+	}
+	for i := range spans {
+		body := AppendCreateSpanV2(nil, &spans[i])
+		if !json.Valid(body) {
+			t.Fatalf("invalid JSON body: %q", body)
+		}
+		req := CreateSpanRequestV3(&spans[i], "t", "p")
+		if _, err := json.Marshal(req); err != nil {
+			t.Fatalf("v3 body: %v", err)
+		}
+	}
+	_ = RollUp(spans)
+	_ = ToOTLP(spans, nil)
+}
+
+func TestHugeAndHostileValues(t *testing.T) {
+	huge := strings.Repeat("é", 5<<20) // 10 MB of two-byte runes
+	td := ptrace.NewTraces()
+	span := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetName("chat")
+	span.SetStartTimestamp(2000)
+	span.SetEndTimestamp(1000) // ends before it starts
+	attrs := span.Attributes()
+	attrs.PutStr("gen_ai.operation.name", "chat")
+	attrs.PutStr("gen_ai.input.messages", huge)
+	attrs.PutStr("gen_ai.output.messages", `[{"role":"assistant","parts":[{"type":"text","content":"cut`) // truncated JSON
+	attrs.PutDouble("gen_ai.usage.input_tokens", math.NaN())
+	attrs.PutStr("llm.input_messages.99999999.message.role", "user")
+	attrs.PutStr("junk", strings.Repeat("x", 1<<20))
+
+	tr := New(Options{Retention: RetentionFull, MaxFieldBytes: 64 << 10})
+	spans := tr.ToOpper(td)
+	require.Len(t, spans, 1)
+	s := spans[0]
+	assert.NotEmpty(t, s.ID, "empty OTel ids get synthetic ones")
+	assert.LessOrEqual(t, len(*s.Input), 64<<10)
+	assert.True(t, utf8.ValidString(*s.Input), "cut on a rune boundary")
+	assert.True(t, strings.HasSuffix(*s.Input, TruncateMarker))
+	assert.Equal(t, int64(len(huge)), s.Meta["truncated"].(map[string]any)["input"])
+	assert.Equal(t, `[{"role":"assistant","parts":[{"type":"text","content":"cut`, *s.Output, "truncated JSON is kept as text")
+	assert.False(t, s.EndTime.Before(s.StartTime))
+	otel := s.Meta["otel"].(map[string]any)
+	assert.Equal(t, true, otel["truncated"], "meta.otel over its cap is cut and says so")
+	body := AppendCreateSpanV2(nil, &s)
+	assert.True(t, json.Valid(body))
+	assert.Less(t, len(body), 200<<10)
+}

@@ -1,0 +1,117 @@
+package translator
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"hash/fnv"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Attribute keys that carry an Opper span's own ids through OTLP, so that a
+// span which came from an Opper SDK keeps them on a round trip.
+const (
+	AttrOpperSpanID   = "opper.span.id"
+	AttrOpperTraceID  = "opper.trace.id"
+	AttrOpperParentID = "opper.parent.id"
+	AttrOpperSpanType = "opper.span.type"
+	AttrOpperMeta     = "opper.meta"
+)
+
+// TraceUUID is the Opper trace id of an OTel trace id: the same 16 bytes.
+func TraceUUID(tid pcommon.TraceID) string {
+	return uuid.UUID(tid).String()
+}
+
+// SpanUUID is the Opper span id of an OTel span: the first 8 bytes of the
+// trace id followed by the 8 span id bytes, so it is unique across traces
+// and maps back to the span id by its last 8 bytes.
+func SpanUUID(tid pcommon.TraceID, sid pcommon.SpanID) string {
+	var u uuid.UUID
+	copy(u[:8], tid[:8])
+	copy(u[8:], sid[:])
+	return u.String()
+}
+
+// CanonicalID returns id as a lower-case 8-4-4-4-12 UUID when it parses as
+// a UUID in any of the usual spellings, and unchanged otherwise.
+func CanonicalID(id string) string {
+	if len(id) == 36 && isCanonicalUUID(id) {
+		return id
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return id
+	}
+	return u.String()
+}
+
+func isCanonicalUUID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// OTelTraceID maps an Opper trace id to an OTel trace id: the UUID's bytes,
+// or, for an id that is not a UUID, the first 16 bytes of its SHA-256.
+func OTelTraceID(id string) pcommon.TraceID {
+	if u, err := uuid.Parse(id); err == nil {
+		return pcommon.TraceID(u)
+	}
+	sum := sha256.Sum256([]byte(id))
+	var t pcommon.TraceID
+	copy(t[:], sum[:16])
+	return t
+}
+
+// OTelSpanID maps an Opper span id to an OTel span id: the UUID's last 8
+// bytes (the inverse of SpanUUID), or the first 8 bytes of its SHA-256.
+func OTelSpanID(id string) pcommon.SpanID {
+	var s pcommon.SpanID
+	if u, err := uuid.Parse(id); err == nil {
+		copy(s[:], u[8:])
+		return s
+	}
+	sum := sha256.Sum256([]byte(id))
+	copy(s[:], sum[:8])
+	return s
+}
+
+// syntheticIDs derives stable ids for a span whose OTel ids are empty, from
+// its content and position in the batch, so a retried batch maps to the
+// same ids and is stored once, while distinct spans stay distinct.
+func syntheticIDs(span ptrace.Span, position int) (pcommon.TraceID, pcommon.SpanID) {
+	tid, sid := span.TraceID(), span.SpanID()
+	h := fnv.New128a()
+	var buf [24]byte
+	binary.LittleEndian.PutUint64(buf[0:], uint64(span.StartTimestamp()))
+	binary.LittleEndian.PutUint64(buf[8:], uint64(span.EndTimestamp()))
+	binary.LittleEndian.PutUint64(buf[16:], uint64(position))
+	_, _ = h.Write(buf[:])
+	_, _ = h.Write([]byte(span.Name()))
+	_, _ = h.Write(appendJSON(nil, mapToAny(span.Attributes())))
+	sum := h.Sum(nil)
+	if tid.IsEmpty() {
+		copy(tid[:], sum[:16])
+	}
+	if sid.IsEmpty() {
+		copy(sid[:], sum[8:16])
+	}
+	return tid, sid
+}
+
+// NewID returns a fresh random UUID, for ids a server assigns.
+func NewID() string { return uuid.NewString() }

@@ -1,0 +1,85 @@
+package translator
+
+import "unicode/utf8"
+
+// contentMetaKeys are meta entries that hold message content or may echo
+// it (tool definitions carry descriptions written for the model, an
+// exception message may quote input).
+var contentMetaKeys = []string{"tool_definitions", "exception_stacktrace"}
+
+// ApplyRetention removes content from s unless r is RetentionFull: input,
+// output, instructions, content-bearing meta and the unconsumed OTel events
+// (whose attributes may hold messages). Structure, models, tokens, cost and
+// the error stay.
+func ApplyRetention(s *Span, r Retention) {
+	if r == RetentionFull {
+		return
+	}
+	dropped := s.Input != nil || s.Output != nil || s.Instructions != nil
+	s.Input, s.Output, s.Instructions = nil, nil, nil
+	for _, k := range contentMetaKeys {
+		if _, ok := s.Meta[k]; ok {
+			delete(s.Meta, k)
+			dropped = true
+		}
+	}
+	if otel, ok := s.Meta["otel"].(map[string]any); ok {
+		if _, ok := otel["events"]; ok {
+			delete(otel, "events")
+			dropped = true
+		}
+	}
+	if dropped {
+		if s.Meta == nil {
+			s.Meta = make(map[string]any, 1)
+		}
+		s.Meta["retention"] = string(RetentionMetadata)
+	}
+}
+
+// TruncateMarker ends content cut by TruncateContent.
+const TruncateMarker = "…[truncated]"
+
+// TruncateContent cuts input, output and instructions longer than limit
+// bytes on a UTF-8 boundary, appends TruncateMarker, and records each
+// field's original size in meta.truncated. A limit <= 0 means no limit.
+func TruncateContent(s *Span, limit int) {
+	if limit <= 0 {
+		return
+	}
+	for _, f := range []struct {
+		name string
+		p    **string
+	}{{"input", &s.Input}, {"output", &s.Output}, {"instructions", &s.Instructions}} {
+		if *f.p == nil || len(**f.p) <= limit {
+			continue
+		}
+		orig := len(**f.p)
+		cut := TruncateUTF8(**f.p, limit-len(TruncateMarker)) + TruncateMarker
+		*f.p = &cut
+		if s.Meta == nil {
+			s.Meta = make(map[string]any, 1)
+		}
+		tr, ok := s.Meta["truncated"].(map[string]any)
+		if !ok {
+			tr = make(map[string]any, 3)
+			s.Meta["truncated"] = tr
+		}
+		tr[f.name] = int64(orig)
+	}
+}
+
+// TruncateUTF8 returns the longest prefix of s of at most n bytes that does
+// not split a UTF-8 sequence.
+func TruncateUTF8(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

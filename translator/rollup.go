@@ -1,0 +1,205 @@
+package translator
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Trace statuses in roll-ups.
+const (
+	StatusOK      = "ok"
+	StatusError   = "error"
+	StatusRunning = "running"
+)
+
+// markAggregates applies the second aggregate rule of genai-mapping.md c.4
+// within one set of spans: a usage span with a descendant that also has its
+// own usage repeats that usage (an AI SDK 7 `embeddings` root over inner
+// `embeddings` spans, an OpenInference LLM span wrapping another), so it is
+// marked aggregate and leaves the totals.
+func markAggregates(spans []Span) {
+	byID := make(map[string]int, len(spans))
+	for i := range spans {
+		byID[spans[i].TraceID+"/"+spans[i].ID] = i
+	}
+	for i := range spans {
+		if spans[i].Usage == nil || spans[i].Aggregate {
+			continue
+		}
+		parent := spans[i].ParentID
+		// The bound stops a malicious cycle of parent links.
+		for steps := 0; parent != "" && steps < len(spans); steps++ {
+			j, ok := byID[spans[i].TraceID+"/"+parent]
+			if !ok {
+				break
+			}
+			if spans[j].Usage != nil {
+				spans[j].Aggregate = true
+			}
+			parent = spans[j].ParentID
+		}
+	}
+}
+
+// TraceSummary is the roll-up of one trace (genai-mapping.md b.12).
+type TraceSummary struct {
+	TraceID    string
+	Name       string
+	Status     string
+	StartTime  time.Time
+	EndTime    time.Time // zero while the root is running
+	SpanCount  int64
+	TypeCounts map[string]int64
+	// ErrorSpans counts spans with an error anywhere in the trace.
+	ErrorSpans int64
+	// TotalTokens and Cost sum usage-bearing leaf spans only: spans whose
+	// own usage is not an aggregate of their descendants'.
+	TotalTokens int64
+	Cost        float64
+	HasCost     bool
+	Input       *string
+	Output      *string
+	Tags        []string
+	RootID      string
+}
+
+// Duration is end minus start over all spans, zero while running.
+func (t *TraceSummary) Duration() time.Duration {
+	if t.EndTime.IsZero() || t.StartTime.IsZero() {
+		return 0
+	}
+	return t.EndTime.Sub(t.StartTime)
+}
+
+// Summary describes the trace's shape in words: "12 steps, 4 generation, 3
+// tool", types by count (function spans are the steps themselves).
+func (t *TraceSummary) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d step", t.SpanCount)
+	if t.SpanCount != 1 {
+		b.WriteByte('s')
+	}
+	types := make([]string, 0, len(t.TypeCounts))
+	for typ := range t.TypeCounts {
+		if typ != TypeFunction {
+			types = append(types, typ)
+		}
+	}
+	slices.SortFunc(types, func(a, b string) int {
+		if c := cmp.Compare(t.TypeCounts[b], t.TypeCounts[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	for _, typ := range types {
+		fmt.Fprintf(&b, ", %d %s", t.TypeCounts[typ], typ)
+	}
+	return b.String()
+}
+
+// RollUp summarises all spans of one trace. The root is the span without a
+// parent, else (a partial trace) the earliest span whose parent is absent.
+func RollUp(spans []Span) TraceSummary {
+	var t TraceSummary
+	if len(spans) == 0 {
+		return t
+	}
+	t.TraceID = spans[0].TraceID
+	t.SpanCount = int64(len(spans))
+	t.TypeCounts = make(map[string]int64)
+	present := make(map[string]bool, len(spans))
+	for i := range spans {
+		present[spans[i].ID] = true
+	}
+	counted := countedUsage(spans)
+	root := -1
+	for i := range spans {
+		s := &spans[i]
+		t.TypeCounts[s.Type]++
+		if s.Error != nil {
+			t.ErrorSpans++
+		}
+		if !s.StartTime.IsZero() && (t.StartTime.IsZero() || s.StartTime.Before(t.StartTime)) {
+			t.StartTime = s.StartTime
+		}
+		if s.EndTime.After(t.EndTime) {
+			t.EndTime = s.EndTime
+		}
+		if counted[i] {
+			t.TotalTokens += s.Usage.Total
+			if s.Cost != nil {
+				t.Cost += *s.Cost
+				t.HasCost = true
+			}
+		} else if s.Usage == nil && s.Cost != nil && !s.Aggregate && s.Type != TypeAgent {
+			// A cost without token counts (a priced tool call, say).
+			t.Cost += *s.Cost
+			t.HasCost = true
+		}
+		if rootRank(s, present) < rootRank(&spans[max(root, 0)], present) || root < 0 ||
+			rootRank(s, present) == rootRank(&spans[root], present) && s.StartTime.Before(spans[root].StartTime) {
+			root = i
+		}
+	}
+	t.Cost = math.Round(t.Cost*1e12) / 1e12
+	r := &spans[root]
+	t.RootID = r.ID
+	t.Name = r.Name
+	if v, ok := r.Meta["trace_name"].(string); ok && v != "" {
+		t.Name = v
+	}
+	t.Input, t.Output, t.Tags = r.Input, r.Output, r.Tags
+	switch {
+	case r.Error != nil:
+		t.Status = StatusError
+	case r.Running():
+		t.Status = StatusRunning
+		t.EndTime = time.Time{}
+	default:
+		t.Status = StatusOK
+	}
+	return t
+}
+
+// rootRank orders root candidates: a span without a parent, then one whose
+// parent is not in the trace (partial traces), then any span (a cycle).
+func rootRank(s *Span, present map[string]bool) int {
+	switch {
+	case s.ParentID == "":
+		return 0
+	case !present[s.ParentID]:
+		return 1
+	}
+	return 2
+}
+
+// countedUsage reports, per span, whether its usage counts towards the
+// trace's totals: it has usage of its own, is not an aggregate, and no
+// descendant in the trace has usage of its own.
+func countedUsage(spans []Span) []bool {
+	counted := make([]bool, len(spans))
+	byID := make(map[string]int, len(spans))
+	for i := range spans {
+		byID[spans[i].ID] = i
+		counted[i] = spans[i].Usage != nil && !spans[i].Aggregate
+	}
+	for i := range spans {
+		if spans[i].Usage == nil || spans[i].Aggregate {
+			continue
+		}
+		parent := spans[i].ParentID
+		for steps := 0; parent != "" && steps < len(spans); steps++ {
+			j, ok := byID[parent]
+			if !ok {
+				break
+			}
+			counted[j] = false
+			parent = spans[j].ParentID
+		}
+	}
+	return counted
+}

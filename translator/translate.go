@@ -1,0 +1,845 @@
+package translator
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Retention says what content leaves the collector or is stored.
+type Retention string
+
+const (
+	// RetentionMetadata drops input, output, instructions and message
+	// content; structure, models, tokens, cost and errors are kept.
+	RetentionMetadata Retention = "metadata"
+	// RetentionFull keeps content.
+	RetentionFull Retention = "full"
+)
+
+// Valid reports whether r is a known retention.
+func (r Retention) Valid() bool { return r == RetentionMetadata || r == RetentionFull }
+
+// RetentionRule sets the retention of spans whose resource attributes
+// equal every entry of Match.
+type RetentionRule struct {
+	Match     map[string]string
+	Retention Retention
+}
+
+// Options configure a Translator. The zero value is usable: metadata
+// retention, no field limit, default type `function`, embedded prices.
+type Options struct {
+	Retention      Retention
+	RetentionRules []RetentionRule
+	// MaxFieldBytes caps input, output and instructions; longer content is
+	// cut on a UTF-8 boundary and the cut recorded in meta.truncated. Zero
+	// means no limit.
+	MaxFieldBytes int
+	// MaxOTelMetaBytes caps the unconsumed OTel attributes kept under
+	// meta.otel. Zero means DefaultMaxOTelMetaBytes; negative, no limit.
+	MaxOTelMetaBytes int
+	// DefaultType is the type of spans without GenAI evidence.
+	DefaultType string
+	// TypeMap renames types after they are decided (e.g. embedding ->
+	// generation for a UI that only knows a fixed set).
+	TypeMap map[string]string
+	// Prices computes cost where a span carries none; nil means the
+	// embedded table.
+	Prices *PriceTable
+}
+
+// DefaultMaxOTelMetaBytes is the default size cap of meta.otel.
+const DefaultMaxOTelMetaBytes = 16 << 10
+
+// Translator maps OTLP traces to Opper spans. It is safe for concurrent use.
+type Translator struct {
+	opts Options
+}
+
+// New returns a Translator for opts.
+func New(opts Options) *Translator {
+	if opts.Retention == "" {
+		opts.Retention = RetentionMetadata
+	}
+	if opts.DefaultType == "" {
+		opts.DefaultType = TypeFunction
+	}
+	if opts.Prices == nil {
+		opts.Prices = DefaultPrices()
+	}
+	if opts.MaxOTelMetaBytes == 0 {
+		opts.MaxOTelMetaBytes = DefaultMaxOTelMetaBytes
+	}
+	return &Translator{opts: opts}
+}
+
+// spanCtx is the state of mapping one span.
+type spanCtx struct {
+	a         *attrView
+	events    ptrace.SpanEventSlice
+	eventUsed []bool
+	scope     pcommon.InstrumentationScope
+	out       *Span
+}
+
+func (c *spanCtx) meta() map[string]any {
+	if c.out.Meta == nil {
+		c.out.Meta = make(map[string]any, 8)
+	}
+	return c.out.Meta
+}
+
+func (c *spanCtx) otelMeta() map[string]any {
+	m := c.meta()
+	o, ok := m["otel"].(map[string]any)
+	if !ok {
+		o = make(map[string]any, 8)
+		m["otel"] = o
+	}
+	return o
+}
+
+// ToOpper maps every span of td to an Opper span, in the order of td.
+// Spans are never dropped: a span without GenAI evidence becomes a
+// `function` span, so trees stay whole.
+func (t *Translator) ToOpper(td ptrace.Traces) []Span {
+	out := make([]Span, 0, td.SpanCount())
+	view := newAttrView()
+	position := 0
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		resource := rs.Resource().Attributes()
+		retention := t.retentionFor(resource)
+		resourceMeta := mapToAny(resource)
+		env, _ := firstResourceStr(resource, "deployment.environment.name", "deployment.environment")
+		version, _ := firstResourceStr(resource, "service.version")
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				var s Span
+				c := spanCtx{a: view, scope: ss.Scope(), out: &s}
+				t.mapSpan(&c, spans.At(k), position)
+				position++
+				if env != "" {
+					if _, set := s.Meta["environment"]; !set {
+						c.meta()["environment"] = env
+					}
+				}
+				if version != "" {
+					if _, set := s.Meta["version"]; !set {
+						c.meta()["version"] = version
+					}
+				}
+				if resourceMeta != nil {
+					c.otelMeta()["resource"] = resourceMeta
+				}
+				t.capOTelMeta(&s)
+				ApplyRetention(&s, retention)
+				TruncateContent(&s, t.opts.MaxFieldBytes)
+				out = append(out, s)
+			}
+		}
+	}
+	markAggregates(out)
+	return out
+}
+
+func firstResourceStr(m pcommon.Map, keys ...string) (string, bool) {
+	for _, k := range keys {
+		if v, ok := m.Get(k); ok && v.Str() != "" {
+			return v.Str(), true
+		}
+	}
+	return "", false
+}
+
+func (t *Translator) retentionFor(resource pcommon.Map) Retention {
+rules:
+	for _, r := range t.opts.RetentionRules {
+		for k, want := range r.Match {
+			v, ok := resource.Get(k)
+			if !ok || v.AsString() != want {
+				continue rules
+			}
+		}
+		return r.Retention
+	}
+	return t.opts.Retention
+}
+
+func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
+	s := c.out
+	c.a.reset(span.Attributes())
+	c.events = span.Events()
+	c.eventUsed = make([]bool, c.events.Len())
+
+	tid, sid := span.TraceID(), span.SpanID()
+	if tid.IsEmpty() || sid.IsEmpty() {
+		tid, sid = syntheticIDs(span, position)
+		c.otelMeta()["synthetic_id"] = true
+	}
+	s.TraceID, s.ID = TraceUUID(tid), SpanUUID(tid, sid)
+	if psid := span.ParentSpanID(); !psid.IsEmpty() {
+		s.ParentID = SpanUUID(tid, psid)
+	}
+	if v, ok := c.a.str(AttrOpperSpanID); ok {
+		s.ID = CanonicalID(v)
+	}
+	if v, ok := c.a.str(AttrOpperTraceID); ok {
+		s.TraceID = CanonicalID(v)
+	}
+	if v, ok := c.a.str(AttrOpperParentID); ok {
+		s.ParentID = CanonicalID(v)
+	}
+	if b, ok := c.a.get("langfuse.internal.as_root"); ok && b.Bool() {
+		s.ParentID = ""
+	}
+
+	s.StartTime = span.StartTimestamp().AsTime().UTC()
+	if end := span.EndTimestamp(); end != 0 {
+		s.EndTime = end.AsTime().UTC()
+		if s.EndTime.Before(s.StartTime) {
+			// Clock skew between processes: keep the span, with its end
+			// clamped, and say so.
+			c.otelMeta()["end_before_start_ns"] = int64(span.StartTimestamp() - end)
+			s.EndTime = s.StartTime
+		}
+	}
+	if span.StartTimestamp() == 0 {
+		s.StartTime = time.Time{}
+	}
+
+	d := decideType(c.a, t.opts.DefaultType)
+	s.Type = d.typ
+	if mapped, ok := t.opts.TypeMap[s.Type]; ok && mapped != "" {
+		s.Type = mapped
+	}
+	otel := c.otelMeta()
+	otel["type_source"] = d.source
+	otel["span_kind"] = spanKindName(span.Kind())
+	if d.subtype != "" {
+		c.meta()["subtype"] = d.subtype
+	}
+	if d.subtype == "event" {
+		s.EndTime = s.StartTime
+	}
+	if name := ss(c.scope.Name()); name != "" {
+		scope := map[string]any{"name": name}
+		if v := c.scope.Version(); v != "" {
+			scope["version"] = v
+		}
+		otel["scope"] = scope
+	}
+	if n := span.DroppedAttributesCount(); n > 0 {
+		otel["dropped_attributes_count"] = int64(n)
+	}
+	if n := span.DroppedEventsCount(); n > 0 {
+		otel["dropped_events_count"] = int64(n)
+	}
+
+	s.Name = spanName(c, span.Name(), d.typ)
+	c.mapContent(d.typ)
+	c.mapModel(d)
+	c.mapUsageAndCost(d, t.opts.Prices)
+	c.mapError(span.Status())
+	c.mapIdentity()
+	c.mapMetrics()
+	c.mapTiming()
+	c.mapOpperMeta()
+	if n, ok := c.a.int("opper.score"); ok {
+		s.Score = &n
+	}
+
+	if rest := c.a.unused(); rest != nil {
+		otel["attributes"] = rest
+	}
+	if evs := c.unusedEvents(span); evs != nil {
+		otel["events"] = evs
+	}
+	if span.Links().Len() > 0 {
+		otel["links"] = linksToAny(span.Links())
+	}
+	if ts := span.TraceState().AsRaw(); ts != "" {
+		otel["trace_state"] = ts
+	}
+	if st := span.Status(); st.Code() == ptrace.StatusCodeOk {
+		otel["status_code"] = "OK"
+	}
+}
+
+func ss(s string) string { return strings.TrimSpace(s) }
+
+func spanKindName(k ptrace.SpanKind) string {
+	switch k {
+	case ptrace.SpanKindInternal:
+		return "INTERNAL"
+	case ptrace.SpanKindServer:
+		return "SERVER"
+	case ptrace.SpanKindClient:
+		return "CLIENT"
+	case ptrace.SpanKindProducer:
+		return "PRODUCER"
+	case ptrace.SpanKindConsumer:
+		return "CONSUMER"
+	}
+	return "UNSPECIFIED"
+}
+
+// genericToolNames are span names that say only "a tool ran"; the tool's
+// own name is better.
+var genericToolNames = map[string]bool{"ai.toolCall": true, "execute_tool": true, "running tool": true, "function_tool": true, "tool": true, "": true}
+
+// spanName keeps the OTel span name, which users chose and search by,
+// unless it is generic and a better one exists (genai-mapping.md b.2).
+func spanName(c *spanCtx, name, typ string) string {
+	if typ == TypeTool && genericToolNames[name] {
+		if v := c.a.peekStr("gen_ai.tool.name"); v != "" {
+			return v
+		}
+		if v := c.a.peekStr("tool.name"); v != "" {
+			return v
+		}
+		if v := c.a.peekStr("ai.toolCall.name"); v != "" {
+			return v
+		}
+	}
+	if name == "invoke_agent" {
+		if v := c.a.peekStr("gen_ai.agent.name"); v != "" {
+			return "invoke_agent " + v
+		}
+	}
+	if name == "" {
+		return typ
+	}
+	return name
+}
+
+// providerSuffixes are the API-kind suffixes the AI SDK appends to provider
+// ids (`openai.chat`); the provider is what comes before.
+var providerSuffixes = []string{".chat", ".completion", ".responses", ".embedding", ".image", ".transcription", ".speech", ".messages"}
+
+func (c *spanCtx) mapModel(d typeDecision) {
+	s := c.out
+	response, _ := c.a.str("langfuse.observation.model.name", "gen_ai.response.model", "ai.response.model", "llm.response.model_name", "llm.response.model")
+	request, _ := c.a.str("ai.model.id", "gen_ai.request.model", "llm.request.model_name", "llm.model_name", "embedding.model_name",
+		"reranker.model_name", "langsmith.metadata.ls_model_name", "model")
+	s.Model = response
+	if s.Model == "" {
+		s.Model = request
+	} else if request != "" && request != response {
+		s.RequestModel = request
+	}
+	if p, ok := c.a.str("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider", "langsmith.metadata.ls_provider"); ok {
+		p = strings.ToLower(p)
+		for _, suffix := range providerSuffixes {
+			p = strings.TrimSuffix(p, suffix)
+		}
+		s.Provider = p
+	}
+	s.GenerationID, _ = c.a.str("gen_ai.response.id", "ai.response.id")
+
+	if v, ok := c.a.get("gen_ai.response.finish_reasons"); ok {
+		if reasons := valueStrings(v); len(reasons) > 0 {
+			c.meta()["finish_reasons"] = reasons
+		}
+	} else if r, ok := c.a.str("ai.response.finishReason", "gen_ai.finishReason", "llm.finish_reason", "gen_ai.response.finish_reason"); ok {
+		c.meta()["finish_reasons"] = []string{r}
+	}
+	if params := c.modelParameters(); len(params) > 0 {
+		c.meta()["model_parameters"] = params
+	}
+	for _, k := range []string{"gen_ai.tool.definitions", "ai.prompt.tools"} {
+		if v, ok := c.a.get(k); ok {
+			if parsed, ok := valueJSON(v); ok {
+				c.meta()["tool_definitions"] = parsed
+			} else {
+				c.meta()["tool_definitions"] = valueString(v)
+			}
+			break
+		}
+	}
+	if tools, _ := rebuildFlattened(c.a, "llm.tools."); len(tools) > 0 {
+		c.meta()["tool_definitions"] = tools
+	}
+	c.collectGroup("agent", map[string]string{
+		"gen_ai.agent.name": "name", "gen_ai.agent.id": "id", "gen_ai.agent.description": "description",
+		"gen_ai.agent.version": "version", "agent.name": "name", "gen_ai.agent.call.id": "call_id",
+		"graph.node.id": "graph_node_id", "graph.node.name": "graph_node_name", "graph.node.parent_id": "graph_node_parent_id",
+	})
+	c.collectGroup("tool", map[string]string{
+		"gen_ai.tool.name": "name", "gen_ai.tool.call.id": "call_id", "gen_ai.tool.type": "type",
+		"gen_ai.tool.description": "description", "tool.name": "name", "tool.description": "description",
+		"tool.parameters": "parameters", "tool.json_schema": "json_schema", "tool.id": "id", "tool_call.id": "call_id",
+		"ai.toolCall.name": "name", "ai.toolCall.id": "call_id",
+	})
+	if d.typ == TypeFunction || d.typ == TypeAgent {
+		s.Function, _ = c.a.str("gen_ai.agent.name", "ai.telemetry.functionId", "gen_ai.workflow.name")
+		if s.Function == "" {
+			if kind := strings.ToLower(c.a.peekStr("traceloop.span.kind")); kind == "workflow" || kind == "task" || kind == "agent" {
+				s.Function, _ = c.a.str("traceloop.entity.name")
+			}
+		}
+	}
+	if v, ok := c.a.str("opper.function"); ok {
+		s.Function = v
+	}
+	if s.Function == "" {
+		if v, ok := c.a.str("ai.telemetry.functionId", "langfuse.observation.prompt.name", "gen_ai.prompt.name"); ok {
+			s.Function = v
+		}
+	}
+}
+
+// collectGroup moves the attributes named in keys into meta[group], under
+// their short names, when any is present.
+func (c *spanCtx) collectGroup(group string, keys map[string]string) {
+	var m map[string]any
+	for _, k := range c.a.keys {
+		short, ok := keys[k]
+		if !ok {
+			continue
+		}
+		v, _ := c.a.get(k)
+		if m == nil {
+			m = make(map[string]any, 4)
+		}
+		if _, set := m[short]; !set {
+			m[short] = valueToAny(v, 0)
+		}
+	}
+	if m != nil {
+		c.meta()[group] = m
+	}
+}
+
+// modelParameters gathers request settings: explicit Langfuse parameters,
+// OpenInference invocation parameters (minus the model and tool list, kept
+// elsewhere), then every gen_ai.request.* and ai.settings.* key.
+func (c *spanCtx) modelParameters() map[string]any {
+	params := make(map[string]any)
+	for _, k := range []string{"llm.invocation_parameters", "model_config", "langfuse.observation.model.parameters"} {
+		if v, ok := c.a.get(k); ok {
+			if parsed, ok := valueJSON(v); ok {
+				if m, ok := parsed.(map[string]any); ok {
+					for pk, pv := range m {
+						if pk == "model" || pk == "tools" || pk == "messages" {
+							continue
+						}
+						params[pk] = pv
+					}
+				}
+			}
+		}
+	}
+	if v, ok := c.a.get("ai.prompt.toolChoice"); ok {
+		params["tool_choice"] = valueToAny(v, 0)
+	}
+	for _, prefix := range []string{"gen_ai.request.", "ai.settings.", "llm.invocation_parameters."} {
+		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
+			if rest == "model" || strings.HasPrefix(rest, "context.") {
+				return
+			}
+			params[rest] = valueToAny(v, 0)
+		})
+	}
+	return params
+}
+
+func (c *spanCtx) mapUsageAndCost(d typeDecision, prices *PriceTable) {
+	s := c.out
+	u, aggregateByName := mapUsage(c.a)
+	if u != nil {
+		if (d.typ == TypeEmbedding || s.Type == TypeEmbedding || c.a.has("ai.usage.tokens")) && u.Input == 0 && u.Output == 0 {
+			// Embedding calls report one count, and it is all input.
+			u.Input = u.Total
+		}
+		s.Usage = u
+		// Only generation and embedding spans consume tokens themselves;
+		// agents, steps and wrappers repeat their children's usage.
+		s.Aggregate = aggregateByName || d.container || (s.Type != TypeGeneration && s.Type != TypeEmbedding && d.typ != TypeGeneration && d.typ != TypeEmbedding)
+	}
+	if cost, ok := providedCost(c.a); ok && cost >= 0 {
+		s.Cost, s.CostSource = &cost, "provided"
+		return
+	}
+	if u == nil || s.Model == "" || s.Aggregate {
+		return
+	}
+	p, ok := prices.Lookup(s.Model)
+	if !ok && s.RequestModel != "" {
+		p, ok = prices.Lookup(s.RequestModel)
+	}
+	if !ok {
+		return
+	}
+	// Rounded to a picodollar so float noise does not reach golden files
+	// and UIs as 0.000025200000000000003.
+	cost := math.Round(p.Cost(u)*1e12) / 1e12
+	s.Cost, s.CostSource = &cost, "computed:"+prices.Version
+}
+
+func (c *spanCtx) mapError(status ptrace.Status) {
+	s := c.out
+	var exception string
+	for i := c.events.Len() - 1; i >= 0; i-- {
+		ev := c.events.At(i)
+		if ev.Name() != "exception" {
+			continue
+		}
+		c.eventUsed[i] = true
+		attrs := ev.Attributes()
+		typ, _ := attrs.Get("exception.type")
+		msg, _ := attrs.Get("exception.message")
+		switch {
+		case typ.Str() != "" && msg.Str() != "":
+			exception = typ.Str() + ": " + msg.Str()
+		case msg.Str() != "":
+			exception = msg.Str()
+		default:
+			exception = typ.Str()
+		}
+		if st, ok := attrs.Get("exception.stacktrace"); ok && st.Str() != "" {
+			c.meta()["exception_stacktrace"] = st.Str()
+		}
+		break
+	}
+	errorType, _ := c.a.str("error.type")
+	level, _ := c.a.str("langfuse.observation.level")
+	levelMessage, _ := c.a.str("langfuse.observation.status_message")
+	if level != "" {
+		c.meta()["level"] = level
+	}
+	var msg string
+	switch {
+	case status.Code() == ptrace.StatusCodeError:
+		msg = firstNonEmpty(status.Message(), exception, errorType, levelMessage, "span status is ERROR")
+		if errorType != "" {
+			c.meta()["error_type"] = errorType
+		}
+	case strings.EqualFold(level, "ERROR"):
+		msg = firstNonEmpty(levelMessage, status.Message(), exception, "level ERROR")
+		// The OTel status said nothing (or OK); remember it, so the span
+		// goes back to OTLP as it came.
+		c.otelMeta()["status_code"] = statusCodeName(status.Code())
+	default:
+		// An exception recorded on a span that did not fail (a handled
+		// error, a deferred tool call) is not the span's error.
+		if exception != "" {
+			c.meta()["exception"] = exception
+		}
+		if errorType != "" {
+			c.meta()["error_type"] = errorType
+		}
+		return
+	}
+	s.Error = &msg
+}
+
+func statusCodeName(c ptrace.StatusCode) string {
+	switch c {
+	case ptrace.StatusCodeOk:
+		return "OK"
+	case ptrace.StatusCodeError:
+		return "ERROR"
+	}
+	return "UNSET"
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// mapIdentity reads tags, user, session, user metadata and environment
+// (genai-mapping.md b.9).
+func (c *spanCtx) mapIdentity() {
+	s := c.out
+	for _, k := range []string{"langfuse.trace.tags", "langfuse.tags", "langfuse.observation.metadata.langfuse_tags",
+		"langfuse.trace.metadata.langfuse_tags", "ai.telemetry.metadata.tags", "tag.tags", "langsmith.span.tags"} {
+		if v, ok := c.a.get(k); ok {
+			if tags := valueStrings(v); len(tags) > 0 {
+				s.Tags = tags
+				break
+			}
+		}
+	}
+	s.UserID, _ = c.a.str("langfuse.user.id", "user.id", "langfuse.observation.metadata.langfuse_user_id",
+		"langfuse.trace.metadata.langfuse_user_id", "ai.telemetry.metadata.userId",
+		"traceloop.association.properties.user_id", "enduser.id", "gen_ai.user")
+	s.SessionID, _ = c.a.str("langfuse.session.id", "session.id", "gen_ai.conversation.id",
+		"langfuse.observation.metadata.langfuse_session_id", "langfuse.trace.metadata.langfuse_session_id",
+		"ai.telemetry.metadata.sessionId", "traceloop.association.properties.session_id", "langsmith.trace.session_id")
+
+	metadata := make(map[string]any)
+	for _, k := range []string{"langfuse.observation.metadata", "langfuse.metadata", "langfuse.trace.metadata", "metadata"} {
+		if v, ok := c.a.get(k); ok {
+			if parsed, ok := valueJSON(v); ok {
+				if m, ok := parsed.(map[string]any); ok {
+					for mk, mv := range m {
+						metadata[mk] = mv
+					}
+					continue
+				}
+			}
+			metadata[strings.TrimPrefix(k, "langfuse.")] = valueString(v)
+		}
+	}
+	skip := map[string]bool{"userId": true, "sessionId": true, "tags": true, "langfusePrompt": true,
+		"langfuse_tags": true, "langfuse_user_id": true, "langfuse_session_id": true, "user_id": true, "session_id": true}
+	for _, prefix := range []string{"langfuse.observation.metadata.", "langfuse.trace.metadata.", "ai.telemetry.metadata.",
+		"ai.settings.context.", "traceloop.association.properties.", "langsmith.metadata."} {
+		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
+			if !skip[rest] {
+				metadata[rest] = valueToAny(v, 0)
+			}
+		})
+	}
+	if len(metadata) > 0 {
+		c.meta()["metadata"] = metadata
+	}
+	if v, ok := c.a.str("langfuse.environment", "deployment.environment.name", "deployment.environment"); ok {
+		c.meta()["environment"] = v
+	}
+	if v, ok := c.a.str("langfuse.release"); ok {
+		c.meta()["release"] = v
+	}
+	if v, ok := c.a.str("langfuse.version"); ok {
+		c.meta()["version"] = v
+	}
+	if v, ok := c.a.str("langfuse.trace.name"); ok {
+		c.meta()["trace_name"] = v
+	}
+}
+
+// mapMetrics reads evaluations: semconv gen_ai.evaluation.result events
+// and OpenInference flattened evaluations and annotations.
+func (c *spanCtx) mapMetrics() {
+	s := c.out
+	for i := 0; i < c.events.Len(); i++ {
+		ev := c.events.At(i)
+		if ev.Name() != "gen_ai.evaluation.result" {
+			continue
+		}
+		c.eventUsed[i] = true
+		attrs := ev.Attributes()
+		name, _ := attrs.Get("gen_ai.evaluation.name")
+		score, ok := attrs.Get("gen_ai.evaluation.score.value")
+		value, isNum := valueFloat(score)
+		if !ok || !isNum || name.Str() == "" {
+			continue
+		}
+		label, _ := attrs.Get("gen_ai.evaluation.score.label")
+		explanation, _ := attrs.Get("gen_ai.evaluation.explanation")
+		s.Metrics = append(s.Metrics, Metric{Dimension: name.Str(), Value: value, Comment: joinComment(label.Str(), explanation.Str())})
+	}
+	for _, prefix := range []string{"evaluations.", "annotations."} {
+		items, _ := rebuildFlattened(c.a, prefix)
+		for _, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				continue
+			}
+			name, _ := m["name"].(string)
+			value, ok := anyFloat(m["score"])
+			if name == "" || !ok {
+				continue
+			}
+			label, _ := m["label"].(string)
+			explanation, _ := m["explanation"].(string)
+			s.Metrics = append(s.Metrics, Metric{Dimension: name, Value: value, Comment: joinComment(label, explanation)})
+		}
+	}
+}
+
+func joinComment(label, explanation string) string {
+	switch {
+	case label != "" && explanation != "":
+		return label + ": " + explanation
+	case label != "":
+		return label
+	}
+	return explanation
+}
+
+func anyFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case string:
+		var f float64
+		_, err := fmt.Sscan(x, &f)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// mapTiming records time to first token (genai-mapping.md b.1) in meta.
+func (c *spanCtx) mapTiming() {
+	s := c.out
+	var ms float64
+	found := false
+	if v, ok := c.a.str("langfuse.observation.completion_start_time"); ok {
+		// Older Langfuse SDKs double-quote the timestamp as JSON.
+		v = strings.Trim(v, `"`)
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && !s.StartTime.IsZero() {
+			ms, found = float64(t.Sub(s.StartTime).Microseconds())/1000, true
+		}
+	}
+	if !found {
+		if v, ok := c.a.float("ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"); ok {
+			ms, found = v, true
+		}
+	}
+	if !found {
+		if v, ok := c.a.float("gen_ai.response.time_to_first_chunk", "gen_ai.client.operation.time_to_first_chunk"); ok {
+			ms, found = v*1000, true
+		}
+	}
+	if found && ms >= 0 {
+		c.meta()["time_to_first_token_ms"] = ms
+	}
+	if v, ok := c.a.get("gen_ai.request.stream"); ok && v.Bool() {
+		c.meta()["stream"] = true
+	} else if v, ok := c.a.get("gen_ai.is_streaming"); ok && v.Bool() {
+		c.meta()["stream"] = true
+	} else if v, ok := c.a.get("llm.is_streaming"); ok && v.Bool() {
+		c.meta()["stream"] = true
+	}
+}
+
+// mapOpperMeta merges opper.meta, the meta of a span that came from an
+// Opper SDK through the receiver, so a round trip keeps it.
+func (c *spanCtx) mapOpperMeta() {
+	v, ok := c.a.get(AttrOpperMeta)
+	if !ok {
+		return
+	}
+	parsed, ok := valueJSON(v)
+	m, isMap := parsed.(map[string]any)
+	if !ok || !isMap {
+		return
+	}
+	for k, val := range m {
+		switch k {
+		case MetaInputJSON:
+			c.out.InputJSON, _ = val.(bool)
+		case MetaOutputJSON:
+			c.out.OutputJSON, _ = val.(bool)
+		default:
+			if _, set := c.meta()[k]; !set {
+				c.meta()[k] = val
+			}
+		}
+	}
+}
+
+// unusedEvents returns span events no mapping consumed, JSON-ready.
+func (c *spanCtx) unusedEvents(span ptrace.Span) []any {
+	var out []any
+	for i := 0; i < c.events.Len(); i++ {
+		if c.eventUsed[i] {
+			continue
+		}
+		ev := c.events.At(i)
+		// Per-chunk streaming events are noise in meta; count them.
+		if strings.HasSuffix(ev.Name(), ".content.completion.chunk") {
+			continue
+		}
+		e := map[string]any{"name": ev.Name(), "time": ev.Timestamp().AsTime().UTC().Format(time.RFC3339Nano)}
+		if attrs := mapToAny(ev.Attributes()); attrs != nil {
+			e["attributes"] = attrs
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func linksToAny(links ptrace.SpanLinkSlice) []any {
+	out := make([]any, links.Len())
+	for i := range out {
+		l := links.At(i)
+		e := map[string]any{"trace_id": TraceUUID(l.TraceID()), "span_id": SpanUUID(l.TraceID(), l.SpanID())}
+		if attrs := mapToAny(l.Attributes()); attrs != nil {
+			e["attributes"] = attrs
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// capOTelMeta keeps meta.otel under its size cap by dropping the largest
+// attributes first; what was dropped is counted, never silently lost.
+func (t *Translator) capOTelMeta(s *Span) {
+	limit := t.opts.MaxOTelMetaBytes
+	otel, ok := s.Meta["otel"].(map[string]any)
+	if !ok || limit < 0 {
+		return
+	}
+	size := len(appendJSON(nil, otel))
+	if size <= limit {
+		return
+	}
+	dropped := 0
+	for _, group := range []string{"resource", "attributes", "events", "links"} {
+		for size > limit {
+			key, kb := largestEntry(otel[group])
+			if key == "" {
+				break
+			}
+			switch g := otel[group].(type) {
+			case map[string]any:
+				delete(g, key)
+			case []any:
+				otel[group] = g[:len(g)-1]
+			}
+			size -= kb
+			dropped++
+		}
+	}
+	if size > limit {
+		// Still too big: keep only the facts needed for debugging.
+		for k := range otel {
+			if k != "type_source" && k != "span_kind" && k != "scope" {
+				delete(otel, k)
+			}
+		}
+	}
+	otel["truncated"] = true
+	otel["dropped_keys"] = int64(dropped)
+}
+
+// largestEntry returns the key of the largest entry of a map group, or a
+// marker for the last element of a list group, and its encoded size.
+func largestEntry(group any) (string, int) {
+	switch g := group.(type) {
+	case map[string]any:
+		best, bestSize := "", 0
+		for k, v := range g {
+			n := len(k) + len(appendJSON(nil, v)) + 4
+			if n > bestSize {
+				best, bestSize = k, n
+			}
+		}
+		return best, bestSize
+	case []any:
+		if len(g) == 0 {
+			return "", 0
+		}
+		return "last", len(appendJSON(nil, g[len(g)-1])) + 1
+	}
+	return "", 0
+}

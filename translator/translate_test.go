@@ -1,0 +1,362 @@
+package translator
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/opperotel/bridge/opperapi"
+)
+
+var (
+	testTraceID = pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	testStart   = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+)
+
+// oneSpan builds a trace of one span with the given attributes; values are
+// put with pcommon's FromRaw rules (string, int, float64, bool, []any, map).
+func oneSpan(t *testing.T, name string, attrs map[string]any) ptrace.Traces {
+	t.Helper()
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "svc")
+	span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetTraceID(testTraceID)
+	span.SetSpanID(pcommon.SpanID{1, 1, 1, 1, 1, 1, 1, 1})
+	span.SetName(name)
+	span.SetStartTimestamp(pcommon.NewTimestampFromTime(testStart))
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(testStart.Add(time.Second)))
+	require.NoError(t, span.Attributes().FromRaw(attrs))
+	return td
+}
+
+func translateOne(t *testing.T, opts Options, name string, attrs map[string]any) Span {
+	t.Helper()
+	spans := New(opts).ToOpper(oneSpan(t, name, attrs))
+	require.Len(t, spans, 1)
+	return spans[0]
+}
+
+func TestTypePrecedence(t *testing.T) {
+	tests := []struct {
+		name  string
+		attrs map[string]any
+		want  string
+	}{
+		{"override wins over everything", map[string]any{"opper.span.type": "workflow", "openinference.span.kind": "LLM"}, "workflow"},
+		{"langfuse over openinference", map[string]any{"langfuse.observation.type": "tool", "openinference.span.kind": "LLM"}, TypeTool},
+		{"langfuse retriever", map[string]any{"langfuse.observation.type": "retriever"}, TypeRetrieval},
+		{"unknown langfuse value falls through", map[string]any{"langfuse.observation.type": "weird", "gen_ai.operation.name": "chat"}, TypeGeneration},
+		{"openinference kind is case-insensitive", map[string]any{"openinference.span.kind": "agent"}, TypeAgent},
+		{"openinference UNKNOWN falls through", map[string]any{"openinference.span.kind": "UNKNOWN", "gen_ai.request.model": "m"}, TypeGeneration},
+		{"reranker is retrieval", map[string]any{"openinference.span.kind": "RERANKER"}, TypeRetrieval},
+		{"semconv embeddings", map[string]any{"gen_ai.operation.name": "embeddings"}, TypeEmbedding},
+		{"semconv execute_tool", map[string]any{"gen_ai.operation.name": "execute_tool"}, TypeTool},
+		{"semconv invoke_agent", map[string]any{"gen_ai.operation.name": "invoke_agent"}, TypeAgent},
+		{"AI SDK 7 agent_step", map[string]any{"gen_ai.operation.name": "agent_step"}, TypeFunction},
+		{"langsmith llm", map[string]any{"langsmith.span.kind": "LLM"}, TypeGeneration},
+		{"AI SDK legacy doStream by operation.name prefix", map[string]any{"operation.name": "ai.streamText.doStream my-fn"}, TypeGeneration},
+		{"AI SDK legacy wrapper is a function even with a model id", map[string]any{"ai.operationId": "ai.generateText", "ai.model.id": "gpt-4o"}, TypeFunction},
+		{"AI SDK legacy doEmbed", map[string]any{"ai.operationId": "ai.embedMany.doEmbed"}, TypeEmbedding},
+		{"traceloop agent", map[string]any{"traceloop.span.kind": "agent"}, TypeAgent},
+		{"old openllmetry request type", map[string]any{"llm.request.type": "embedding"}, TypeEmbedding},
+		{"tool evidence", map[string]any{"gen_ai.tool.call.id": "c1"}, TypeTool},
+		{"model evidence", map[string]any{"llm.model_name": "m"}, TypeGeneration},
+		{"ai.model.id alone is no evidence", map[string]any{"ai.model.id": "m"}, TypeFunction},
+		{"plain span", map[string]any{"http.request.method": "GET"}, TypeFunction},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, translateOne(t, Options{}, "s", tt.attrs).Type)
+		})
+	}
+}
+
+func TestDefaultTypeAndTypeMap(t *testing.T) {
+	s := translateOne(t, Options{DefaultType: "call"}, "GET /", map[string]any{})
+	assert.Equal(t, "call", s.Type)
+	s = translateOne(t, Options{TypeMap: map[string]string{TypeEmbedding: TypeGeneration}}, "e", map[string]any{"gen_ai.operation.name": "embeddings"})
+	assert.Equal(t, TypeGeneration, s.Type)
+	assert.Equal(t, "gen_ai.operation.name=embeddings", s.Meta["otel"].(map[string]any)["type_source"])
+}
+
+func TestUsageNormalisation(t *testing.T) {
+	tests := []struct {
+		name      string
+		attrs     map[string]any
+		want      Usage
+		aggregate bool
+	}{
+		{"semconv inclusive with cache", map[string]any{"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 100,
+			"gen_ai.usage.output_tokens": 20, "gen_ai.usage.cache_read.input_tokens": 60, "gen_ai.usage.reasoning.output_tokens": 5},
+			Usage{Input: 100, Output: 20, CacheRead: 60, Reasoning: 5, Total: 120}, false},
+		{"exclusive input (raw Anthropic) gets its cache added", map[string]any{"gen_ai.operation.name": "chat",
+			"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5, "gen_ai.usage.cache_read.input_tokens": 200, "gen_ai.usage.cache_creation.input_tokens": 50},
+			Usage{Input: 260, Output: 5, CacheRead: 200, CacheWrite: 50, Total: 265}, false},
+		{"provided total wins", map[string]any{"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 4, "gen_ai.usage.total_tokens": 9},
+			Usage{Input: 3, Output: 4, Total: 9}, false},
+		{"deprecated semconv names", map[string]any{"gen_ai.operation.name": "chat", "gen_ai.usage.prompt_tokens": 7, "gen_ai.usage.completion_tokens": 2},
+			Usage{Input: 7, Output: 2, Total: 9}, false},
+		{"openinference", map[string]any{"openinference.span.kind": "LLM", "llm.token_count.prompt": 92, "llm.token_count.completion": 18,
+			"llm.token_count.total": 110, "llm.token_count.prompt_details.cache_write": 12}, Usage{Input: 92, Output: 18, CacheWrite: 12, Total: 110}, false},
+		{"langfuse exclusive buckets become inclusive", map[string]any{"langfuse.observation.type": "generation",
+			"langfuse.observation.usage_details": `{"input":70,"input_cached_tokens":30,"output":50,"output_reasoning_tokens":10,"total":160}`},
+			Usage{Input: 100, Output: 60, CacheRead: 30, Reasoning: 10, Total: 160}, false},
+		{"AI SDK v5 names merged with semconv", map[string]any{"ai.operationId": "ai.generateText.doGenerate", "gen_ai.usage.input_tokens": 29,
+			"gen_ai.usage.output_tokens": 8, "ai.usage.cachedInputTokens": 4, "ai.usage.totalTokens": 37}, Usage{Input: 29, Output: 8, CacheRead: 4, Total: 37}, false},
+		{"AI SDK embed total is input", map[string]any{"ai.operationId": "ai.embed.doEmbed", "ai.usage.tokens": 11}, Usage{Input: 11, Total: 11}, false},
+		{"pydantic aggregated usage is an aggregate", map[string]any{"gen_ai.operation.name": "invoke_agent", "gen_ai.aggregated_usage.input_tokens": 40,
+			"gen_ai.aggregated_usage.output_tokens": 2}, Usage{Input: 40, Output: 2, Total: 42}, true},
+		{"agent usage repeats its children's", map[string]any{"gen_ai.operation.name": "invoke_agent", "gen_ai.usage.input_tokens": 254, "gen_ai.usage.output_tokens": 22},
+			Usage{Input: 254, Output: 22, Total: 276}, true},
+		{"AI SDK wrapper usage repeats its children's", map[string]any{"ai.operationId": "ai.streamText", "ai.usage.inputTokens": 5, "ai.usage.outputTokens": 5},
+			Usage{Input: 5, Output: 5, Total: 10}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := translateOne(t, Options{}, "s", tt.attrs)
+			require.NotNil(t, s.Usage)
+			assert.Equal(t, tt.want, *s.Usage)
+			assert.Equal(t, tt.aggregate, s.Aggregate)
+		})
+	}
+	s := translateOne(t, Options{}, "step 1", map[string]any{"gen_ai.operation.name": "agent_step", "ai.usage.inputTokenDetails.cacheReadTokens": 0})
+	assert.Nil(t, s.Usage, "detail buckets alone are not usage")
+	s = translateOne(t, Options{}, "chat", map[string]any{"gen_ai.operation.name": "chat"})
+	assert.Nil(t, s.Usage, "missing usage is unknown, not zero")
+}
+
+func TestCost(t *testing.T) {
+	s := translateOne(t, Options{}, "chat", map[string]any{"gen_ai.operation.name": "chat", "gen_ai.response.model": "openai/gpt-4o-mini-2024-07-18",
+		"gen_ai.usage.input_tokens": 1_000_000, "gen_ai.usage.output_tokens": 1_000_000, "gen_ai.usage.cache_read.input_tokens": 500_000})
+	require.NotNil(t, s.Cost)
+	// gpt-4o-mini: 0.15 in, 0.075 cached, 0.60 out per million.
+	assert.InDelta(t, 0.5*0.15+0.5*0.075+0.60, *s.Cost, 1e-9)
+	assert.Equal(t, "computed:2026-11", s.CostSource)
+
+	s = translateOne(t, Options{}, "chat", map[string]any{"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+		"gen_ai.usage.input_tokens": 10, "gen_ai.usage.cost": 1.25})
+	assert.Equal(t, 1.25, *s.Cost, "a cost on the span wins")
+	assert.Equal(t, "provided", s.CostSource)
+
+	s = translateOne(t, Options{}, "chat", map[string]any{"langfuse.observation.type": "generation",
+		"langfuse.observation.cost_details": `{"input":0.5,"output":0.25}`})
+	assert.Equal(t, 0.75, *s.Cost)
+
+	s = translateOne(t, Options{}, "chat", map[string]any{"gen_ai.operation.name": "chat", "gen_ai.request.model": "some-private-model",
+		"gen_ai.usage.input_tokens": 10})
+	assert.Nil(t, s.Cost, "unknown model: no cost rather than a wrong one")
+}
+
+func TestPriceLookup(t *testing.T) {
+	p := DefaultPrices()
+	for model, want := range map[string]string{
+		"gpt-4o-mini-2024-07-18":                       "gpt-4o-mini",
+		"gpt-4o-2024-08-06":                            "gpt-4o",
+		"openai/gpt-4o":                                "gpt-4o",
+		"models/gemini-2.0-flash":                      "gemini-2.0-flash",
+		"us.anthropic.claude-3-5-sonnet-20241022-v2:0": "claude-3-5-sonnet",
+		"claude-sonnet-4-5-20250929":                   "claude-sonnet-4-5",
+		"GPT-4.1-MINI":                                 "gpt-4.1-mini",
+	} {
+		got, ok := p.Lookup(model)
+		if assert.True(t, ok, model) {
+			assert.Equal(t, want, got.ID, model)
+		}
+	}
+	_, ok := p.Lookup("gpt-4oo")
+	assert.False(t, ok, "a prefix must end at a separator")
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "prices.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"version":"acme-1","models":[{"id":"gpt-4o","input_mtok":1,"output_mtok":2},{"id":"acme-llm","input_mtok":3,"output_mtok":4}]}`), 0o644))
+	custom, err := LoadPrices(path)
+	require.NoError(t, err)
+	got, _ := custom.Lookup("gpt-4o-2024-08-06")
+	assert.Equal(t, 1.0, got.InputMTok, "the file overrides")
+	_, ok = custom.Lookup("acme-llm")
+	assert.True(t, ok, "the file extends")
+	_, ok = custom.Lookup("claude-3-haiku")
+	assert.True(t, ok, "embedded entries stay")
+	assert.Equal(t, "2026-11+acme-1", custom.Version)
+
+	require.NoError(t, os.WriteFile(path, []byte(`{"models":[{"id":"x","input_mtok":-1}]}`), 0o644))
+	_, err = LoadPrices(path)
+	assert.ErrorContains(t, err, "non-negative")
+	_, err = LoadPrices(filepath.Join(dir, "missing.json"))
+	assert.Error(t, err)
+}
+
+func TestRetention(t *testing.T) {
+	attrs := map[string]any{"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+		"gen_ai.input.messages":      `[{"role":"user","parts":[{"type":"text","content":"secret"}]}]`,
+		"gen_ai.output.messages":     `[{"role":"assistant","parts":[{"type":"text","content":"answer"}]}]`,
+		"gen_ai.system_instructions": `[{"type":"text","content":"be nice"}]`, "gen_ai.usage.input_tokens": 5,
+		"gen_ai.tool.definitions": `[{"name":"t","description":"d"}]`}
+	s := translateOne(t, Options{}, "chat", attrs)
+	assert.Nil(t, s.Input)
+	assert.Nil(t, s.Output)
+	assert.Nil(t, s.Instructions)
+	assert.NotContains(t, s.Meta, "tool_definitions")
+	assert.Equal(t, "gpt-4o", s.Model)
+	assert.Equal(t, int64(5), s.Usage.Input)
+	body := string(AppendCreateSpanV2(nil, &s))
+	assert.NotContains(t, body, "secret")
+	assert.NotContains(t, body, "be nice")
+
+	full := translateOne(t, Options{Retention: RetentionFull}, "chat", attrs)
+	require.NotNil(t, full.Input)
+	assert.Contains(t, *full.Input, "secret")
+	assert.Equal(t, "be nice", *full.Instructions)
+
+	ruled := translateOne(t, Options{RetentionRules: []RetentionRule{{Match: map[string]string{"service.name": "svc"}, Retention: RetentionFull}}}, "chat", attrs)
+	assert.NotNil(t, ruled.Input, "a rule on the resource sets full")
+}
+
+func TestInstructionsSources(t *testing.T) {
+	for name, attrs := range map[string]map[string]any{
+		"system message in openai-style input": {"gen_ai.operation.name": "chat", "gen_ai.input.messages": `[{"role":"system","content":"sys"},{"role":"user","content":"u"}]`},
+		"developer message in semconv parts":   {"gen_ai.operation.name": "chat", "gen_ai.input.messages": `[{"role":"developer","parts":[{"type":"text","content":"sys"}]}]`},
+		"openinference flattened":              {"openinference.span.kind": "LLM", "llm.input_messages.0.message.role": "system", "llm.input_messages.0.message.content": "sys"},
+		"AI SDK prompt system field":           {"ai.operationId": "ai.generateText", "ai.prompt": `{"system":"sys","prompt":"p"}`},
+		"plain string instructions":            {"gen_ai.operation.name": "chat", "gen_ai.system_instructions": "sys"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := translateOne(t, Options{Retention: RetentionFull}, "s", attrs)
+			require.NotNil(t, s.Instructions)
+			assert.Equal(t, "sys", *s.Instructions)
+		})
+	}
+}
+
+func TestFlattenedRebuild(t *testing.T) {
+	attrs := map[string]any{"openinference.span.kind": "LLM"}
+	for _, i := range []string{"0", "2", "9", "10"} {
+		attrs["llm.input_messages."+i+".message.role"] = "user"
+		attrs["llm.input_messages."+i+".message.content"] = "m" + i
+	}
+	attrs["llm.input_messages.99999999.message.content"] = "hostile"
+	attrs["llm.input_messages.9.message.tool_calls.0.tool_call.function.name"] = "f"
+	s := translateOne(t, Options{Retention: RetentionFull}, "s", attrs)
+	var msgs []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(*s.Input), &msgs))
+	require.Len(t, msgs, 4, "gaps closed, the hostile index dropped")
+	assert.Equal(t, []any{"m0", "m2", "m9", "m10"}, []any{msgs[0]["content"], msgs[1]["content"], msgs[2]["content"], msgs[3]["content"]})
+	assert.Equal(t, []any{map[string]any{"function": map[string]any{"name": "f"}}}, msgs[2]["tool_calls"])
+	assert.Equal(t, int64(1), s.Meta["otel"].(map[string]any)["dropped_flattened_keys"])
+}
+
+func TestIdentityErrorsAndTags(t *testing.T) {
+	s := translateOne(t, Options{}, "s", map[string]any{"langfuse.trace.tags": []any{"a", "b"}, "user.id": "u1",
+		"gen_ai.conversation.id": "conv", "ai.telemetry.metadata.plan": "pro", "langfuse.observation.level": "ERROR",
+		"langfuse.observation.status_message": "bad input"})
+	assert.Equal(t, []string{"a", "b"}, s.Tags)
+	assert.Equal(t, "u1", s.UserID)
+	assert.Equal(t, "conv", s.SessionID)
+	assert.Equal(t, map[string]any{"plan": "pro"}, s.Meta["metadata"])
+	require.NotNil(t, s.Error)
+	assert.Equal(t, "bad input", *s.Error)
+
+	for raw, want := range map[string][]string{`["x","y"]`: {"x", "y"}, "x, y": {"x", "y"}, "solo": {"solo"}} {
+		s = translateOne(t, Options{}, "s", map[string]any{"tag.tags": raw})
+		assert.Equal(t, want, s.Tags, raw)
+	}
+	meta := WireMeta(&s)
+	assert.Equal(t, map[string]any{"solo": true}, meta[MetaTags], "tags travel as a map")
+
+	td := oneSpan(t, "s", map[string]any{"error.type": "timeout"})
+	span := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	span.Status().SetCode(ptrace.StatusCodeError)
+	ev := span.Events().AppendEmpty()
+	ev.SetName("exception")
+	ev.Attributes().PutStr("exception.type", "TimeoutError")
+	ev.Attributes().PutStr("exception.message", "took too long")
+	ev.Attributes().PutStr("exception.stacktrace", "at x")
+	s = New(Options{Retention: RetentionFull}).ToOpper(td)[0]
+	assert.Equal(t, "TimeoutError: took too long", *s.Error, "the exception beats the low-cardinality error.type")
+	assert.Equal(t, "at x", s.Meta["exception_stacktrace"])
+
+	span.Status().SetMessage("status says")
+	assert.Equal(t, "status says", *New(Options{}).ToOpper(td)[0].Error, "the status message comes first")
+}
+
+func TestIDs(t *testing.T) {
+	tid := pcommon.TraceID{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	sid := pcommon.SpanID{0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x11, 0x22}
+	assert.Equal(t, "deadbeef-0102-0304-0506-0708090a0b0c", TraceUUID(tid))
+	assert.Equal(t, "deadbeef-0102-0304-aabb-ccddeeff1122", SpanUUID(tid, sid))
+	assert.Equal(t, sid, OTelSpanID(SpanUUID(tid, sid)))
+	assert.Equal(t, tid, OTelTraceID(TraceUUID(tid)))
+	assert.Equal(t, "deadbeef-0102-0304-0506-0708090a0b0c", CanonicalID("DEADBEEF0102030405060708090A0B0C"))
+	assert.Equal(t, "not-a-uuid", CanonicalID("not-a-uuid"))
+	assert.Equal(t, OTelSpanID("not-a-uuid"), OTelSpanID("not-a-uuid"), "stable hash for opaque ids")
+
+	s := translateOne(t, Options{}, "s", map[string]any{AttrOpperSpanID: "AAAAAAAA-0000-4000-8000-000000000001", AttrOpperTraceID: "t-1"})
+	assert.Equal(t, "aaaaaaaa-0000-4000-8000-000000000001", s.ID, "an Opper id wins and is canonicalised")
+	assert.Equal(t, "t-1", s.TraceID)
+}
+
+func TestRollUp(t *testing.T) {
+	u := func(n int64) *Usage { return &Usage{Input: n, Total: n} }
+	cost := func(f float64) *float64 { return &f }
+	errMsg := "boom"
+	spans := []Span{
+		{ID: "root", Name: "agent run", Type: TypeAgent, StartTime: testStart, EndTime: testStart.Add(10 * time.Second), Usage: u(30), Aggregate: true},
+		{ID: "emb-outer", ParentID: "root", Type: TypeEmbedding, StartTime: testStart.Add(time.Second), EndTime: testStart.Add(2 * time.Second), Usage: u(10), Cost: cost(1)},
+		{ID: "emb-inner", ParentID: "emb-outer", Type: TypeEmbedding, StartTime: testStart.Add(time.Second), EndTime: testStart.Add(2 * time.Second), Usage: u(10), Cost: cost(1)},
+		{ID: "gen", ParentID: "root", Type: TypeGeneration, StartTime: testStart.Add(3 * time.Second), EndTime: testStart.Add(4 * time.Second), Usage: u(20), Cost: cost(2)},
+		{ID: "tool", ParentID: "root", Type: TypeTool, StartTime: testStart.Add(5 * time.Second), EndTime: testStart.Add(12 * time.Second), Error: &errMsg},
+	}
+	r := RollUp(spans)
+	assert.Equal(t, int64(30), r.TotalTokens, "the outer embeddings span repeats the inner one's usage")
+	assert.Equal(t, 3.0, r.Cost)
+	assert.Equal(t, "agent run", r.Name)
+	assert.Equal(t, StatusOK, r.Status, "a failed child does not fail the trace")
+	assert.Equal(t, int64(1), r.ErrorSpans)
+	assert.Equal(t, 12*time.Second, r.Duration())
+	assert.Equal(t, "5 steps, 2 embedding, 1 agent, 1 generation, 1 tool", r.Summary())
+
+	partial := RollUp(spans[3:])
+	assert.Equal(t, "gen", partial.RootID, "without the root, the earliest orphan stands in")
+
+	spans[0].EndTime = time.Time{}
+	assert.Equal(t, StatusRunning, RollUp(spans).Status)
+	spans[0].Error = &errMsg
+	assert.Equal(t, StatusError, RollUp(spans).Status)
+	assert.Zero(t, RollUp(nil).SpanCount)
+}
+
+func TestAppendCreateSpanV2MatchesWireType(t *testing.T) {
+	spans := New(Options{Retention: RetentionFull}).ToOpper(loadTraces(t, filepath.Join(otlpDir, "vercel-ai-v7-tools.otlp.json")))
+	for i := range spans {
+		body := AppendCreateSpanV2(nil, &spans[i])
+		var req opperapi.CreateSpanRequest
+		require.NoError(t, json.Unmarshal(body, &req), string(body))
+		back, err := FromCreateV2(&req)
+		require.NoError(t, err)
+		a := spans[i]
+		assert.Equal(t, a.ID, back.ID)
+		assert.Equal(t, a.TraceID, back.TraceID)
+		assert.Equal(t, a.ParentID, back.ParentID)
+		assert.Equal(t, a.Type, back.Type)
+		assert.Equal(t, a.Model, back.Model)
+		assert.Equal(t, a.Usage, back.Usage)
+		assert.Equal(t, a.Aggregate, back.Aggregate)
+		assert.Equal(t, a.Input, back.Input)
+		assert.Equal(t, a.Instructions, back.Instructions)
+		assert.True(t, a.StartTime.Equal(back.StartTime))
+
+		v3, err := json.Marshal(CreateSpanRequestV3(&a, "tid", ""))
+		require.NoError(t, err)
+		var v3req opperapi.CreateSpanRequestV3
+		require.NoError(t, json.Unmarshal(v3, &v3req))
+		assert.Equal(t, "tid", *v3req.TraceID)
+	}
+}

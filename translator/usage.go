@@ -1,0 +1,184 @@
+package translator
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// usageFields says where one convention keeps each bucket. Every list is
+// tried in order; the first number found wins.
+type usageFields struct {
+	input, output, cacheRead, cacheWrite, reasoning, total []string
+}
+
+// usageFamilies are read in this order and merged field by field, so an AI
+// SDK span that has gen_ai.usage.input_tokens and ai.usage.cachedInputTokens
+// gets both. All of them count input inclusive of cache tokens and output
+// inclusive of reasoning tokens (the semconv meaning).
+var usageFamilies = []usageFields{
+	{ // OTel GenAI semconv, old and new names, and OpenLLMetry.
+		input:      []string{"gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"},
+		output:     []string{"gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"},
+		cacheRead:  []string{"gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.details.cache_read_tokens"},
+		cacheWrite: []string{"gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens", "gen_ai.usage.details.cache_write_tokens"},
+		reasoning:  []string{"gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens", "gen_ai.usage.details.reasoning_tokens"},
+		total:      []string{"gen_ai.usage.total_tokens"},
+	},
+	{ // OpenInference.
+		input:      []string{"llm.token_count.prompt"},
+		output:     []string{"llm.token_count.completion"},
+		cacheRead:  []string{"llm.token_count.prompt_details.cache_read"},
+		cacheWrite: []string{"llm.token_count.prompt_details.cache_write"},
+		reasoning:  []string{"llm.token_count.completion_details.reasoning"},
+		total:      []string{"llm.token_count.total"},
+	},
+	{ // Vercel AI SDK legacy, v4 to v6 and after vercel/ai#13129.
+		input:      []string{"ai.usage.inputTokens", "ai.usage.promptTokens"},
+		output:     []string{"ai.usage.outputTokens", "ai.usage.completionTokens"},
+		cacheRead:  []string{"ai.usage.inputTokenDetails.cacheReadTokens", "ai.usage.cachedInputTokens"},
+		cacheWrite: []string{"ai.usage.inputTokenDetails.cacheWriteTokens"},
+		reasoning:  []string{"ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens"},
+		total:      []string{"ai.usage.totalTokens", "ai.usage.tokens"},
+	},
+	{ // Older OpenLLMetry.
+		input:     []string{"llm.usage.prompt_tokens"},
+		output:    []string{"llm.usage.completion_tokens"},
+		reasoning: []string{"llm.usage.reasoning_tokens"},
+		total:     []string{"llm.usage.total_tokens"},
+	},
+}
+
+// aggregatedUsage is Pydantic AI's name for an agent run's summed usage: it
+// is never a leaf's own usage.
+var aggregatedUsage = usageFields{
+	input:      []string{"gen_ai.aggregated_usage.input_tokens"},
+	output:     []string{"gen_ai.aggregated_usage.output_tokens"},
+	cacheRead:  []string{"gen_ai.aggregated_usage.cache_read.input_tokens"},
+	cacheWrite: []string{"gen_ai.aggregated_usage.cache_creation.input_tokens"},
+	reasoning:  []string{"gen_ai.aggregated_usage.reasoning.output_tokens"},
+	total:      []string{"gen_ai.aggregated_usage.total_tokens"},
+}
+
+type usageReading struct {
+	vals  [6]int64
+	found [6]bool
+}
+
+// read takes the buckets of one family that earlier families did not
+// supply; the keys it does not need are consumed all the same, as they
+// repeat a count already taken.
+func (r *usageReading) read(a *attrView, f usageFields) {
+	for i, keys := range [6][]string{f.input, f.output, f.cacheRead, f.cacheWrite, f.reasoning, f.total} {
+		if len(keys) == 0 {
+			continue
+		}
+		if n, ok := a.int(keys...); ok && n >= 0 && !r.found[i] {
+			r.vals[i], r.found[i] = n, true
+		}
+	}
+}
+
+// usage normalises to inclusive buckets. Anthropic's raw input count
+// excludes cache tokens and some instrumentations forward it raw: an input
+// smaller than its own cache buckets can only be exclusive, so the cache is
+// added (genai-mapping.md c.4).
+func (r *usageReading) usage() *Usage {
+	// Detail buckets alone (AI SDK 7 step spans carry only
+	// ai.usage.*Details) are not a usage reading.
+	if !r.found[0] && !r.found[1] && !r.found[5] {
+		return nil
+	}
+	u := &Usage{Input: r.vals[0], Output: r.vals[1], CacheRead: r.vals[2], CacheWrite: r.vals[3], Reasoning: r.vals[4]}
+	if u.Input < u.CacheRead+u.CacheWrite {
+		u.Input += u.CacheRead + u.CacheWrite
+	}
+	if u.Output < u.Reasoning {
+		u.Output += u.Reasoning
+	}
+	if r.found[5] {
+		u.Total = r.vals[5]
+	} else {
+		u.Total = u.Input + u.Output
+	}
+	return u
+}
+
+// mapUsage reads the span's usage. The second result is true when the
+// usage is an aggregate by name (gen_ai.aggregated_usage.*).
+func mapUsage(a *attrView) (*Usage, bool) {
+	if u := langfuseUsage(a); u != nil {
+		return u, false
+	}
+	var r usageReading
+	for _, f := range usageFamilies {
+		r.read(a, f)
+	}
+	if u := r.usage(); u != nil {
+		return u, false
+	}
+	var agg usageReading
+	agg.read(a, aggregatedUsage)
+	if u := agg.usage(); u != nil {
+		return u, true
+	}
+	return nil, false
+}
+
+// langfuseUsage converts Langfuse's usage_details, whose buckets are
+// mutually exclusive ({"input":70,"input_cached_tokens":30,...}), to
+// inclusive totals: every input_* bucket is part of the input, every
+// output_* bucket part of the output.
+func langfuseUsage(a *attrView) *Usage {
+	raw, ok := a.str("langfuse.observation.usage_details")
+	if !ok {
+		return nil
+	}
+	var buckets map[string]json.Number
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&buckets) != nil {
+		return nil
+	}
+	num := func(k string) int64 {
+		n, err := buckets[k].Int64()
+		if err != nil {
+			if f, ferr := buckets[k].Float64(); ferr == nil && f >= 0 {
+				return int64(f)
+			}
+			return 0
+		}
+		return max(n, 0)
+	}
+	u := &Usage{}
+	var total int64
+	hasTotal := false
+	for k := range buckets {
+		n := num(k)
+		switch {
+		case k == "total":
+			total, hasTotal = n, true
+		case k == "input", k == "prompt_tokens", k == "input_tokens":
+			u.Input += n
+		case k == "output", k == "completion_tokens", k == "output_tokens":
+			u.Output += n
+		case strings.HasPrefix(k, "input_") || strings.HasPrefix(k, "cache_"):
+			u.Input += n
+			if strings.Contains(k, "cache_read") || strings.Contains(k, "cached") {
+				u.CacheRead += n
+			} else if strings.Contains(k, "cache_creation") || strings.Contains(k, "cache_write") {
+				u.CacheWrite += n
+			}
+		case strings.HasPrefix(k, "output_"):
+			u.Output += n
+			if strings.Contains(k, "reasoning") {
+				u.Reasoning += n
+			}
+		}
+	}
+	if hasTotal {
+		u.Total = total
+	} else {
+		u.Total = u.Input + u.Output
+	}
+	return u
+}

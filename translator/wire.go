@@ -1,0 +1,660 @@
+package translator
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opperotel/bridge/opperapi"
+)
+
+// Meta keys under which the wire forms carry a span's structured fields.
+// The v2 create body has no fields for them, so they travel in meta, where
+// the hosted platform keeps them and this project's receiver reads them
+// back into the model.
+const (
+	MetaModel          = "model"
+	MetaRequestModel   = "request_model"
+	MetaProvider       = "provider"
+	MetaGenerationID   = "generation_id"
+	MetaFunction       = "function"
+	MetaInstructions   = "instructions"
+	MetaUsage          = "usage"
+	MetaUsageAggregate = "usage_aggregate"
+	MetaTotalTokens    = "total_tokens"
+	MetaCost           = "cost"
+	MetaCostAggregate  = "cost_aggregate"
+	MetaCostSource     = "cost_source"
+	MetaTags           = "tags"
+	MetaUserID         = "user_id"
+	MetaSessionID      = "session_id"
+	MetaInputJSON      = "input_is_json"
+	MetaOutputJSON     = "output_is_json"
+)
+
+// WireMeta returns the span's meta with its structured fields merged in,
+// as it goes on the wire.
+func WireMeta(s *Span) map[string]any {
+	m := make(map[string]any, len(s.Meta)+12)
+	for k, v := range s.Meta {
+		m[k] = v
+	}
+	putStr := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	putStr(MetaModel, s.Model)
+	putStr(MetaRequestModel, s.RequestModel)
+	putStr(MetaProvider, s.Provider)
+	putStr(MetaGenerationID, s.GenerationID)
+	putStr(MetaFunction, s.Function)
+	putStr(MetaUserID, s.UserID)
+	putStr(MetaSessionID, s.SessionID)
+	if s.Instructions != nil {
+		m[MetaInstructions] = *s.Instructions
+	}
+	if s.Usage != nil {
+		if s.Aggregate {
+			m[MetaUsageAggregate] = s.Usage.asMap(true)
+		} else {
+			m[MetaUsage] = s.Usage.asMap(false)
+			m[MetaTotalTokens] = s.Usage.Total
+		}
+	}
+	if s.Cost != nil && !math.IsNaN(*s.Cost) && !math.IsInf(*s.Cost, 0) {
+		// An aggregate's cost repeats its children's: under its own key, so
+		// nothing that sums meta.cost counts it twice.
+		if s.Aggregate {
+			m[MetaCostAggregate] = *s.Cost
+		} else {
+			m[MetaCost] = *s.Cost
+		}
+		putStr(MetaCostSource, s.CostSource)
+	}
+	if len(s.Tags) > 0 {
+		m[MetaTags] = tagMap(s.Tags)
+	}
+	if s.InputJSON {
+		m[MetaInputJSON] = true
+	}
+	if s.OutputJSON {
+		m[MetaOutputJSON] = true
+	}
+	return m
+}
+
+// tagMap turns a tag list into Opper's map form, {"tag": true}.
+func tagMap(tags []string) map[string]any {
+	m := make(map[string]any, len(tags))
+	for _, t := range tags {
+		m[t] = true
+	}
+	return m
+}
+
+// AppendCreateSpanV2 appends the JSON body of `POST /v2/spans` for s. It
+// writes the same JSON encoding/json would for opperapi.CreateSpanRequest,
+// without reflection: encoding is most of an exporter's CPU per span.
+func AppendCreateSpanV2(b []byte, s *Span) []byte {
+	b = append(b, `{"name":`...)
+	b = appendJSONString(b, s.Name)
+	b = append(b, `,"id":`...)
+	b = appendJSONString(b, s.ID)
+	b = append(b, `,"trace_id":`...)
+	b = appendJSONString(b, s.TraceID)
+	if s.ParentID != "" {
+		b = append(b, `,"parent_id":`...)
+		b = appendJSONString(b, s.ParentID)
+	}
+	if s.Type != "" {
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, s.Type)
+	}
+	b = appendTimeField(b, "start_time", s.StartTime)
+	b = appendTimeField(b, "end_time", s.EndTime)
+	b = appendContentField(b, "input", s.Input, s.InputJSON)
+	b = appendContentField(b, "output", s.Output, s.OutputJSON)
+	if s.Error != nil {
+		b = append(b, `,"error":`...)
+		b = appendJSONString(b, *s.Error)
+	}
+	b = append(b, `,"meta":`...)
+	b = appendJSON(b, WireMeta(s))
+	if s.Score != nil {
+		b = append(b, `,"score":`...)
+		b = strconv.AppendInt(b, *s.Score, 10)
+	}
+	return append(b, '}')
+}
+
+func appendTimeField(b []byte, name string, t time.Time) []byte {
+	if t.IsZero() || t.Year() > 9999 || t.Year() < 0 {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, `":"`...)
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func appendContentField(b []byte, name string, v *string, isJSON bool) []byte {
+	if v == nil {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	if isJSON && json.Valid([]byte(*v)) {
+		return append(b, *v...)
+	}
+	return appendJSONString(b, *v)
+}
+
+// CreateSpanRequestV3 returns the `POST /v3/spans` body for s. v3 assigns
+// ids itself, so trace and parent ids are the server's, passed in by the
+// caller; input and output are strings; tags are a map.
+func CreateSpanRequestV3(s *Span, traceID, parentID string) opperapi.CreateSpanRequestV3 {
+	req := opperapi.CreateSpanRequestV3{
+		Name:      s.Name,
+		StartTime: opperapi.TimePtr(s.StartTime),
+		EndTime:   opperapi.TimePtr(s.EndTime),
+		Error:     s.Error,
+		Meta:      encodeObject(WireMeta(s)),
+	}
+	if traceID != "" {
+		req.TraceID = &traceID
+	}
+	if parentID != "" {
+		req.ParentID = &parentID
+	}
+	if s.Type != "" {
+		req.Type = &s.Type
+	}
+	if s.Input != nil {
+		req.Input = opperapi.TextPtr(*s.Input)
+	}
+	if s.Output != nil {
+		req.Output = opperapi.TextPtr(*s.Output)
+	}
+	if len(s.Tags) > 0 {
+		req.Tags = encodeObject(tagMap(s.Tags))
+	}
+	return req
+}
+
+// FromCreateV2 builds a span from a v2 create body; structured fields are
+// read back out of meta (the inverse of WireMeta). Ids are taken as given;
+// the receiver assigns missing ones.
+func FromCreateV2(req *opperapi.CreateSpanRequest) (Span, error) {
+	s := Span{Name: req.Name, Score: req.Score, Error: req.Error}
+	s.ID = CanonicalID(deref(req.ID))
+	s.TraceID = CanonicalID(deref(req.TraceID))
+	s.ParentID = CanonicalID(deref(req.ParentID))
+	s.Type = deref(req.Type)
+	s.StartTime = req.StartTime.Std()
+	s.EndTime = req.EndTime.Std()
+	s.Input, s.InputJSON = contentFromRaw(req.Input)
+	s.Output, s.OutputJSON = contentFromRaw(req.Output)
+	if err := s.mergeWireMeta(req.Meta); err != nil {
+		return Span{}, err
+	}
+	return s, nil
+}
+
+// ApplyUpdateV2 applies a v2 PATCH: present fields replace, meta merges
+// key by key.
+func ApplyUpdateV2(s *Span, req *opperapi.UpdateSpanRequest) error {
+	if req.Name != nil {
+		s.Name = *req.Name
+	}
+	if req.Type != nil {
+		s.Type = *req.Type
+	}
+	if req.StartTime != nil {
+		s.StartTime = req.StartTime.Time
+	}
+	if req.EndTime != nil {
+		s.EndTime = req.EndTime.Time
+	}
+	if req.Input != nil {
+		v := string(*req.Input)
+		s.Input, s.InputJSON = &v, false
+	}
+	if req.Output != nil {
+		v := string(*req.Output)
+		s.Output, s.OutputJSON = &v, false
+	}
+	if req.Error != nil {
+		s.Error = req.Error
+	}
+	if req.Score != nil {
+		s.Score = req.Score
+	}
+	return s.mergeWireMeta(req.Meta)
+}
+
+// FromCreateV3 builds a span from a v3 create body. v3 tags are a map;
+// keys whose value is true (or any non-false value) become tags, others
+// stay in meta.tags_map.
+func FromCreateV3(req *opperapi.CreateSpanRequestV3) (Span, error) {
+	s := Span{Name: req.Name, Error: req.Error}
+	s.TraceID = CanonicalID(deref(req.TraceID))
+	s.ParentID = CanonicalID(deref(req.ParentID))
+	s.Type = deref(req.Type)
+	s.StartTime = req.StartTime.Std()
+	s.EndTime = req.EndTime.Std()
+	if req.Input != nil {
+		v := string(*req.Input)
+		s.Input = &v
+	}
+	if req.Output != nil {
+		v := string(*req.Output)
+		s.Output = &v
+	}
+	if err := s.mergeWireMeta(req.Meta); err != nil {
+		return Span{}, err
+	}
+	if err := s.mergeV3Extras(req.Metadata, req.Tags); err != nil {
+		return Span{}, err
+	}
+	return s, nil
+}
+
+// ApplyUpdateV3 applies a v3 PATCH.
+func ApplyUpdateV3(s *Span, req *opperapi.UpdateSpanRequestV3) error {
+	if req.Output != nil {
+		v := string(*req.Output)
+		s.Output, s.OutputJSON = &v, false
+	}
+	if req.Error != nil {
+		s.Error = req.Error
+	}
+	if req.EndTime != nil {
+		s.EndTime = req.EndTime.Time
+	}
+	if err := s.mergeWireMeta(req.Meta); err != nil {
+		return err
+	}
+	return s.mergeV3Extras(req.Metadata, req.Tags)
+}
+
+func (s *Span) mergeV3Extras(metadata, tags opperapi.Object) error {
+	if len(metadata) > 0 {
+		m, err := metadata.Map()
+		if err != nil {
+			return err
+		}
+		if s.Meta == nil {
+			s.Meta = make(map[string]any, 1)
+		}
+		existing, _ := s.Meta["metadata"].(map[string]any)
+		if existing == nil {
+			existing = make(map[string]any, len(m))
+		}
+		for k, v := range m {
+			existing[k] = v
+		}
+		s.Meta["metadata"] = existing
+	}
+	if len(tags) > 0 {
+		m, err := tags.Map()
+		if err != nil {
+			return err
+		}
+		s.Tags = mergeTags(s.Tags, m)
+	}
+	return nil
+}
+
+// mergeTags adds the keys of a tag map whose value is not false.
+func mergeTags(tags []string, m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if b, isBool := m[k].(bool); isBool && !b {
+			continue
+		}
+		if !slices.Contains(tags, k) {
+			tags = append(tags, k)
+		}
+	}
+	return tags
+}
+
+// mergeWireMeta merges a wire meta object into s: well-known keys fill the
+// structured fields, everything else is kept in s.Meta.
+func (s *Span) mergeWireMeta(raw opperapi.Object) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	m, err := raw.Map()
+	if err != nil {
+		return err
+	}
+	m = normalizeNumbers(m).(map[string]any)
+	takeStr := func(k string, dst *string) {
+		if v, ok := m[k].(string); ok {
+			*dst = v
+			delete(m, k)
+		}
+	}
+	takeStr(MetaModel, &s.Model)
+	takeStr(MetaRequestModel, &s.RequestModel)
+	takeStr(MetaProvider, &s.Provider)
+	takeStr(MetaGenerationID, &s.GenerationID)
+	takeStr(MetaFunction, &s.Function)
+	takeStr(MetaUserID, &s.UserID)
+	takeStr(MetaSessionID, &s.SessionID)
+	takeStr(MetaCostSource, &s.CostSource)
+	if v, ok := m[MetaInstructions].(string); ok {
+		s.Instructions = &v
+		delete(m, MetaInstructions)
+	}
+	for key, aggregate := range map[string]bool{MetaUsage: false, MetaUsageAggregate: true} {
+		if u, ok := usageFromMap(m[key]); ok {
+			s.Usage, s.Aggregate = u, aggregate
+			delete(m, key)
+		}
+	}
+	if n, ok := m[MetaTotalTokens].(int64); ok {
+		if s.Usage == nil {
+			s.Usage = &Usage{Total: n}
+		}
+		delete(m, MetaTotalTokens)
+	}
+	if f, ok := anyNumber(m[MetaCost]); ok {
+		s.Cost = &f
+		delete(m, MetaCost)
+	}
+	if f, ok := anyNumber(m[MetaCostAggregate]); ok {
+		s.Cost, s.Aggregate = &f, true
+		delete(m, MetaCostAggregate)
+	}
+	if tm, ok := m[MetaTags].(map[string]any); ok {
+		s.Tags = mergeTags(s.Tags, tm)
+		delete(m, MetaTags)
+	} else if tl, ok := m[MetaTags].([]any); ok {
+		for _, t := range tl {
+			if str, ok := t.(string); ok && !slices.Contains(s.Tags, str) {
+				s.Tags = append(s.Tags, str)
+			}
+		}
+		delete(m, MetaTags)
+	}
+	if b, ok := m[MetaInputJSON].(bool); ok {
+		s.InputJSON = b
+		delete(m, MetaInputJSON)
+	}
+	if b, ok := m[MetaOutputJSON].(bool); ok {
+		s.OutputJSON = b
+		delete(m, MetaOutputJSON)
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	if s.Meta == nil {
+		s.Meta = m
+		return nil
+	}
+	for k, v := range m {
+		s.Meta[k] = v
+	}
+	return nil
+}
+
+func usageFromMap(v any) (*Usage, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	get := func(k string) int64 {
+		n, _ := m[k].(int64)
+		return n
+	}
+	total, hasTotal := m["total_tokens"].(int64)
+	u := &Usage{Input: get("input_tokens"), Output: get("output_tokens"), CacheRead: get("cache_read_tokens"),
+		CacheWrite: get("cache_write_tokens"), Reasoning: get("reasoning_tokens"), Total: total}
+	if !hasTotal {
+		if u.Input == 0 && u.Output == 0 {
+			return nil, false
+		}
+		u.Total = u.Input + u.Output
+	}
+	return u, true
+}
+
+// normalizeNumbers turns json.Number into int64 where it is an integer and
+// float64 otherwise, recursively.
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeNumbers(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeNumbers(e)
+		}
+		return x
+	}
+	return v
+}
+
+func anyNumber(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+func contentFromRaw(raw json.RawMessage) (*string, bool) {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return nil, false
+	}
+	if t[0] == '"' {
+		var s string
+		if json.Unmarshal(t, &s) == nil {
+			return &s, false
+		}
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, t) != nil {
+		s := string(t)
+		return &s, false
+	}
+	s := buf.String()
+	return &s, true
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// contentRaw renders content for a read that may return any JSON: the
+// value as sent when it was JSON, else a JSON string.
+func contentRaw(v *string, isJSON bool) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	if isJSON && json.Valid([]byte(*v)) {
+		return json.RawMessage(*v)
+	}
+	return json.RawMessage(appendJSONString(nil, *v))
+}
+
+// ToSpanV2 renders s as the v2 span body of create, update and get.
+func ToSpanV2(s *Span) opperapi.Span {
+	out := opperapi.Span{
+		ID: s.ID, Name: s.Name,
+		StartTime: opperapi.TimePtr(s.StartTime), EndTime: opperapi.TimePtr(s.EndTime),
+		Input: contentRaw(s.Input, s.InputJSON), Output: contentRaw(s.Output, s.OutputJSON),
+		Error: s.Error, Meta: encodeObject(WireMeta(s)), Score: s.Score,
+	}
+	if s.TraceID != "" {
+		out.TraceID = &s.TraceID
+	}
+	if s.ParentID != "" {
+		out.ParentID = &s.ParentID
+	}
+	if s.Type != "" {
+		out.Type = &s.Type
+	}
+	return out
+}
+
+// ToSpanSchema renders s as a span inside a v2 trace: content and model
+// facts go in data, as strings and integers as the v2 SDK validates them.
+func ToSpanSchema(s *Span, metrics []opperapi.SpanMetricData) opperapi.SpanSchema {
+	out := opperapi.SpanSchema{
+		ID: s.ID, Name: s.Name,
+		StartTime: opperapi.TimePtr(s.StartTime), EndTime: opperapi.TimePtr(s.EndTime),
+		Error: s.Error, Meta: encodeObject(WireMeta(s)), Metrics: metrics, Score: s.Score,
+	}
+	if s.ParentID != "" {
+		out.ParentID = &s.ParentID
+	}
+	if s.Type != "" {
+		out.Type = &s.Type
+	}
+	if !s.EndTime.IsZero() {
+		ms := s.Duration().Milliseconds()
+		out.DurationMS = &ms
+	}
+	data := opperapi.SpanData{Input: s.Input, Output: s.Output, Instructions: s.Instructions, Tags: s.Tags, Score: s.Score}
+	if s.Model != "" {
+		data.Model = &s.Model
+	}
+	if s.Function != "" {
+		data.Function = &s.Function
+	}
+	if s.GenerationID != "" {
+		data.GenerationID = &s.GenerationID
+	}
+	if n := s.TotalTokens(); n > 0 {
+		data.TotalTokens = &n
+	}
+	out.Data = &data
+	return out
+}
+
+// ToSpanV3 renders s as a v3 span.
+func ToSpanV3(s *Span) opperapi.SpanV3 {
+	out := opperapi.SpanV3{
+		ID: s.ID, TraceID: s.TraceID, Name: s.Name,
+		Input: contentRaw(s.Input, false), Output: contentRaw(s.Output, false), Error: s.Error,
+		StartTime: opperapi.TimePtr(s.StartTime), EndTime: opperapi.TimePtr(s.EndTime),
+		Meta: encodeObject(WireMeta(s)), Status: spanStatus(s),
+	}
+	if s.ParentID != "" {
+		out.ParentID = &s.ParentID
+	}
+	if s.Type != "" {
+		out.Type = &s.Type
+	}
+	if md, ok := s.Meta["metadata"].(map[string]any); ok {
+		out.Metadata = encodeObject(md)
+	}
+	if len(s.Tags) > 0 {
+		out.Tags = encodeObject(tagMap(s.Tags))
+	}
+	if s.Model != "" {
+		out.Model = &s.Model
+	}
+	if n := s.TotalTokens(); n > 0 {
+		out.TotalTokens = &n
+	}
+	if s.Cost != nil && !s.Aggregate {
+		out.Cost = s.Cost
+	}
+	return out
+}
+
+func spanStatus(s *Span) string {
+	switch {
+	case s.Error != nil:
+		return StatusError
+	case s.Running():
+		return StatusRunning
+	}
+	return StatusOK
+}
+
+// previewBytes bounds the root input and output previews in trace lists.
+const previewBytes = 512
+
+func preview(v *string) *string {
+	if v == nil {
+		return nil
+	}
+	p := strings.TrimSpace(*v)
+	if len(p) > previewBytes {
+		p = TruncateUTF8(p, previewBytes) + "…"
+	}
+	return &p
+}
+
+// ToTraceListItem renders a roll-up as a v2 trace list item; full input
+// and output when full is set (trace get), previews otherwise.
+func ToTraceListItem(t *TraceSummary, full bool) opperapi.TraceListItem {
+	out := opperapi.TraceListItem{
+		ID: t.TraceID, StartTime: opperapi.TimePtr(t.StartTime), EndTime: opperapi.TimePtr(t.EndTime),
+		SpanCount: t.SpanCount, TypeCounts: t.TypeCounts, ErrorSpans: t.ErrorSpans, Tags: t.Tags, Summary: t.Summary(),
+	}
+	if t.Name != "" {
+		out.Name = &t.Name
+	}
+	if t.Status != "" {
+		out.Status = &t.Status
+	}
+	if !t.EndTime.IsZero() {
+		ms := t.Duration().Milliseconds()
+		out.DurationMS = &ms
+	}
+	if full {
+		out.Input, out.Output = t.Input, t.Output
+	} else {
+		out.Input, out.Output = preview(t.Input), preview(t.Output)
+	}
+	if t.TotalTokens > 0 {
+		n := t.TotalTokens
+		out.TotalTokens = &n
+	}
+	if t.HasCost {
+		c := t.Cost
+		out.Cost = &c
+	}
+	return out
+}
+
+// ToTraceListItemV3 renders a roll-up as a v3 trace list item.
+func ToTraceListItemV3(t *TraceSummary) opperapi.TraceListItemV3 {
+	v2 := ToTraceListItem(t, false)
+	return opperapi.TraceListItemV3{
+		ID: v2.ID, SpanCount: v2.SpanCount, Name: v2.Name, StartTime: v2.StartTime, EndTime: v2.EndTime,
+		DurationMS: v2.DurationMS, Status: v2.Status, TypeCounts: v2.TypeCounts, TotalTokens: v2.TotalTokens,
+		Cost: v2.Cost, Input: v2.Input, Output: v2.Output, Summary: v2.Summary,
+	}
+}
