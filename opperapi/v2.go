@@ -210,3 +210,18 @@ type BatchItemResult struct {
 	ID     string `json:"id,omitempty"`
 	Error  *Error `json:"error,omitempty"`
 }
+
+// Paths of the trace API, relative to the server root.
+const (
+	PathV2Spans      = "/v2/spans"
+	PathV2SpansBatch = "/v2/spans/batch"
+	PathV3Spans      = "/v3/spans"
+)
+
+// HeaderSource marks a request sent by this project's exporter. The
+// receiver stores spans from such requests but does not hand them to its
+// pipeline again, so a collector that runs both halves cannot loop.
+const HeaderSource = "X-Opper-Bridge-Source"
+
+// SourceExporter is the value of HeaderSource on exporter requests.
+const SourceExporter = "opperexporter"

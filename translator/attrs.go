@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,6 +22,64 @@ type attrView struct {
 	keys  []string
 	vals  []pcommon.Value
 	used  []bool
+	// families has a bit for each key family present on the span, so a
+	// lookup of a key whose family is absent (most lookups: each span
+	// speaks one or two conventions) returns without hashing.
+	families uint32
+}
+
+// Key families: the first segment of a dotted attribute key.
+const (
+	famOther uint32 = 1 << iota
+	famGenAI
+	famLLM
+	famAI
+	famLangfuse
+	famTraceloop
+	famOpenInference
+	famInputOutput
+	famTool
+	famEmbedding
+	famRetrieval
+	famLangsmith
+	famOpper
+	famSession
+)
+
+func familyOf(key string) uint32 {
+	i := strings.IndexByte(key, '.')
+	if i < 0 {
+		return famOther
+	}
+	switch key[:i] {
+	case "gen_ai":
+		return famGenAI
+	case "llm":
+		return famLLM
+	case "ai":
+		return famAI
+	case "langfuse":
+		return famLangfuse
+	case "traceloop":
+		return famTraceloop
+	case "openinference":
+		return famOpenInference
+	case "input", "output":
+		return famInputOutput
+	case "tool", "tool_call":
+		return famTool
+	case "embedding":
+		return famEmbedding
+	case "retrieval", "reranker":
+		return famRetrieval
+	case "langsmith":
+		return famLangsmith
+	case "opper":
+		return famOpper
+	case "session", "user", "enduser":
+		return famSession
+	}
+	return famOther
 }
 
 func newAttrView() *attrView {
@@ -32,7 +91,9 @@ func (a *attrView) reset(m pcommon.Map) {
 	a.keys = a.keys[:0]
 	a.vals = a.vals[:0]
 	a.used = a.used[:0]
+	a.families = 0
 	for k, v := range m.All() {
+		a.families |= familyOf(k)
 		if _, dup := a.index[k]; dup {
 			continue
 		}
@@ -45,6 +106,9 @@ func (a *attrView) reset(m pcommon.Map) {
 
 // get returns the value of key and marks it consumed.
 func (a *attrView) get(key string) (pcommon.Value, bool) {
+	if a.families&familyOf(key) == 0 {
+		return pcommon.Value{}, false
+	}
 	i, ok := a.index[key]
 	if !ok {
 		return pcommon.Value{}, false
@@ -55,12 +119,18 @@ func (a *attrView) get(key string) (pcommon.Value, bool) {
 
 // has reports whether key is present without consuming it.
 func (a *attrView) has(key string) bool {
+	if a.families&familyOf(key) == 0 {
+		return false
+	}
 	_, ok := a.index[key]
 	return ok
 }
 
 // peekStr returns a string attribute without consuming it.
 func (a *attrView) peekStr(key string) string {
+	if a.families&familyOf(key) == 0 {
+		return ""
+	}
 	i, ok := a.index[key]
 	if !ok {
 		return ""
@@ -116,19 +186,127 @@ func (a *attrView) withPrefix(prefix string, f func(rest string, v pcommon.Value
 	}
 }
 
-// unused returns the attributes no mapping consumed, as JSON-ready values.
-func (a *attrView) unused() map[string]any {
-	var out map[string]any
-	for i, k := range a.keys {
-		if a.used[i] {
-			continue
+// unusedJSON encodes the attributes no mapping consumed as one JSON
+// object, keys sorted, or returns nil when every attribute was consumed.
+func (a *attrView) unusedJSON() json.RawMessage {
+	idx := make([]int, 0, len(a.keys))
+	for i := range a.keys {
+		if !a.used[i] {
+			idx = append(idx, i)
 		}
-		if out == nil {
-			out = make(map[string]any, len(a.keys)-i)
-		}
-		out[k] = valueToAny(a.vals[i], 0)
 	}
-	return out
+	if len(idx) == 0 {
+		return nil
+	}
+	slices.SortFunc(idx, func(x, y int) int { return strings.Compare(a.keys[x], a.keys[y]) })
+	b := make([]byte, 0, 64*len(idx))
+	b = append(b, '{')
+	for n, i := range idx {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, a.keys[i])
+		b = append(b, ':')
+		b = appendValue(b, a.vals[i], 0)
+	}
+	return append(b, '}')
+}
+
+// appendValue encodes a value as JSON directly, as valueToAny followed by
+// appendJSON would, without building the intermediate Go values.
+func appendValue(b []byte, v pcommon.Value, depth int) []byte {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return appendJSONString(b, v.Str())
+	case pcommon.ValueTypeBool:
+		return strconv.AppendBool(b, v.Bool())
+	case pcommon.ValueTypeInt:
+		return strconv.AppendInt(b, v.Int(), 10)
+	case pcommon.ValueTypeDouble:
+		return appendJSONFloat(b, v.Double())
+	case pcommon.ValueTypeBytes:
+		return appendJSONString(b, base64.StdEncoding.EncodeToString(v.Bytes().AsRaw()))
+	case pcommon.ValueTypeSlice:
+		if depth >= maxValueDepth {
+			return appendJSONString(b, "[nested too deep]")
+		}
+		s := v.Slice()
+		b = append(b, '[')
+		for i := 0; i < s.Len(); i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendValue(b, s.At(i), depth+1)
+		}
+		return append(b, ']')
+	case pcommon.ValueTypeMap:
+		if depth >= maxValueDepth {
+			return appendJSONString(b, "[nested too deep]")
+		}
+		return appendMap(b, v.Map(), depth+1)
+	}
+	return append(b, "null"...)
+}
+
+type keyValue struct {
+	k string
+	v pcommon.Value
+}
+
+// appendMap encodes a pcommon.Map as a JSON object with sorted keys.
+func appendMap(b []byte, m pcommon.Map, depth int) []byte {
+	kvs := make([]keyValue, 0, m.Len())
+	for k, v := range m.All() {
+		kvs = append(kvs, keyValue{k, v})
+	}
+	slices.SortFunc(kvs, func(x, y keyValue) int { return strings.Compare(x.k, y.k) })
+	b = append(b, '{')
+	for i, kv := range kvs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, kv.k)
+		b = append(b, ':')
+		b = appendValue(b, kv.v, depth)
+	}
+	return append(b, '}')
+}
+
+// mapJSON encodes a pcommon.Map as a JSON object, nil when empty.
+func mapJSON(m pcommon.Map) json.RawMessage {
+	if m.Len() == 0 {
+		return nil
+	}
+	return appendMap(make([]byte, 0, 64*m.Len()), m, 0)
+}
+
+// asMap returns a meta group as a map: groups the translator pre-encoded
+// (json.RawMessage) are decoded, maps pass through.
+func asMap(v any) (map[string]any, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		return x, true
+	case json.RawMessage:
+		if parsed, ok := parseJSON(string(x)); ok {
+			m, ok := normalizeNumbers(parsed).(map[string]any)
+			return m, ok
+		}
+	}
+	return nil, false
+}
+
+// asList is asMap for list groups (events, links).
+func asList(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case []any:
+		return x, true
+	case json.RawMessage:
+		if parsed, ok := parseJSON(string(x)); ok {
+			l, ok := normalizeNumbers(parsed).([]any)
+			return l, ok
+		}
+	}
+	return nil, false
 }
 
 // valueString renders a value as text: strings as they are, structured
@@ -291,6 +469,20 @@ func valueJSON(v pcommon.Value) (any, bool) {
 		return valueToAny(v, 0), true
 	}
 	return parseJSON(v.Str())
+}
+
+// rawOrText keeps a value for meta as cheaply as possible: a string that
+// holds a JSON object or array as that JSON (validated, not decoded), a
+// structured value encoded once, anything else as text.
+func rawOrText(v pcommon.Value) any {
+	if v.Type() == pcommon.ValueTypeStr {
+		t := strings.TrimSpace(v.Str())
+		if t != "" && (t[0] == '{' || t[0] == '[') && json.Valid([]byte(t)) {
+			return json.RawMessage(t)
+		}
+		return v.Str()
+	}
+	return json.RawMessage(appendValue(nil, v, 0))
 }
 
 // parseJSON decodes s when it holds a JSON value; numbers keep their text.

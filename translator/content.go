@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"encoding/json"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -135,7 +136,8 @@ func aiSDKEmbedOutput(c *spanCtx) (string, bool) {
 
 // jsonElements reads an array attribute whose elements are each a JSON
 // document (the AI SDK encodes every value and vector on its own) as one
-// JSON array, decoding the elements so nothing is encoded twice.
+// JSON array. Valid elements are spliced in as they are, so nothing is
+// encoded twice and nothing is decoded.
 func jsonElements(c *spanCtx, key string) (string, bool) {
 	v, ok := c.a.get(key)
 	if !ok {
@@ -149,15 +151,20 @@ func jsonElements(c *spanCtx, key string) (string, bool) {
 	if vals.Len() == 0 {
 		return "", false
 	}
-	out := make([]any, vals.Len())
-	for i := range out {
-		if parsed, ok := valueJSON(vals.At(i)); ok {
-			out[i] = parsed
+	b := make([]byte, 0, 64*vals.Len())
+	b = append(b, '[')
+	for i := 0; i < vals.Len(); i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		e := vals.At(i)
+		if e.Type() == pcommon.ValueTypeStr && json.Valid([]byte(e.Str())) {
+			b = append(b, strings.TrimSpace(e.Str())...)
 		} else {
-			out[i] = valueString(vals.At(i))
+			b = appendValue(b, e, 0)
 		}
 	}
-	return string(appendJSON(nil, out)), true
+	return string(append(b, ']')), true
 }
 
 // flattenedField rebuilds flattened elements under prefix and keeps one
@@ -250,7 +257,7 @@ var defaultOutputSources = []contentSource{langfuseOutput, outputValue, traceloo
 // contentKeys are attributes that hold content. The ones not chosen as
 // input or output are consumed anyway, so that content never reaches
 // meta.otel (where retention could not see it) and is not kept twice.
-var contentKeys = []string{
+var contentKeys = set(
 	"input.value", "output.value", "input.mime_type", "output.mime_type",
 	"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
 	"ai.prompt", "ai.prompt.messages", "ai.response.text", "ai.response.object", "ai.response.toolCalls",
@@ -262,11 +269,31 @@ var contentKeys = []string{
 	"input", "output", "tool_arguments", "tool_response", "pydantic_ai.all_messages", "final_result",
 	"gen_ai.retrieval.query.text", "gen_ai.retrieval.documents", "reranker.query", "prompt", "all_messages_events", "events",
 	"gen_ai.prompt", "gen_ai.completion",
-}
+)
 
 var contentPrefixes = []string{
 	"llm.input_messages.", "llm.output_messages.", "llm.prompts.", "llm.choices.", "embedding.embeddings.",
 	"retrieval.documents.", "reranker.input_documents.", "reranker.output_documents.",
+}
+
+func set(keys ...string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}
+
+func isContentKey(k string) bool {
+	if contentKeys[k] {
+		return true
+	}
+	for _, p := range contentPrefixes {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // contentEvents are span events that carry message content.
@@ -300,11 +327,10 @@ func (c *spanCtx) mapContent(typ string) {
 	if s, ok := c.instructions(); ok {
 		c.out.Instructions = &s
 	}
-	for _, k := range contentKeys {
-		c.a.get(k)
-	}
-	for _, p := range contentPrefixes {
-		c.a.withPrefix(p, func(string, pcommon.Value) {})
+	for i, k := range c.a.keys {
+		if !c.a.used[i] && isContentKey(k) {
+			c.a.used[i] = true
+		}
 	}
 	for i := 0; i < c.events.Len(); i++ {
 		if contentEvents[c.events.At(i).Name()] {
@@ -368,53 +394,65 @@ func (c *spanCtx) instructions() (string, bool) {
 // partsText joins the text parts of a semconv parts array; a plain string
 // that is not JSON is the instruction itself.
 func (c *spanCtx) partsText(v pcommon.Value) (string, bool) {
-	parsed, ok := valueJSON(v)
+	raw := strings.TrimSpace(valueString(v))
+	if raw == "" {
+		return "", false
+	}
+	if raw[0] != '[' && raw[0] != '{' && raw[0] != '"' {
+		return raw, true
+	}
+	text, ok := rawText(json.RawMessage(raw))
 	if !ok {
-		s := strings.TrimSpace(valueString(v))
-		if s != "" && (s[0] == '[' || s[0] == '{') {
+		if raw[0] != '"' {
 			c.otelMeta()["unparsed"] = true
 		}
-		return s, s != ""
+		return raw, true
 	}
-	if s, ok := parsed.(string); ok {
-		return s, s != ""
-	}
-	text := joinText(parsed)
 	return text, text != ""
 }
 
+// chatMessage is the part of a chat message instructions are read from,
+// in any of the usual shapes; the content stays raw until it is needed.
+type chatMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+	Parts   json.RawMessage `json:"parts"`
+}
+
+// maxInstructionMessages bounds how far into a conversation instructions
+// are looked for: a system prompt comes first, and decoding a whole long
+// history to find it would cost more than the rest of the span.
+const maxInstructionMessages = 4
+
 // systemMessage returns the text of the first system or developer message
-// of an input that is a JSON message array, in any of the usual shapes.
+// among the first messages of an input that is a JSON message array, or a
+// request body with a "messages" array, in any of the usual shapes.
 func (c *spanCtx) systemMessage(input string) (string, bool) {
 	t := strings.TrimSpace(input)
 	if t == "" || (t[0] != '[' && t[0] != '{') || !strings.Contains(t, "system") && !strings.Contains(t, "developer") {
 		return "", false
 	}
-	parsed, ok := parseJSON(t)
-	if !ok {
-		c.otelMeta()["unparsed"] = true
+	dec := json.NewDecoder(strings.NewReader(t))
+	if t[0] == '{' && !seekKey(dec, "messages") {
 		return "", false
 	}
-	msgs, ok := parsed.([]any)
-	if !ok {
-		// {"messages":[...]} request bodies (OpenInference, Langfuse).
-		if m, isMap := parsed.(map[string]any); isMap {
-			msgs, ok = m["messages"].([]any)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		if err != nil {
+			c.otelMeta()["unparsed"] = true
 		}
-		if !ok {
+		return "", false
+	}
+	for n := 0; n < maxInstructionMessages && dec.More(); n++ {
+		var m chatMessage
+		if err := dec.Decode(&m); err != nil {
+			c.otelMeta()["unparsed"] = true
 			return "", false
 		}
-	}
-	for _, e := range msgs {
-		m, ok := e.(map[string]any)
-		if !ok {
+		if m.Role != "system" && m.Role != "developer" {
 			continue
 		}
-		if role, _ := m["role"].(string); role != "system" && role != "developer" {
-			continue
-		}
-		for _, key := range []string{"parts", "content"} {
-			if text := joinText(m[key]); text != "" {
+		for _, raw := range []json.RawMessage{m.Parts, m.Content} {
+			if text, _ := rawText(raw); text != "" {
 				return text, true
 			}
 		}
@@ -422,26 +460,66 @@ func (c *spanCtx) systemMessage(input string) (string, bool) {
 	return "", false
 }
 
-// joinText extracts the text of a content value: a string, or a list of
-// parts whose text is in "content" (semconv) or "text" (OpenAI, AI SDK).
-func joinText(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []any:
+// seekKey advances dec, positioned before an object, to the value of key.
+func seekKey(dec *json.Decoder, key string) bool {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if tok == key {
+			return true
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// textPart is a content part: semconv keeps the text in "content",
+// OpenAI and the AI SDK in "text".
+type textPart struct {
+	Type    string `json:"type"`
+	Content string `json:"content"`
+	Text    string `json:"text"`
+}
+
+// rawText extracts the text of a content value without decoding more than
+// it needs: a JSON string, or a list of parts (or strings) whose text parts
+// are joined with newlines. ok is false when raw is not valid JSON.
+func rawText(raw json.RawMessage) (string, bool) {
+	raw = json.RawMessage(strings.TrimSpace(string(raw)))
+	if len(raw) == 0 {
+		return "", true
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err == nil
+	case '[':
+		var parts []json.RawMessage
+		if json.Unmarshal(raw, &parts) != nil {
+			return "", false
+		}
 		var b strings.Builder
-		for _, p := range x {
+		for _, p := range parts {
 			var text string
-			switch part := p.(type) {
-			case string:
-				text = part
-			case map[string]any:
-				if typ, _ := part["type"].(string); typ != "" && typ != "text" && typ != "input_text" {
+			if len(p) > 0 && p[0] == '"' {
+				_ = json.Unmarshal(p, &text)
+			} else {
+				var part textPart
+				if json.Unmarshal(p, &part) != nil || part.Type != "" && part.Type != "text" && part.Type != "input_text" {
 					continue
 				}
-				text, _ = part["content"].(string)
+				text = part.Content
 				if text == "" {
-					text, _ = part["text"].(string)
+					text = part.Text
 				}
 			}
 			if text == "" {
@@ -452,7 +530,7 @@ func joinText(v any) string {
 			}
 			b.WriteString(text)
 		}
-		return b.String()
+		return b.String(), true
 	}
-	return ""
+	return "", json.Valid(raw)
 }

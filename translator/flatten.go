@@ -34,7 +34,7 @@ func rebuildFlattened(a *attrView, prefix string) (out []any, dropped int) {
 		if dot >= 0 {
 			first = rest[:dot]
 		}
-		if _, err := strconv.Atoi(first); err != nil {
+		if !isIndex(first) {
 			continue
 		}
 		a.used[i] = true
@@ -60,7 +60,11 @@ func insertPath(container any, segs []string, v any) (any, bool) {
 		return v, true
 	}
 	seg := segs[0]
-	if n, err := strconv.Atoi(seg); err == nil && n >= 0 {
+	if isIndex(seg) {
+		n, err := strconv.Atoi(seg)
+		if err != nil {
+			return container, false
+		}
 		if n > maxRebuiltIndex {
 			return container, false
 		}
@@ -85,6 +89,20 @@ func insertPath(container any, segs []string, v any) (any, bool) {
 	}
 	c[seg] = child
 	return c, true
+}
+
+// isIndex reports whether a key segment is an array index (all digits),
+// without the error value strconv allocates for every non-number.
+func isIndex(seg string) bool {
+	if seg == "" {
+		return false
+	}
+	for i := 0; i < len(seg); i++ {
+		if seg[i] < '0' || seg[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // wrapperKeys are the single-key objects OpenInference nests its flattened

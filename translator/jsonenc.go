@@ -60,7 +60,8 @@ func appendJSON(b []byte, v any) []byte {
 		}
 		return append(b, ']')
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var arr [24]string
+		keys := arr[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}

@@ -40,10 +40,10 @@ func ToOTLP(spans []Span, resource map[string]any) ptrace.Traces {
 		res := resource
 		scopeName, scopeVersion := ScopeName, ""
 		if otel, ok := s.Meta["otel"].(map[string]any); ok {
-			if r, ok := otel["resource"].(map[string]any); ok {
+			if r, ok := asMap(otel["resource"]); ok {
 				res = r
 			}
-			if sc, ok := otel["scope"].(map[string]any); ok {
+			if sc, ok := asMap(otel["scope"]); ok {
 				scopeName, _ = sc["name"].(string)
 				scopeVersion, _ = sc["version"].(string)
 			}
@@ -88,7 +88,7 @@ func spanToOTLP(s *Span, dst ptrace.Span) {
 	if kind, ok := otel["span_kind"].(string); ok {
 		dst.SetKind(parseSpanKind(kind))
 	}
-	if raw, ok := otel["attributes"].(map[string]any); ok {
+	if raw, ok := asMap(otel["attributes"]); ok {
 		putAttrs(attrs, raw)
 	}
 	if ts, ok := otel["trace_state"].(string); ok {
@@ -214,7 +214,7 @@ func spanToOTLP(s *Span, dst ptrace.Span) {
 			ev.Attributes().PutStr("gen_ai.evaluation.explanation", m.Comment)
 		}
 	}
-	if evs, ok := otel["events"].([]any); ok {
+	if evs, ok := asList(otel["events"]); ok {
 		for _, e := range evs {
 			putEvent(dst.Events(), e)
 		}

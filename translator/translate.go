@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -83,7 +84,7 @@ type spanCtx struct {
 	a         *attrView
 	events    ptrace.SpanEventSlice
 	eventUsed []bool
-	scope     pcommon.InstrumentationScope
+	scopeMeta json.RawMessage
 	out       *Span
 }
 
@@ -116,16 +117,18 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 		rs := rss.At(i)
 		resource := rs.Resource().Attributes()
 		retention := t.retentionFor(resource)
-		resourceMeta := mapToAny(resource)
+		// Encoded once for all spans of the resource.
+		resourceMeta := mapJSON(resource)
 		env, _ := firstResourceStr(resource, "deployment.environment.name", "deployment.environment")
 		version, _ := firstResourceStr(resource, "service.version")
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
+			scopeMeta := scopeJSON(ss.Scope())
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				var s Span
-				c := spanCtx{a: view, scope: ss.Scope(), out: &s}
+				c := spanCtx{a: view, scopeMeta: scopeMeta, out: &s}
 				t.mapSpan(&c, spans.At(k), position)
 				position++
 				if env != "" {
@@ -231,12 +234,8 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	if d.subtype == "event" {
 		s.EndTime = s.StartTime
 	}
-	if name := ss(c.scope.Name()); name != "" {
-		scope := map[string]any{"name": name}
-		if v := c.scope.Version(); v != "" {
-			scope["version"] = v
-		}
-		otel["scope"] = scope
+	if c.scopeMeta != nil {
+		otel["scope"] = c.scopeMeta
 	}
 	if n := span.DroppedAttributesCount(); n > 0 {
 		otel["dropped_attributes_count"] = int64(n)
@@ -258,7 +257,7 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 		s.Score = &n
 	}
 
-	if rest := c.a.unused(); rest != nil {
+	if rest := c.a.unusedJSON(); rest != nil {
 		otel["attributes"] = rest
 	}
 	if evs := c.unusedEvents(span); evs != nil {
@@ -275,7 +274,19 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	}
 }
 
-func ss(s string) string { return strings.TrimSpace(s) }
+// scopeJSON encodes a scope as {"name","version"}, nil without a name.
+func scopeJSON(scope pcommon.InstrumentationScope) json.RawMessage {
+	name := strings.TrimSpace(scope.Name())
+	if name == "" {
+		return nil
+	}
+	b := append([]byte(`{"name":`), appendJSONString(nil, name)...)
+	if v := scope.Version(); v != "" {
+		b = append(b, `,"version":`...)
+		b = appendJSONString(b, v)
+	}
+	return append(b, '}')
+}
 
 func spanKindName(k ptrace.SpanKind) string {
 	switch k {
@@ -358,28 +369,15 @@ func (c *spanCtx) mapModel(d typeDecision) {
 	}
 	for _, k := range []string{"gen_ai.tool.definitions", "ai.prompt.tools"} {
 		if v, ok := c.a.get(k); ok {
-			if parsed, ok := valueJSON(v); ok {
-				c.meta()["tool_definitions"] = parsed
-			} else {
-				c.meta()["tool_definitions"] = valueString(v)
-			}
+			c.meta()["tool_definitions"] = rawOrText(v)
 			break
 		}
 	}
 	if tools, _ := rebuildFlattened(c.a, "llm.tools."); len(tools) > 0 {
 		c.meta()["tool_definitions"] = tools
 	}
-	c.collectGroup("agent", map[string]string{
-		"gen_ai.agent.name": "name", "gen_ai.agent.id": "id", "gen_ai.agent.description": "description",
-		"gen_ai.agent.version": "version", "agent.name": "name", "gen_ai.agent.call.id": "call_id",
-		"graph.node.id": "graph_node_id", "graph.node.name": "graph_node_name", "graph.node.parent_id": "graph_node_parent_id",
-	})
-	c.collectGroup("tool", map[string]string{
-		"gen_ai.tool.name": "name", "gen_ai.tool.call.id": "call_id", "gen_ai.tool.type": "type",
-		"gen_ai.tool.description": "description", "tool.name": "name", "tool.description": "description",
-		"tool.parameters": "parameters", "tool.json_schema": "json_schema", "tool.id": "id", "tool_call.id": "call_id",
-		"ai.toolCall.name": "name", "ai.toolCall.id": "call_id",
-	})
+	c.collectGroup("agent", agentKeys)
+	c.collectGroup("tool", toolKeys)
 	if d.typ == TypeFunction || d.typ == TypeAgent {
 		s.Function, _ = c.a.str("gen_ai.agent.name", "ai.telemetry.functionId", "gen_ai.workflow.name")
 		if s.Function == "" {
@@ -396,6 +394,19 @@ func (c *spanCtx) mapModel(d typeDecision) {
 			s.Function = v
 		}
 	}
+}
+
+var agentKeys = map[string]string{
+	"gen_ai.agent.name": "name", "gen_ai.agent.id": "id", "gen_ai.agent.description": "description",
+	"gen_ai.agent.version": "version", "agent.name": "name", "gen_ai.agent.call.id": "call_id",
+	"graph.node.id": "graph_node_id", "graph.node.name": "graph_node_name", "graph.node.parent_id": "graph_node_parent_id",
+}
+
+var toolKeys = map[string]string{
+	"gen_ai.tool.name": "name", "gen_ai.tool.call.id": "call_id", "gen_ai.tool.type": "type",
+	"gen_ai.tool.description": "description", "tool.name": "name", "tool.description": "description",
+	"tool.parameters": "parameters", "tool.json_schema": "json_schema", "tool.id": "id", "tool_call.id": "call_id",
+	"ai.toolCall.name": "name", "ai.toolCall.id": "call_id",
 }
 
 // collectGroup moves the attributes named in keys into meta[group], under
@@ -427,15 +438,11 @@ func (c *spanCtx) modelParameters() map[string]any {
 	params := make(map[string]any)
 	for _, k := range []string{"llm.invocation_parameters", "model_config", "langfuse.observation.model.parameters"} {
 		if v, ok := c.a.get(k); ok {
-			if parsed, ok := valueJSON(v); ok {
-				if m, ok := parsed.(map[string]any); ok {
-					for pk, pv := range m {
-						if pk == "model" || pk == "tools" || pk == "messages" {
-							continue
-						}
-						params[pk] = pv
-					}
+			for pk, pv := range jsonObjectFields(v) {
+				if pk == "model" || pk == "tools" || pk == "messages" {
+					continue
 				}
+				params[pk] = pv
 			}
 		}
 	}
@@ -451,6 +458,28 @@ func (c *spanCtx) modelParameters() map[string]any {
 		})
 	}
 	return params
+}
+
+// jsonObjectFields returns the fields of an object held as a JSON string or
+// a kvlist, each kept as raw JSON (decoding them into Go values costs more
+// than the rest of the span), or nil when the value is no object.
+func jsonObjectFields(v pcommon.Value) map[string]any {
+	if v.Type() == pcommon.ValueTypeMap {
+		return mapToAny(v.Map())
+	}
+	t := strings.TrimSpace(valueString(v))
+	if t == "" || t[0] != '{' {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal([]byte(t), &fields) != nil {
+		return nil
+	}
+	out := make(map[string]any, len(fields))
+	for k, raw := range fields {
+		out[k] = raw
+	}
+	return out
 }
 
 func (c *spanCtx) mapUsageAndCost(d typeDecision, prices *PriceTable) {
@@ -562,6 +591,11 @@ func firstNonEmpty(vals ...string) string {
 	return ""
 }
 
+// identityMetadataKeys are metadata entries that are the user, session or
+// tags, which have fields of their own.
+var identityMetadataKeys = map[string]bool{"userId": true, "sessionId": true, "tags": true, "langfusePrompt": true,
+	"langfuse_tags": true, "langfuse_user_id": true, "langfuse_session_id": true, "user_id": true, "session_id": true}
+
 // mapIdentity reads tags, user, session, user metadata and environment
 // (genai-mapping.md b.9).
 func (c *spanCtx) mapIdentity() {
@@ -585,23 +619,19 @@ func (c *spanCtx) mapIdentity() {
 	metadata := make(map[string]any)
 	for _, k := range []string{"langfuse.observation.metadata", "langfuse.metadata", "langfuse.trace.metadata", "metadata"} {
 		if v, ok := c.a.get(k); ok {
-			if parsed, ok := valueJSON(v); ok {
-				if m, ok := parsed.(map[string]any); ok {
-					for mk, mv := range m {
-						metadata[mk] = mv
-					}
-					continue
-				}
+			fields := jsonObjectFields(v)
+			if fields == nil {
+				metadata[strings.TrimPrefix(k, "langfuse.")] = valueString(v)
 			}
-			metadata[strings.TrimPrefix(k, "langfuse.")] = valueString(v)
+			for mk, mv := range fields {
+				metadata[mk] = mv
+			}
 		}
 	}
-	skip := map[string]bool{"userId": true, "sessionId": true, "tags": true, "langfusePrompt": true,
-		"langfuse_tags": true, "langfuse_user_id": true, "langfuse_session_id": true, "user_id": true, "session_id": true}
 	for _, prefix := range []string{"langfuse.observation.metadata.", "langfuse.trace.metadata.", "ai.telemetry.metadata.",
 		"ai.settings.context.", "traceloop.association.properties.", "langsmith.metadata."} {
 		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
-			if !skip[rest] {
+			if !identityMetadataKeys[rest] {
 				metadata[rest] = valueToAny(v, 0)
 			}
 		})
@@ -747,25 +777,39 @@ func (c *spanCtx) mapOpperMeta() {
 	}
 }
 
-// unusedEvents returns span events no mapping consumed, JSON-ready.
-func (c *spanCtx) unusedEvents(span ptrace.Span) []any {
-	var out []any
+// unusedEvents encodes the span events no mapping consumed, or nil.
+func (c *spanCtx) unusedEvents(span ptrace.Span) json.RawMessage {
+	var b []byte
 	for i := 0; i < c.events.Len(); i++ {
 		if c.eventUsed[i] {
 			continue
 		}
 		ev := c.events.At(i)
-		// Per-chunk streaming events are noise in meta; count them.
+		// Per-chunk streaming events are noise in meta.
 		if strings.HasSuffix(ev.Name(), ".content.completion.chunk") {
 			continue
 		}
-		e := map[string]any{"name": ev.Name(), "time": ev.Timestamp().AsTime().UTC().Format(time.RFC3339Nano)}
-		if attrs := mapToAny(ev.Attributes()); attrs != nil {
-			e["attributes"] = attrs
+		if b == nil {
+			b = append(make([]byte, 0, 256), '[')
+		} else {
+			b = append(b, ',')
 		}
-		out = append(out, e)
+		b = append(b, '{')
+		if ev.Attributes().Len() > 0 {
+			b = append(b, `"attributes":`...)
+			b = appendMap(b, ev.Attributes(), 0)
+			b = append(b, ',')
+		}
+		b = append(b, `"name":`...)
+		b = appendJSONString(b, ev.Name())
+		b = append(b, `,"time":"`...)
+		b = ev.Timestamp().AsTime().UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `"}`...)
 	}
-	return out
+	if b == nil {
+		return nil
+	}
+	return append(b, ']')
 }
 
 func linksToAny(links ptrace.SpanLinkSlice) []any {
@@ -782,17 +826,38 @@ func linksToAny(links ptrace.SpanLinkSlice) []any {
 }
 
 // capOTelMeta keeps meta.otel under its size cap by dropping the largest
-// attributes first; what was dropped is counted, never silently lost.
+// attributes first; what was dropped is counted, never silently lost. The
+// groups are pre-encoded, so the common case only adds up their lengths.
 func (t *Translator) capOTelMeta(s *Span) {
 	limit := t.opts.MaxOTelMetaBytes
 	otel, ok := s.Meta["otel"].(map[string]any)
 	if !ok || limit < 0 {
 		return
 	}
-	size := len(appendJSON(nil, otel))
+	size := 0
+	for _, v := range otel {
+		switch x := v.(type) {
+		case json.RawMessage:
+			size += len(x) + 16
+		case string:
+			size += len(x) + 16
+		default:
+			size += 32
+		}
+	}
 	if size <= limit {
 		return
 	}
+	for _, group := range []string{"resource", "attributes", "events", "links"} {
+		if raw, ok := otel[group].(json.RawMessage); ok {
+			if m, ok := asMap(raw); ok {
+				otel[group] = m
+			} else if l, ok := asList(raw); ok {
+				otel[group] = l
+			}
+		}
+	}
+	size = len(appendJSON(nil, otel))
 	dropped := 0
 	for _, group := range []string{"resource", "attributes", "events", "links"} {
 		for size > limit {

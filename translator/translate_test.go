@@ -268,7 +268,7 @@ func TestIdentityErrorsAndTags(t *testing.T) {
 		s = translateOne(t, Options{}, "s", map[string]any{"tag.tags": raw})
 		assert.Equal(t, want, s.Tags, raw)
 	}
-	meta := WireMeta(&s)
+	meta := WireMeta(&Span{Tags: []string{"solo"}})
 	assert.Equal(t, map[string]any{"solo": true}, meta[MetaTags], "tags travel as a map")
 
 	td := oneSpan(t, "s", map[string]any{"error.type": "timeout"})

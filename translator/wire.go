@@ -36,56 +36,94 @@ const (
 	MetaOutputJSON     = "output_is_json"
 )
 
-// WireMeta returns the span's meta with its structured fields merged in,
-// as it goes on the wire.
-func WireMeta(s *Span) map[string]any {
-	m := make(map[string]any, len(s.Meta)+12)
-	for k, v := range s.Meta {
-		m[k] = v
-	}
-	putStr := func(k, v string) {
+type metaEntry struct {
+	k string
+	v any
+}
+
+// wireMetaEntries lists the span's meta with its structured fields merged
+// in, as it goes on the wire; structured fields win over same-named keys.
+func wireMetaEntries(s *Span, out []metaEntry) []metaEntry {
+	structured := out[len(out):]
+	add := func(k string, v any) { structured = append(structured, metaEntry{k, v}) }
+	addStr := func(k, v string) {
 		if v != "" {
-			m[k] = v
+			add(k, v)
 		}
 	}
-	putStr(MetaModel, s.Model)
-	putStr(MetaRequestModel, s.RequestModel)
-	putStr(MetaProvider, s.Provider)
-	putStr(MetaGenerationID, s.GenerationID)
-	putStr(MetaFunction, s.Function)
-	putStr(MetaUserID, s.UserID)
-	putStr(MetaSessionID, s.SessionID)
+	addStr(MetaModel, s.Model)
+	addStr(MetaRequestModel, s.RequestModel)
+	addStr(MetaProvider, s.Provider)
+	addStr(MetaGenerationID, s.GenerationID)
+	addStr(MetaFunction, s.Function)
+	addStr(MetaUserID, s.UserID)
+	addStr(MetaSessionID, s.SessionID)
 	if s.Instructions != nil {
-		m[MetaInstructions] = *s.Instructions
+		add(MetaInstructions, *s.Instructions)
 	}
 	if s.Usage != nil {
 		if s.Aggregate {
-			m[MetaUsageAggregate] = s.Usage.asMap(true)
+			add(MetaUsageAggregate, s.Usage.asMap(true))
 		} else {
-			m[MetaUsage] = s.Usage.asMap(false)
-			m[MetaTotalTokens] = s.Usage.Total
+			add(MetaUsage, s.Usage.asMap(false))
+			add(MetaTotalTokens, s.Usage.Total)
 		}
 	}
 	if s.Cost != nil && !math.IsNaN(*s.Cost) && !math.IsInf(*s.Cost, 0) {
 		// An aggregate's cost repeats its children's: under its own key, so
 		// nothing that sums meta.cost counts it twice.
 		if s.Aggregate {
-			m[MetaCostAggregate] = *s.Cost
+			add(MetaCostAggregate, *s.Cost)
 		} else {
-			m[MetaCost] = *s.Cost
+			add(MetaCost, *s.Cost)
 		}
-		putStr(MetaCostSource, s.CostSource)
+		addStr(MetaCostSource, s.CostSource)
 	}
 	if len(s.Tags) > 0 {
-		m[MetaTags] = tagMap(s.Tags)
+		add(MetaTags, tagMap(s.Tags))
 	}
 	if s.InputJSON {
-		m[MetaInputJSON] = true
+		add(MetaInputJSON, true)
 	}
 	if s.OutputJSON {
-		m[MetaOutputJSON] = true
+		add(MetaOutputJSON, true)
+	}
+	n := len(structured)
+	for k, v := range s.Meta {
+		if !slices.ContainsFunc(structured[:n], func(e metaEntry) bool { return e.k == k }) {
+			structured = append(structured, metaEntry{k, v})
+		}
+	}
+	slices.SortFunc(structured, func(a, b metaEntry) int { return strings.Compare(a.k, b.k) })
+	return append(out, structured...)
+}
+
+// WireMeta returns the span's meta with its structured fields merged in,
+// as it goes on the wire.
+func WireMeta(s *Span) map[string]any {
+	var buf [32]metaEntry
+	entries := wireMetaEntries(s, buf[:0])
+	m := make(map[string]any, len(entries))
+	for _, e := range entries {
+		m[e.k] = e.v
 	}
 	return m
+}
+
+// appendWireMeta writes WireMeta(s) as JSON without building the map.
+func appendWireMeta(b []byte, s *Span) []byte {
+	var buf [32]metaEntry
+	entries := wireMetaEntries(s, buf[:0])
+	b = append(b, '{')
+	for i, e := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, e.k)
+		b = append(b, ':')
+		b = appendJSON(b, e.v)
+	}
+	return append(b, '}')
 }
 
 // tagMap turns a tag list into Opper's map form, {"tag": true}.
@@ -124,7 +162,7 @@ func AppendCreateSpanV2(b []byte, s *Span) []byte {
 		b = appendJSONString(b, *s.Error)
 	}
 	b = append(b, `,"meta":`...)
-	b = appendJSON(b, WireMeta(s))
+	b = appendWireMeta(b, s)
 	if s.Score != nil {
 		b = append(b, `,"score":`...)
 		b = strconv.AppendInt(b, *s.Score, 10)

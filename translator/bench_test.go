@@ -1,0 +1,66 @@
+package translator
+
+import (
+	"testing"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// benchMix is every fixture, replicated until the mix holds at least
+// 10,000 spans: the realistic blend of conventions the exporter sees.
+func benchMix(b *testing.B) ptrace.Traces {
+	b.Helper()
+	mix := ptrace.NewTraces()
+	var inputs []ptrace.Traces
+	for _, f := range fixtureFiles(b) {
+		inputs = append(inputs, loadTraces(b, f))
+	}
+	for mix.SpanCount() < 10000 {
+		for _, td := range inputs {
+			td.ResourceSpans().CopyTo(ptrace.NewResourceSpansSlice())
+			for i := 0; i < td.ResourceSpans().Len(); i++ {
+				td.ResourceSpans().At(i).CopyTo(mix.ResourceSpans().AppendEmpty())
+			}
+		}
+	}
+	return mix
+}
+
+// BenchmarkToOpper measures what the exporter does per span: translate,
+// then encode the v2 create body. Compare with BenchmarkOTLPJSONMarshal,
+// the collector's own JSON encoding of the same spans (make bench
+// BENCH='ToOpper|OTLPJSONMarshal' PKG=./translator).
+func BenchmarkToOpper(b *testing.B) {
+	td := benchMix(b)
+	tr := New(Options{Retention: RetentionFull, MaxFieldBytes: 256 << 10})
+	n := td.SpanCount()
+	buf := make([]byte, 0, 64<<10)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		spans := tr.ToOpper(td)
+		for i := range spans {
+			buf = AppendCreateSpanV2(buf[:0], &spans[i])
+		}
+	}
+	reportPerSpan(b, n)
+}
+
+func BenchmarkOTLPJSONMarshal(b *testing.B) {
+	td := benchMix(b)
+	n := td.SpanCount()
+	m := &ptrace.JSONMarshaler{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.MarshalTraces(td); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPerSpan(b, n)
+}
+
+func reportPerSpan(b *testing.B, spans int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(spans), "ns/span")
+	b.ReportMetric(0, "ns/op")
+}
