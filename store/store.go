@@ -1,0 +1,149 @@
+// Package store keeps the Opper trace tree for the receiver: spans, their
+// metrics, feedback and events, per project, with the roll-ups the trace
+// list shows, and an outbox of spans still to be handed to the collector
+// pipeline. Every backend (SQLite now, PostgreSQL next) implements Store
+// and passes the conformance suite in storetest.
+package store // import "github.com/opperotel/bridge/store"
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/opperotel/bridge/translator"
+)
+
+// ErrNotFound is returned when a span, trace, metric or event does not
+// exist in the caller's project.
+var ErrNotFound = errors.New("not found")
+
+// Store is the trace store. Implementations are safe for concurrent use by
+// several goroutines and, for shared backends, several processes.
+//
+// Every method is scoped to a project: data of one project is invisible to
+// another, and an id that exists only in another project is ErrNotFound.
+// A write that returns nil is durable.
+type Store interface {
+	// UpsertSpans writes spans idempotently: a span whose id already exists
+	// in the project is replaced by the new version, so a retried or
+	// replayed write stores each span once. A span may arrive before its
+	// parent. When forward is true, a span that is complete (has an end
+	// time) and has not been forwarded yet is queued in the outbox; spans
+	// written with forward false (the exporter's own, by the loop guard)
+	// never are.
+	UpsertSpans(ctx context.Context, project string, spans []translator.Span, forward bool) error
+	// GetSpan returns one span.
+	GetSpan(ctx context.Context, project, spanID string) (translator.Span, error)
+	// DeleteSpan removes a span with its metrics and events.
+	DeleteSpan(ctx context.Context, project, spanID string) error
+
+	// GetTrace returns all spans of a trace, ordered by start time, and its
+	// roll-up (translator.RollUp over those spans).
+	GetTrace(ctx context.Context, project, traceID string) (Trace, error)
+	// ListTraces returns the roll-ups of the traces matching q, newest
+	// first (by trace start), and the exact number of matching traces.
+	ListTraces(ctx context.Context, project string, q TraceQuery) ([]translator.TraceSummary, int64, error)
+	// DeleteTrace removes a trace and everything in it.
+	DeleteTrace(ctx context.Context, project, traceID string) error
+
+	// CreateMetric adds a metric to a span; the store assigns id and
+	// creation time.
+	CreateMetric(ctx context.Context, project, spanID string, m Metric) (Metric, error)
+	// ListMetrics pages through a span's metrics, oldest first.
+	ListMetrics(ctx context.Context, project, spanID string, offset, limit int) ([]Metric, int64, error)
+	GetMetric(ctx context.Context, project, spanID, metricID string) (Metric, error)
+	// UpdateMetric applies the non-nil fields of u.
+	UpdateMetric(ctx context.Context, project, spanID, metricID string, u MetricUpdate) (Metric, error)
+	DeleteMetric(ctx context.Context, project, spanID, metricID string) error
+
+	// AddEvent records a span event (v3 events, v2 feedback); the store
+	// assigns id and creation time.
+	AddEvent(ctx context.Context, project string, e Event) (Event, error)
+	// ListEvents returns the events of a span, or of every span of a trace
+	// when spanID is empty, optionally of one kind, oldest first.
+	ListEvents(ctx context.Context, project, traceID, spanID, kind string) ([]Event, error)
+
+	// PendingForward returns up to limit outbox entries: completed spans not
+	// yet accepted by the next consumer, and spans still running that were
+	// last written before incompleteBefore (forwarded as incomplete).
+	PendingForward(ctx context.Context, limit int, incompleteBefore time.Time) ([]Pending, error)
+	// MarkForwarded removes entries from the outbox once the next consumer
+	// accepted them.
+	MarkForwarded(ctx context.Context, keys []PendingKey) error
+
+	// Close releases the store.
+	Close() error
+}
+
+// Trace is a trace's spans with their metrics, and its roll-up.
+type Trace struct {
+	Summary translator.TraceSummary
+	Spans   []translator.Span
+	// Metrics by span id.
+	Metrics map[string][]Metric
+}
+
+// TraceQuery filters and pages the trace list. Zero values do not filter.
+type TraceQuery struct {
+	// Name is a case-insensitive substring of the trace name.
+	Name string
+	// Status is translator.StatusOK, StatusError or StatusRunning.
+	Status string
+	// MinDuration and MaxDuration bound the trace duration.
+	MinDuration, MaxDuration time.Duration
+	// MinCost and MaxCost bound the trace cost in USD; nil does not filter.
+	MinCost, MaxCost *float64
+	// Tag keeps traces whose root carries the tag.
+	Tag string
+	// From and To bound the trace start time: From <= start < To.
+	From, To time.Time
+	Offset   int
+	// Limit is 1..100.
+	Limit int
+}
+
+// Metric is an evaluation of a span.
+type Metric struct {
+	ID        string
+	SpanID    string
+	Dimension string
+	Value     float64
+	Comment   *string
+	CreatedAt time.Time
+}
+
+// MetricUpdate changes the non-nil fields of a metric.
+type MetricUpdate struct {
+	Dimension *string
+	Value     *float64
+	Comment   *string
+}
+
+// Event is a span event: feedback, evaluation or guardrail (v3), with an
+// opaque JSON object as data.
+type Event struct {
+	ID        string
+	TraceID   string
+	SpanID    string
+	Kind      string
+	Source    string
+	Data      []byte // a JSON object
+	CreatedAt time.Time
+}
+
+// PendingKey identifies one outbox entry.
+type PendingKey struct {
+	Project string
+	SpanID  string
+	// Version distinguishes writes of the same span, so a span updated
+	// while its forward was in flight is forwarded again.
+	Version int64
+}
+
+// Pending is a span waiting to be handed to the pipeline.
+type Pending struct {
+	Key  PendingKey
+	Span translator.Span
+	// Incomplete is set when the span is forwarded before it ended.
+	Incomplete bool
+}
