@@ -15,17 +15,23 @@ import (
 // deeper value is cut with a marker instead of recursing without limit.
 const maxValueDepth = 32
 
-// attrView indexes one span's attributes by key and remembers which ones a
+// attrView indexes one span's attributes and remembers which ones a
 // mapping consumed, so the rest can be kept under meta.otel.attributes.
+// Known keys are found by slot (one map lookup per attribute present on the
+// span, when the view is reset), so the hundreds of candidate keys the
+// conventions define cost an array index each, not a hash.
 type attrView struct {
-	index map[string]int
-	keys  []string
-	vals  []pcommon.Value
-	used  []bool
-	// families has a bit for each key family present on the span, so a
-	// lookup of a key whose family is absent (most lookups: each span
-	// speaks one or two conventions) returns without hashing.
+	keys []string
+	vals []pcommon.Value
+	used []bool
+	// slot[k] is 1 + the position of known key k on the span, 0 if absent.
+	slot []int32
+	set  []attrKey
+	// families has a bit for each key family present, so prefix scans of
+	// absent families are skipped.
 	families uint32
+	// eventUsed is scratch space for the span's events.
+	eventUsed []bool
 }
 
 // Key families: the first segment of a dotted attribute key.
@@ -83,21 +89,27 @@ func familyOf(key string) uint32 {
 }
 
 func newAttrView() *attrView {
-	return &attrView{index: make(map[string]int, 64)}
+	return &attrView{slot: make([]int32, len(keyNames))}
 }
 
 func (a *attrView) reset(m pcommon.Map) {
-	clear(a.index)
+	for _, k := range a.set {
+		a.slot[k] = 0
+	}
+	a.set = a.set[:0]
 	a.keys = a.keys[:0]
 	a.vals = a.vals[:0]
 	a.used = a.used[:0]
 	a.families = 0
 	for k, v := range m.All() {
-		a.families |= familyOf(k)
-		if _, dup := a.index[k]; dup {
-			continue
+		if id, known := keyIDs[k]; known {
+			if a.slot[id] != 0 {
+				continue // a duplicate key: the first wins
+			}
+			a.slot[id] = int32(len(a.keys) + 1)
+			a.set = append(a.set, id)
 		}
-		a.index[k] = len(a.keys)
+		a.families |= familyOf(k)
 		a.keys = append(a.keys, k)
 		a.vals = append(a.vals, v)
 		a.used = append(a.used, false)
@@ -105,12 +117,9 @@ func (a *attrView) reset(m pcommon.Map) {
 }
 
 // get returns the value of key and marks it consumed.
-func (a *attrView) get(key string) (pcommon.Value, bool) {
-	if a.families&familyOf(key) == 0 {
-		return pcommon.Value{}, false
-	}
-	i, ok := a.index[key]
-	if !ok {
+func (a *attrView) get(key attrKey) (pcommon.Value, bool) {
+	i := a.slot[key] - 1
+	if i < 0 {
 		return pcommon.Value{}, false
 	}
 	a.used[i] = true
@@ -118,21 +127,12 @@ func (a *attrView) get(key string) (pcommon.Value, bool) {
 }
 
 // has reports whether key is present without consuming it.
-func (a *attrView) has(key string) bool {
-	if a.families&familyOf(key) == 0 {
-		return false
-	}
-	_, ok := a.index[key]
-	return ok
-}
+func (a *attrView) has(key attrKey) bool { return a.slot[key] != 0 }
 
 // peekStr returns a string attribute without consuming it.
-func (a *attrView) peekStr(key string) string {
-	if a.families&familyOf(key) == 0 {
-		return ""
-	}
-	i, ok := a.index[key]
-	if !ok {
+func (a *attrView) peekStr(key attrKey) string {
+	i := a.slot[key] - 1
+	if i < 0 {
 		return ""
 	}
 	return valueString(a.vals[i])
@@ -141,7 +141,7 @@ func (a *attrView) peekStr(key string) string {
 // str returns the first non-empty attribute among keys as a string. The
 // keys are aliases of one fact, so all of them are consumed: the ones that
 // lost would only repeat it under meta.otel.
-func (a *attrView) str(keys ...string) (string, bool) {
+func (a *attrView) str(keys ...attrKey) (string, bool) {
 	found, out := false, ""
 	for _, k := range keys {
 		if v, ok := a.get(k); ok && !found {
@@ -154,7 +154,7 @@ func (a *attrView) str(keys ...string) (string, bool) {
 }
 
 // int returns the first attribute among keys that reads as an integer.
-func (a *attrView) int(keys ...string) (int64, bool) {
+func (a *attrView) int(keys ...attrKey) (int64, bool) {
 	found, out := false, int64(0)
 	for _, k := range keys {
 		if v, ok := a.get(k); ok && !found {
@@ -165,7 +165,7 @@ func (a *attrView) int(keys ...string) (int64, bool) {
 }
 
 // float returns the first attribute among keys that reads as a finite number.
-func (a *attrView) float(keys ...string) (float64, bool) {
+func (a *attrView) float(keys ...attrKey) (float64, bool) {
 	found, out := false, 0.0
 	for _, k := range keys {
 		if v, ok := a.get(k); ok && !found {
@@ -175,9 +175,15 @@ func (a *attrView) float(keys ...string) (float64, bool) {
 	return out, found
 }
 
+// hasFamily reports whether any key of the family is present.
+func (a *attrView) hasFamily(f uint32) bool { return a.families&f != 0 }
+
 // withPrefix calls f for every attribute whose key starts with prefix, in
 // the order they appear on the span, and marks them consumed.
 func (a *attrView) withPrefix(prefix string, f func(rest string, v pcommon.Value)) {
+	if a.families&familyOf(prefix) == 0 {
+		return
+	}
 	for i, k := range a.keys {
 		if strings.HasPrefix(k, prefix) {
 			a.used[i] = true
@@ -286,6 +292,8 @@ func asMap(v any) (map[string]any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
 		return x, true
+	case *otelMeta:
+		return asMap(json.RawMessage(x.encode(nil)))
 	case json.RawMessage:
 		if parsed, ok := parseJSON(string(x)); ok {
 			m, ok := normalizeNumbers(parsed).(map[string]any)

@@ -31,8 +31,13 @@ func benchMix(b *testing.B) ptrace.Traces {
 // the collector's own JSON encoding of the same spans (make bench
 // BENCH='ToOpper|OTLPJSONMarshal' PKG=./translator).
 func BenchmarkToOpper(b *testing.B) {
+	b.Run("retention=full", func(b *testing.B) { benchToOpper(b, RetentionFull) })
+	b.Run("retention=metadata", func(b *testing.B) { benchToOpper(b, RetentionMetadata) })
+}
+
+func benchToOpper(b *testing.B, retention Retention) {
 	td := benchMix(b)
-	tr := New(Options{Retention: RetentionFull, MaxFieldBytes: 256 << 10})
+	tr := New(Options{Retention: retention, MaxFieldBytes: 256 << 10})
 	n := td.SpanCount()
 	buf := make([]byte, 0, 64<<10)
 	b.ReportAllocs()

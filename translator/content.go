@@ -12,7 +12,7 @@ type contentSource func(c *spanCtx) (string, bool)
 
 // attrText reads the first non-empty attribute among keys as text: a string
 // passes through unchanged, a structured value is encoded once.
-func attrText(keys ...string) contentSource {
+func attrText(keys ...attrKey) contentSource {
 	return func(c *spanCtx) (string, bool) { return c.a.str(keys...) }
 }
 
@@ -21,7 +21,7 @@ func flattenedMessages(prefix string) contentSource {
 	return func(c *spanCtx) (string, bool) {
 		msgs, dropped := rebuildFlattened(c.a, prefix)
 		if dropped > 0 {
-			c.otelMeta()["dropped_flattened_keys"] = int64(dropped)
+			c.otel.droppedFlattened = int64(dropped)
 		}
 		if len(msgs) == 0 {
 			return "", false
@@ -104,9 +104,9 @@ func legacyChoiceEvents(c *spanCtx) (string, bool) {
 // response combined into one assistant message when both exist, else the
 // first of the single fields.
 func aiSDKOutput(c *spanCtx) (string, bool) {
-	if c.a.has("ai.response.text") && c.a.has("ai.response.toolCalls") {
-		text, _ := c.a.str("ai.response.text")
-		v, _ := c.a.get("ai.response.toolCalls")
+	if c.a.has(kAiResponseText) && c.a.has(kAiResponseToolCalls) {
+		text, _ := c.a.str(kAiResponseText)
+		v, _ := c.a.get(kAiResponseToolCalls)
 		calls, ok := valueJSON(v)
 		if !ok {
 			calls = valueString(v)
@@ -114,31 +114,31 @@ func aiSDKOutput(c *spanCtx) (string, bool) {
 		msg := map[string]any{"role": "assistant", "content": text, "tool_calls": calls}
 		return string(appendJSON(nil, msg)), true
 	}
-	return c.a.str("ai.response.text", "ai.result.text", "ai.toolCall.result", "ai.response.object",
-		"ai.result.object", "ai.response.toolCalls", "ai.result.toolCalls")
+	return c.a.str(kAiResponseText, kAiResultText, kAiToolCallResult, kAiResponseObject,
+		kAiResultObject, kAiResponseToolCalls, kAiResultToolCalls)
 }
 
 // aiSDKEmbedInput is the value (or values) an AI SDK embed call embedded.
 func aiSDKEmbedInput(c *spanCtx) (string, bool) {
-	if s, ok := jsonElements(c, "ai.values"); ok {
+	if s, ok := jsonElements(c, kAiValues); ok {
 		return s, true
 	}
-	return c.a.str("ai.value")
+	return c.a.str(kAiValue)
 }
 
 // aiSDKEmbedOutput is the vector (or vectors) an AI SDK embed call returned.
 func aiSDKEmbedOutput(c *spanCtx) (string, bool) {
-	if s, ok := jsonElements(c, "ai.embeddings"); ok {
+	if s, ok := jsonElements(c, kAiEmbeddings); ok {
 		return s, true
 	}
-	return c.a.str("ai.embedding")
+	return c.a.str(kAiEmbedding)
 }
 
 // jsonElements reads an array attribute whose elements are each a JSON
 // document (the AI SDK encodes every value and vector on its own) as one
 // JSON array. Valid elements are spliced in as they are, so nothing is
 // encoded twice and nothing is decoded.
-func jsonElements(c *spanCtx, key string) (string, bool) {
+func jsonElements(c *spanCtx, key attrKey) (string, bool) {
 	v, ok := c.a.get(key)
 	if !ok {
 		return "", false
@@ -192,8 +192,8 @@ func flattenedField(prefix, field string) contentSource {
 func retrievalDocuments(prefix string) contentSource { return flattenedMessages(prefix) }
 
 var (
-	semconvInput       = attrText("gen_ai.input.messages")
-	semconvOutput      = attrText("gen_ai.output.messages")
+	semconvInput       = attrText(kGenAiInputMessages)
+	semconvOutput      = attrText(kGenAiOutputMessages)
 	opDetailsInput     = eventAttr("gen_ai.client.inference.operation.details", "gen_ai.input.messages")
 	opDetailsOutput    = eventAttr("gen_ai.client.inference.operation.details", "gen_ai.output.messages")
 	veryOldPrompt      = eventAttr("gen_ai.content.prompt", "gen_ai.prompt")
@@ -206,26 +206,26 @@ var (
 	oiEmbeddingVectors = flattenedField("embedding.embeddings.", "vector")
 	llmetryPrompt      = flattenedMessages("gen_ai.prompt.")
 	llmetryCompletion  = flattenedMessages("gen_ai.completion.")
-	aiPromptMessages   = attrText("ai.prompt.messages")
-	aiPrompt           = attrText("ai.prompt")
-	inputValue         = attrText("input.value")
-	outputValue        = attrText("output.value")
-	langfuseInput      = attrText("langfuse.observation.input", "langfuse.trace.input")
-	langfuseOutput     = attrText("langfuse.observation.output", "langfuse.trace.output")
-	traceloopInput     = attrText("traceloop.entity.input")
-	traceloopOutput    = attrText("traceloop.entity.output")
-	toolArguments      = attrText("gen_ai.tool.call.arguments")
-	toolResult         = attrText("gen_ai.tool.call.result")
-	aiToolArgs         = attrText("ai.toolCall.args")
-	aiToolResult       = attrText("ai.toolCall.result")
-	pydanticToolArgs   = attrText("tool_arguments")
-	pydanticToolResult = attrText("tool_response")
-	pydanticMessages   = attrText("pydantic_ai.all_messages")
-	pydanticFinal      = attrText("final_result")
-	plainInput         = attrText("input", "mlflow.spanInputs")
-	plainOutput        = attrText("output", "mlflow.spanOutputs")
-	retrievalQuery     = attrText("gen_ai.retrieval.query.text", "reranker.query")
-	semconvDocuments   = attrText("gen_ai.retrieval.documents")
+	aiPromptMessages   = attrText(kAiPromptMessages)
+	aiPrompt           = attrText(kAiPrompt)
+	inputValue         = attrText(kInputValue)
+	outputValue        = attrText(kOutputValue)
+	langfuseInput      = attrText(kLangfuseObservationInput, kLangfuseTraceInput)
+	langfuseOutput     = attrText(kLangfuseObservationOutput, kLangfuseTraceOutput)
+	traceloopInput     = attrText(kTraceloopEntityInput)
+	traceloopOutput    = attrText(kTraceloopEntityOutput)
+	toolArguments      = attrText(kGenAiToolCallArguments)
+	toolResult         = attrText(kGenAiToolCallResult)
+	aiToolArgs         = attrText(kAiToolCallArgs)
+	aiToolResult       = attrText(kAiToolCallResult)
+	pydanticToolArgs   = attrText(kToolArguments)
+	pydanticToolResult = attrText(kToolResponse)
+	pydanticMessages   = attrText(kPydanticAiAllMessages)
+	pydanticFinal      = attrText(kFinalResult)
+	plainInput         = attrText(kInput, kMlflowSpanInputs)
+	plainOutput        = attrText(kOutput, kMlflowSpanOutputs)
+	retrievalQuery     = attrText(kGenAiRetrievalQueryText, kRerankerQuery)
+	semconvDocuments   = attrText(kGenAiRetrievalDocuments)
 	oiDocuments        = retrievalDocuments("retrieval.documents.")
 	rerankerDocuments  = retrievalDocuments("reranker.output_documents.")
 )
@@ -312,20 +312,15 @@ func (c *spanCtx) mapContent(typ string) {
 	if !ok {
 		outs = defaultOutputSources
 	}
-	for _, src := range ins {
-		if s, ok := src(c); ok {
-			c.out.Input = &s
-			break
+	// Under metadata retention content is never kept, so it is not
+	// looked for either; its keys are still consumed below.
+	if c.retention == RetentionFull {
+		c.out.Input = firstContent(c, ins)
+		c.out.Output = firstContent(c, outs)
+		if s, ok := c.instructions(); ok {
+			instructions := s
+			c.out.Instructions = &instructions
 		}
-	}
-	for _, src := range outs {
-		if s, ok := src(c); ok {
-			c.out.Output = &s
-			break
-		}
-	}
-	if s, ok := c.instructions(); ok {
-		c.out.Instructions = &s
 	}
 	for i, k := range c.a.keys {
 		if !c.a.used[i] && isContentKey(k) {
@@ -343,11 +338,22 @@ func (c *spanCtx) mapContent(typ string) {
 	rebuildFlattened(c.a, "gen_ai.completion.")
 }
 
+// firstContent returns the text of the first source that has some.
+func firstContent(c *spanCtx, sources []contentSource) *string {
+	for _, src := range sources {
+		if s, ok := src(c); ok {
+			text := s
+			return &text
+		}
+	}
+	return nil
+}
+
 // instructions finds the system prompt (genai-mapping.md b.4): semconv
 // system instructions, else the first system or developer message of the
 // input, else the AI SDK prompt's system field, else the system event.
 func (c *spanCtx) instructions() (string, bool) {
-	if v, ok := c.a.get("gen_ai.system_instructions"); ok {
+	if v, ok := c.a.get(kGenAiSystemInstructions); ok {
 		if s, ok := c.partsText(v); ok {
 			return s, true
 		}
@@ -368,7 +374,7 @@ func (c *spanCtx) instructions() (string, bool) {
 			return s, true
 		}
 	}
-	if v := c.a.peekStr("ai.prompt"); v != "" {
+	if v := c.a.peekStr(kAiPrompt); v != "" {
 		if parsed, ok := parseJSON(v); ok {
 			if m, ok := parsed.(map[string]any); ok {
 				if s, ok := m["system"].(string); ok && s != "" {
@@ -404,19 +410,11 @@ func (c *spanCtx) partsText(v pcommon.Value) (string, bool) {
 	text, ok := rawText(json.RawMessage(raw))
 	if !ok {
 		if raw[0] != '"' {
-			c.otelMeta()["unparsed"] = true
+			c.otel.unparsed = true
 		}
 		return raw, true
 	}
 	return text, text != ""
-}
-
-// chatMessage is the part of a chat message instructions are read from,
-// in any of the usual shapes; the content stays raw until it is needed.
-type chatMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
-	Parts   json.RawMessage `json:"parts"`
 }
 
 // maxInstructionMessages bounds how far into a conversation instructions
@@ -426,59 +424,63 @@ const maxInstructionMessages = 4
 
 // systemMessage returns the text of the first system or developer message
 // among the first messages of an input that is a JSON message array, or a
-// request body with a "messages" array, in any of the usual shapes.
+// request body with a "messages" array, in any of the usual shapes. It
+// scans only the messages it inspects (see jsonscan.go).
 func (c *spanCtx) systemMessage(input string) (string, bool) {
-	t := strings.TrimSpace(input)
-	if t == "" || (t[0] != '[' && t[0] != '{') || !strings.Contains(t, "system") && !strings.Contains(t, "developer") {
+	t := input
+	i := skipSpace(t, 0)
+	if i >= len(t) || (t[i] != '[' && t[i] != '{') || !strings.Contains(t, "system") && !strings.Contains(t, "developer") {
 		return "", false
 	}
-	dec := json.NewDecoder(strings.NewReader(t))
-	if t[0] == '{' && !seekKey(dec, "messages") {
-		return "", false
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-		if err != nil {
-			c.otelMeta()["unparsed"] = true
-		}
-		return "", false
-	}
-	for n := 0; n < maxInstructionMessages && dec.More(); n++ {
-		var m chatMessage
-		if err := dec.Decode(&m); err != nil {
-			c.otelMeta()["unparsed"] = true
+	if t[i] == '{' {
+		// {"messages":[...]} request bodies (OpenInference, Langfuse).
+		var messages string
+		if objectFields(t, i, func(k, v string) bool {
+			if k == "messages" {
+				messages = v
+				return false
+			}
+			return true
+		}) < 0 {
+			c.otel.unparsed = true
 			return "", false
 		}
-		if m.Role != "system" && m.Role != "developer" {
-			continue
+		t, i = messages, skipSpace(messages, 0)
+		if i >= len(t) || t[i] != '[' {
+			return "", false
 		}
-		for _, raw := range []json.RawMessage{m.Parts, m.Content} {
-			if text, _ := rawText(raw); text != "" {
-				return text, true
+	}
+	i = skipSpace(t, i+1)
+	for n := 0; n < maxInstructionMessages && i < len(t) && t[i] == '{'; n++ {
+		var role, content, parts string
+		end := objectFields(t, i, func(k, v string) bool {
+			switch k {
+			case "role":
+				role = v
+			case "content":
+				content = v
+			case "parts":
+				parts = v
 			}
+			return true
+		})
+		if end < 0 {
+			c.otel.unparsed = true
+			return "", false
+		}
+		if role == `"system"` || role == `"developer"` {
+			for _, raw := range []string{parts, content} {
+				if text, _ := rawText(json.RawMessage(raw)); text != "" {
+					return text, true
+				}
+			}
+		}
+		i = skipSpace(t, end)
+		if i < len(t) && t[i] == ',' {
+			i = skipSpace(t, i+1)
 		}
 	}
 	return "", false
-}
-
-// seekKey advances dec, positioned before an object, to the value of key.
-func seekKey(dec *json.Decoder, key string) bool {
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return false
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if tok == key {
-			return true
-		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return false
-		}
-	}
-	return false
 }
 
 // textPart is a content part: semconv keeps the text in "content",

@@ -165,7 +165,7 @@ func (p *ModelPrice) Cost(u *Usage) float64 {
 // providedCost reads a cost the span carries, which always wins over a
 // computed one (genai-mapping.md section 6).
 func providedCost(a *attrView) (float64, bool) {
-	if raw, ok := a.str("langfuse.observation.cost_details"); ok {
+	if raw, ok := a.str(kLangfuseObservationCostDetails); ok {
 		var d map[string]float64
 		if json.Unmarshal([]byte(raw), &d) == nil {
 			if total, ok := d["total"]; ok {
@@ -178,11 +178,11 @@ func providedCost(a *attrView) (float64, bool) {
 			}
 		}
 	}
-	if f, ok := a.float("gen_ai.usage.cost", "llm.cost.total", "operation.cost"); ok {
+	if f, ok := a.float(kGenAiUsageCost, kLlmCostTotal, kOperationCost); ok {
 		return f, true
 	}
-	prompt, hasPrompt := a.float("llm.cost.prompt")
-	completion, hasCompletion := a.float("llm.cost.completion")
+	prompt, hasPrompt := a.float(kLlmCostPrompt)
+	completion, hasCompletion := a.float(kLlmCostCompletion)
 	if hasPrompt || hasCompletion {
 		return prompt + completion, true
 	}

@@ -23,6 +23,9 @@ type indexed map[int]any
 // are taken (so `gen_ai.prompt.name` is not). It returns nil when there are
 // none, and the number of keys dropped for an out-of-range index.
 func rebuildFlattened(a *attrView, prefix string) (out []any, dropped int) {
+	if a.families&familyOf(prefix) == 0 {
+		return nil, 0
+	}
 	var root indexed
 	for i, k := range a.keys {
 		if !strings.HasPrefix(k, prefix) {

@@ -157,9 +157,45 @@ func TestHugeAndHostileValues(t *testing.T) {
 	assert.Equal(t, int64(len(huge)), s.Meta["truncated"].(map[string]any)["input"])
 	assert.Equal(t, `[{"role":"assistant","parts":[{"type":"text","content":"cut`, *s.Output, "truncated JSON is kept as text")
 	assert.False(t, s.EndTime.Before(s.StartTime))
-	otel := s.Meta["otel"].(map[string]any)
+	otel := mustMap(t, s.Meta["otel"])
 	assert.Equal(t, true, otel["truncated"], "meta.otel over its cap is cut and says so")
 	body := AppendCreateSpanV2(nil, &s)
 	assert.True(t, json.Valid(body))
 	assert.Less(t, len(body), 200<<10)
+}
+
+// FuzzJSONScan checks the minimal scanner against encoding/json: it never
+// panics or reads out of bounds, and on any object encoding/json accepts it
+// finds the same keys with the same values.
+func FuzzJSONScan(f *testing.F) {
+	for _, seed := range []string{
+		`{"messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"u"}]}]}`,
+		`[{"role":"developer","parts":[{"type":"text","content":"p"}]}]`,
+		`{"a":"\"}","b":[1,{"c":null}],"d":-1.5e3,"e":true}`, `{"a":`, `{"a" 1}`, `[`, `"`, ``,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		c := spanCtx{out: &Span{}}
+		_, _ = c.systemMessage(doc)
+		var want map[string]json.RawMessage
+		got := map[string]string{}
+		end := objectFields(doc, skipSpace(doc, 0), func(k, v string) bool {
+			got[k] = v
+			return true
+		})
+		// Escapes and invalid UTF-8 make encoding/json rewrite keys; the
+		// scanner keeps them raw, so only plain documents compare.
+		if json.Unmarshal([]byte(doc), &want) != nil || strings.ContainsRune(doc, '\\') || !utf8.ValidString(doc) {
+			return
+		}
+		if end < 0 {
+			t.Fatalf("scanner rejected an object encoding/json accepts: %q", doc)
+		}
+		for k, v := range want {
+			if strings.TrimSpace(got[k]) != strings.TrimSpace(string(v)) && len(want) == len(got) {
+				t.Fatalf("key %q: scanner %q, encoding/json %q", k, got[k], v)
+			}
+		}
+	})
 }

@@ -3,6 +3,7 @@ package translator
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"hash/fnv"
 
 	"github.com/google/uuid"
@@ -33,6 +34,42 @@ func SpanUUID(tid pcommon.TraceID, sid pcommon.SpanID) string {
 	copy(u[:8], tid[:8])
 	copy(u[8:], sid[:])
 	return u.String()
+}
+
+// spanUUIDs formats a span's trace, span and parent ids (parent "" for a
+// root) into one allocation: three UUID strings sliced from one buffer.
+func spanUUIDs(tid pcommon.TraceID, sid, parent pcommon.SpanID) (traceID, spanID, parentID string) {
+	var buf [3 * 36]byte
+	var u uuid.UUID
+	copy(u[:], tid[:])
+	encodeUUID(buf[0:36], u)
+	copy(u[8:], sid[:])
+	encodeUUID(buf[36:72], u)
+	n := 72
+	if !parent.IsEmpty() {
+		copy(u[8:], parent[:])
+		encodeUUID(buf[72:108], u)
+		n = 108
+	}
+	all := string(buf[:n])
+	traceID, spanID = all[0:36], all[36:72]
+	if n == 108 {
+		parentID = all[72:108]
+	}
+	return traceID, spanID, parentID
+}
+
+// encodeUUID writes u in the canonical 8-4-4-4-12 form into dst[:36].
+func encodeUUID(dst []byte, u uuid.UUID) {
+	hex.Encode(dst[0:8], u[0:4])
+	dst[8] = '-'
+	hex.Encode(dst[9:13], u[4:6])
+	dst[13] = '-'
+	hex.Encode(dst[14:18], u[6:8])
+	dst[18] = '-'
+	hex.Encode(dst[19:23], u[8:10])
+	dst[23] = '-'
+	hex.Encode(dst[24:], u[10:16])
 }
 
 // CanonicalID returns id as a lower-case 8-4-4-4-12 UUID when it parses as

@@ -10,6 +10,13 @@ import (
 	"github.com/opperotel/bridge/opperapi"
 )
 
+// rawJSON is a JSON value sliced out of a larger document; it is written
+// as it is.
+type rawJSON string
+
+// MarshalJSON implements json.Marshaler.
+func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
 // appendJSON writes v as compact JSON with object keys sorted, so output is
 // deterministic (golden files, idempotent retries). It handles the value
 // kinds the translator builds without reflection, which is most of the cost
@@ -35,6 +42,10 @@ func appendJSON(b []byte, v any) []byte {
 		if len(x) == 0 {
 			return append(b, "null"...)
 		}
+		return append(b, x...)
+	case *otelMeta:
+		return x.encode(b)
+	case rawJSON:
 		return append(b, x...)
 	case opperapi.Object:
 		if len(x) == 0 {
@@ -113,6 +124,15 @@ func appendJSONFloat(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// safeASCII marks the ASCII bytes a JSON string carries unescaped (the set
+// encoding/json leaves alone with HTML escaping on).
+var safeASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString escapes s the way encoding/json does (including <, >, &
 // and the JavaScript line separators), replacing invalid UTF-8.
 func appendJSONString(b []byte, s string) []byte {
@@ -121,7 +141,7 @@ func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if safeASCII[c] {
 				i++
 				continue
 			}

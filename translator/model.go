@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -106,6 +107,31 @@ func (s *Span) Duration() time.Duration {
 
 // Running reports whether the span has not ended yet.
 func (s *Span) Running() bool { return s.EndTime.IsZero() }
+
+// appendJSON writes asMap(aggregate) as JSON, keys sorted.
+func (u *Usage) appendJSON(b []byte, aggregate bool) []byte {
+	b = append(b, '{')
+	if aggregate {
+		b = append(b, `"aggregate":true,`...)
+	}
+	field := func(k string, v int64) {
+		if v != 0 {
+			b = append(b, '"')
+			b = append(b, k...)
+			b = append(b, '"', ':')
+			b = strconv.AppendInt(b, v, 10)
+			b = append(b, ',')
+		}
+	}
+	field("cache_read_tokens", u.CacheRead)
+	field("cache_write_tokens", u.CacheWrite)
+	field("input_tokens", u.Input)
+	field("output_tokens", u.Output)
+	field("reasoning_tokens", u.Reasoning)
+	b = append(b, `"semantics":"inclusive","total_tokens":`...)
+	b = strconv.AppendInt(b, u.Total, 10)
+	return append(b, '}')
+}
 
 func (u *Usage) asMap(aggregate bool) map[string]any {
 	m := map[string]any{"total_tokens": u.Total, "semantics": "inclusive"}

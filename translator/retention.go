@@ -1,6 +1,9 @@
 package translator
 
-import "unicode/utf8"
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
 
 // contentMetaKeys are meta entries that hold message content or may echo
 // it (tool definitions carry descriptions written for the model, an
@@ -23,10 +26,28 @@ func ApplyRetention(s *Span, r Retention) {
 			dropped = true
 		}
 	}
-	if otel, ok := s.Meta["otel"].(map[string]any); ok {
+	switch otel := s.Meta["otel"].(type) {
+	case *otelMeta:
+		if otel.events != nil {
+			// Copy before changing: the value may be shared.
+			trimmed := *otel
+			trimmed.events = nil
+			s.Meta["otel"] = &trimmed
+			dropped = true
+		}
+	case map[string]any:
 		if _, ok := otel["events"]; ok {
 			delete(otel, "events")
 			dropped = true
+		}
+	case json.RawMessage:
+		// Translated under full retention: events were kept, encoded.
+		if m, ok := asMap(otel); ok {
+			if _, has := m["events"]; has {
+				delete(m, "events")
+				s.Meta["otel"] = json.RawMessage(appendJSON(nil, m))
+				dropped = true
+			}
 		}
 	}
 	if dropped {

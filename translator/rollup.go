@@ -22,9 +22,10 @@ const (
 // `embeddings` spans, an OpenInference LLM span wrapping another), so it is
 // marked aggregate and leaves the totals.
 func markAggregates(spans []Span) {
-	byID := make(map[string]int, len(spans))
+	type spanKey struct{ trace, id string }
+	byID := make(map[spanKey]int, len(spans))
 	for i := range spans {
-		byID[spans[i].TraceID+"/"+spans[i].ID] = i
+		byID[spanKey{spans[i].TraceID, spans[i].ID}] = i
 	}
 	for i := range spans {
 		if spans[i].Usage == nil || spans[i].Aggregate {
@@ -33,7 +34,7 @@ func markAggregates(spans []Span) {
 		parent := spans[i].ParentID
 		// The bound stops a malicious cycle of parent links.
 		for steps := 0; parent != "" && steps < len(spans); steps++ {
-			j, ok := byID[spans[i].TraceID+"/"+parent]
+			j, ok := byID[spanKey{spans[i].TraceID, parent}]
 			if !ok {
 				break
 			}

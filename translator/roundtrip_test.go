@@ -126,7 +126,7 @@ func TestOpperRoundTrip(t *testing.T) {
 	assert.Equal(t, "v", back[0].Meta["k"])
 	assert.True(t, back[0].InputJSON, "JSON input stays JSON")
 	// A span forwarded before it ended is marked, and its end is its start.
-	attrs, ok := asMap(back[2].Meta["otel"].(map[string]any)["attributes"])
+	attrs, ok := asMap(mustMap(t, back[2].Meta["otel"])["attributes"])
 	require.True(t, ok)
 	assert.Equal(t, true, attrs[AttrIncomplete])
 }

@@ -72,21 +72,21 @@ var llmRequestTypes = map[string]string{
 // modelEvidence are the attributes whose presence makes an otherwise
 // unclassified span a generation. ai.model.id is deliberately absent: the
 // outer AI SDK wrapper carries it and is not a generation.
-var modelEvidence = []string{
-	"gen_ai.request.model", "gen_ai.response.model", "llm.model_name", "langfuse.observation.model.name", "model",
+var modelEvidence = []attrKey{
+	kGenAiRequestModel, kGenAiResponseModel, kLlmModelName, kLangfuseObservationModelName, kModel,
 }
 
 // decideType applies the precedence of genai-mapping.md section a.2: the
 // first source that yields a known value wins; an unknown value falls
 // through to the next source.
 func decideType(a *attrView, defaultType string) typeDecision {
-	if v := a.peekStr(AttrOpperSpanType); v != "" {
-		a.get(AttrOpperSpanType)
+	if v := a.peekStr(kOpperSpanType); v != "" {
+		a.get(kOpperSpanType)
 		return typeDecision{typ: v, source: AttrOpperSpanType}
 	}
-	if v := a.peekStr("langfuse.observation.type"); v != "" {
+	if v := a.peekStr(kLangfuseObservationType); v != "" {
 		if t, ok := langfuseTypes[strings.ToLower(v)]; ok {
-			a.get("langfuse.observation.type")
+			a.get(kLangfuseObservationType)
 			d := typeDecision{typ: t, source: "langfuse.observation.type=" + v}
 			if strings.EqualFold(v, "event") {
 				d.subtype = "event"
@@ -94,10 +94,10 @@ func decideType(a *attrView, defaultType string) typeDecision {
 			return d
 		}
 	}
-	if v := a.peekStr("openinference.span.kind"); v != "" {
+	if v := a.peekStr(kOpeninferenceSpanKind); v != "" {
 		kind := strings.ToUpper(v)
 		if t, ok := openInferenceKinds[kind]; ok {
-			a.get("openinference.span.kind")
+			a.get(kOpeninferenceSpanKind)
 			d := typeDecision{typ: t, source: "openinference.span.kind=" + v}
 			switch kind {
 			case "RERANKER":
@@ -108,9 +108,9 @@ func decideType(a *attrView, defaultType string) typeDecision {
 			return d
 		}
 	}
-	if v := a.peekStr("gen_ai.operation.name"); v != "" {
+	if v := a.peekStr(kGenAiOperationName); v != "" {
 		if t, ok := genAIOperations[v]; ok {
-			a.get("gen_ai.operation.name")
+			a.get(kGenAiOperationName)
 			d := typeDecision{typ: t, source: "gen_ai.operation.name=" + v}
 			switch v {
 			case "agent_step":
@@ -121,40 +121,40 @@ func decideType(a *attrView, defaultType string) typeDecision {
 			return d
 		}
 	}
-	if v := a.peekStr("langsmith.span.kind"); v != "" {
+	if v := a.peekStr(kLangsmithSpanKind); v != "" {
 		if t, ok := langsmithKinds[strings.ToLower(v)]; ok {
-			a.get("langsmith.span.kind")
+			a.get(kLangsmithSpanKind)
 			return typeDecision{typ: t, source: "langsmith.span.kind=" + v}
 		}
 	}
 	if op := aiSDKOperation(a); op != "" {
 		if d, ok := aiSDKOperations[op]; ok {
-			a.get("ai.operationId")
-			a.get("operation.name")
+			a.get(kAiOperationId)
+			a.get(kOperationName)
 			d.source = "ai.operationId=" + op
 			return d
 		}
 	}
-	if v := a.peekStr("traceloop.span.kind"); v != "" {
+	if v := a.peekStr(kTraceloopSpanKind); v != "" {
 		if t, ok := traceloopKinds[strings.ToLower(v)]; ok {
-			a.get("traceloop.span.kind")
+			a.get(kTraceloopSpanKind)
 			return typeDecision{typ: t, source: "traceloop.span.kind=" + v}
 		}
 	}
-	if v := a.peekStr("llm.request.type"); v != "" {
+	if v := a.peekStr(kLlmRequestType); v != "" {
 		if t, ok := llmRequestTypes[strings.ToLower(v)]; ok {
-			a.get("llm.request.type")
+			a.get(kLlmRequestType)
 			return typeDecision{typ: t, source: "llm.request.type=" + v}
 		}
 	}
-	for _, k := range []string{"gen_ai.tool.name", "gen_ai.tool.call.id", "ai.toolCall.name", "tool.name"} {
+	for _, k := range []attrKey{kGenAiToolName, kGenAiToolCallId, kAiToolCallName, kToolName} {
 		if a.has(k) {
-			return typeDecision{typ: TypeTool, source: k}
+			return typeDecision{typ: TypeTool, source: keyNames[k]}
 		}
 	}
 	for _, k := range modelEvidence {
 		if a.peekStr(k) != "" {
-			return typeDecision{typ: TypeGeneration, source: k}
+			return typeDecision{typ: TypeGeneration, source: keyNames[k]}
 		}
 	}
 	return typeDecision{typ: defaultType, source: "default"}
@@ -164,10 +164,10 @@ func decideType(a *attrView, defaultType string) typeDecision {
 // ai.operationId exactly, else operation.name up to the " <functionId>"
 // suffix the SDK appends.
 func aiSDKOperation(a *attrView) string {
-	if v := a.peekStr("ai.operationId"); v != "" {
+	if v := a.peekStr(kAiOperationId); v != "" {
 		return v
 	}
-	v := a.peekStr("operation.name")
+	v := a.peekStr(kOperationName)
 	if !strings.HasPrefix(v, "ai.") {
 		return ""
 	}

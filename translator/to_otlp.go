@@ -39,7 +39,7 @@ func ToOTLP(spans []Span, resource map[string]any) ptrace.Traces {
 		s := &spans[i]
 		res := resource
 		scopeName, scopeVersion := ScopeName, ""
-		if otel, ok := s.Meta["otel"].(map[string]any); ok {
+		if otel, ok := asMap(s.Meta["otel"]); ok {
 			if r, ok := asMap(otel["resource"]); ok {
 				res = r
 			}
@@ -84,7 +84,7 @@ func spanToOTLP(s *Span, dst ptrace.Span) {
 	dst.SetEndTimestamp(timestamp(end))
 	dst.SetKind(ptrace.SpanKindInternal)
 
-	otel, _ := s.Meta["otel"].(map[string]any)
+	otel, _ := asMap(s.Meta["otel"])
 	if kind, ok := otel["span_kind"].(string); ok {
 		dst.SetKind(parseSpanKind(kind))
 	}

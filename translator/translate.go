@@ -86,23 +86,16 @@ type spanCtx struct {
 	eventUsed []bool
 	scopeMeta json.RawMessage
 	out       *Span
+	otel      otelMeta
+	// retention decides whether content is mapped at all.
+	retention Retention
 }
 
 func (c *spanCtx) meta() map[string]any {
 	if c.out.Meta == nil {
-		c.out.Meta = make(map[string]any, 8)
+		c.out.Meta = make(map[string]any, 6)
 	}
 	return c.out.Meta
-}
-
-func (c *spanCtx) otelMeta() map[string]any {
-	m := c.meta()
-	o, ok := m["otel"].(map[string]any)
-	if !ok {
-		o = make(map[string]any, 8)
-		m["otel"] = o
-	}
-	return o
 }
 
 // ToOpper maps every span of td to an Opper span, in the order of td.
@@ -128,7 +121,7 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				var s Span
-				c := spanCtx{a: view, scopeMeta: scopeMeta, out: &s}
+				c := spanCtx{a: view, scopeMeta: scopeMeta, out: &s, retention: retention}
 				t.mapSpan(&c, spans.At(k), position)
 				position++
 				if env != "" {
@@ -141,10 +134,9 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 						c.meta()["version"] = version
 					}
 				}
-				if resourceMeta != nil {
-					c.otelMeta()["resource"] = resourceMeta
-				}
-				t.capOTelMeta(&s)
+				c.otel.resource = resourceMeta
+				otel := c.otel
+				c.meta()["otel"] = otel.capped(t.opts.MaxOTelMetaBytes)
 				ApplyRetention(&s, retention)
 				TruncateContent(&s, t.opts.MaxFieldBytes)
 				out = append(out, s)
@@ -187,22 +179,19 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	tid, sid := span.TraceID(), span.SpanID()
 	if tid.IsEmpty() || sid.IsEmpty() {
 		tid, sid = syntheticIDs(span, position)
-		c.otelMeta()["synthetic_id"] = true
+		c.otel.syntheticID = true
 	}
-	s.TraceID, s.ID = TraceUUID(tid), SpanUUID(tid, sid)
-	if psid := span.ParentSpanID(); !psid.IsEmpty() {
-		s.ParentID = SpanUUID(tid, psid)
-	}
-	if v, ok := c.a.str(AttrOpperSpanID); ok {
+	s.TraceID, s.ID, s.ParentID = spanUUIDs(tid, sid, span.ParentSpanID())
+	if v, ok := c.a.str(kOpperSpanID); ok {
 		s.ID = CanonicalID(v)
 	}
-	if v, ok := c.a.str(AttrOpperTraceID); ok {
+	if v, ok := c.a.str(kOpperTraceID); ok {
 		s.TraceID = CanonicalID(v)
 	}
-	if v, ok := c.a.str(AttrOpperParentID); ok {
+	if v, ok := c.a.str(kOpperParentID); ok {
 		s.ParentID = CanonicalID(v)
 	}
-	if b, ok := c.a.get("langfuse.internal.as_root"); ok && b.Bool() {
+	if b, ok := c.a.get(kLangfuseInternalAsRoot); ok && b.Bool() {
 		s.ParentID = ""
 	}
 
@@ -212,7 +201,7 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 		if s.EndTime.Before(s.StartTime) {
 			// Clock skew between processes: keep the span, with its end
 			// clamped, and say so.
-			c.otelMeta()["end_before_start_ns"] = int64(span.StartTimestamp() - end)
+			c.otel.endBeforeStartNs = int64(span.StartTimestamp() - end)
 			s.EndTime = s.StartTime
 		}
 	}
@@ -225,23 +214,21 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	if mapped, ok := t.opts.TypeMap[s.Type]; ok && mapped != "" {
 		s.Type = mapped
 	}
-	otel := c.otelMeta()
-	otel["type_source"] = d.source
-	otel["span_kind"] = spanKindName(span.Kind())
+	otel := &c.otel
+	otel.typeSource = d.source
+	otel.spanKind = spanKindName(span.Kind())
 	if d.subtype != "" {
 		c.meta()["subtype"] = d.subtype
 	}
 	if d.subtype == "event" {
 		s.EndTime = s.StartTime
 	}
-	if c.scopeMeta != nil {
-		otel["scope"] = c.scopeMeta
-	}
+	otel.scope = c.scopeMeta
 	if n := span.DroppedAttributesCount(); n > 0 {
-		otel["dropped_attributes_count"] = int64(n)
+		otel.droppedAttributes = int64(n)
 	}
 	if n := span.DroppedEventsCount(); n > 0 {
-		otel["dropped_events_count"] = int64(n)
+		otel.droppedEvents = int64(n)
 	}
 
 	s.Name = spanName(c, span.Name(), d.typ)
@@ -253,24 +240,22 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	c.mapMetrics()
 	c.mapTiming()
 	c.mapOpperMeta()
-	if n, ok := c.a.int("opper.score"); ok {
-		s.Score = &n
+	if n, ok := c.a.int(kOpperScore); ok {
+		score := n
+		s.Score = &score
 	}
 
-	if rest := c.a.unusedJSON(); rest != nil {
-		otel["attributes"] = rest
-	}
-	if evs := c.unusedEvents(span); evs != nil {
-		otel["events"] = evs
+	otel.attributes = c.a.unusedJSON()
+	if c.retention == RetentionFull {
+		// Unconsumed events may hold message content.
+		otel.events = c.unusedEvents(span)
 	}
 	if span.Links().Len() > 0 {
-		otel["links"] = linksToAny(span.Links())
+		otel.links = appendJSON(nil, linksToAny(span.Links()))
 	}
-	if ts := span.TraceState().AsRaw(); ts != "" {
-		otel["trace_state"] = ts
-	}
+	otel.traceState = span.TraceState().AsRaw()
 	if st := span.Status(); st.Code() == ptrace.StatusCodeOk {
-		otel["status_code"] = "OK"
+		otel.statusCode = "OK"
 	}
 }
 
@@ -312,18 +297,18 @@ var genericToolNames = map[string]bool{"ai.toolCall": true, "execute_tool": true
 // unless it is generic and a better one exists (genai-mapping.md b.2).
 func spanName(c *spanCtx, name, typ string) string {
 	if typ == TypeTool && genericToolNames[name] {
-		if v := c.a.peekStr("gen_ai.tool.name"); v != "" {
+		if v := c.a.peekStr(kGenAiToolName); v != "" {
 			return v
 		}
-		if v := c.a.peekStr("tool.name"); v != "" {
+		if v := c.a.peekStr(kToolName); v != "" {
 			return v
 		}
-		if v := c.a.peekStr("ai.toolCall.name"); v != "" {
+		if v := c.a.peekStr(kAiToolCallName); v != "" {
 			return v
 		}
 	}
 	if name == "invoke_agent" {
-		if v := c.a.peekStr("gen_ai.agent.name"); v != "" {
+		if v := c.a.peekStr(kGenAiAgentName); v != "" {
 			return "invoke_agent " + v
 		}
 	}
@@ -339,35 +324,35 @@ var providerSuffixes = []string{".chat", ".completion", ".responses", ".embeddin
 
 func (c *spanCtx) mapModel(d typeDecision) {
 	s := c.out
-	response, _ := c.a.str("langfuse.observation.model.name", "gen_ai.response.model", "ai.response.model", "llm.response.model_name", "llm.response.model")
-	request, _ := c.a.str("ai.model.id", "gen_ai.request.model", "llm.request.model_name", "llm.model_name", "embedding.model_name",
-		"reranker.model_name", "langsmith.metadata.ls_model_name", "model")
+	response, _ := c.a.str(kLangfuseObservationModelName, kGenAiResponseModel, kAiResponseModel, kLlmResponseModelName, kLlmResponseModel)
+	request, _ := c.a.str(kAiModelId, kGenAiRequestModel, kLlmRequestModelName, kLlmModelName, kEmbeddingModelName,
+		kRerankerModelName, kLangsmithMetadataLsModelName, kModel)
 	s.Model = response
 	if s.Model == "" {
 		s.Model = request
 	} else if request != "" && request != response {
 		s.RequestModel = request
 	}
-	if p, ok := c.a.str("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider", "langsmith.metadata.ls_provider"); ok {
+	if p, ok := c.a.str(kGenAiProviderName, kGenAiSystem, kLlmProvider, kLlmSystem, kAiModelProvider, kLangsmithMetadataLsProvider); ok {
 		p = strings.ToLower(p)
 		for _, suffix := range providerSuffixes {
 			p = strings.TrimSuffix(p, suffix)
 		}
 		s.Provider = p
 	}
-	s.GenerationID, _ = c.a.str("gen_ai.response.id", "ai.response.id")
+	s.GenerationID, _ = c.a.str(kGenAiResponseId, kAiResponseId)
 
-	if v, ok := c.a.get("gen_ai.response.finish_reasons"); ok {
+	if v, ok := c.a.get(kGenAiResponseFinishReasons); ok {
 		if reasons := valueStrings(v); len(reasons) > 0 {
 			c.meta()["finish_reasons"] = reasons
 		}
-	} else if r, ok := c.a.str("ai.response.finishReason", "gen_ai.finishReason", "llm.finish_reason", "gen_ai.response.finish_reason"); ok {
+	} else if r, ok := c.a.str(kAiResponseFinishReason, kGenAiFinishReason, kLlmFinishReason, kGenAiResponseFinishReason); ok {
 		c.meta()["finish_reasons"] = []string{r}
 	}
 	if params := c.modelParameters(); len(params) > 0 {
 		c.meta()["model_parameters"] = params
 	}
-	for _, k := range []string{"gen_ai.tool.definitions", "ai.prompt.tools"} {
+	for _, k := range []attrKey{kGenAiToolDefinitions, kAiPromptTools} {
 		if v, ok := c.a.get(k); ok {
 			c.meta()["tool_definitions"] = rawOrText(v)
 			break
@@ -379,18 +364,18 @@ func (c *spanCtx) mapModel(d typeDecision) {
 	c.collectGroup("agent", agentKeys)
 	c.collectGroup("tool", toolKeys)
 	if d.typ == TypeFunction || d.typ == TypeAgent {
-		s.Function, _ = c.a.str("gen_ai.agent.name", "ai.telemetry.functionId", "gen_ai.workflow.name")
+		s.Function, _ = c.a.str(kGenAiAgentName, kAiTelemetryFunctionId, kGenAiWorkflowName)
 		if s.Function == "" {
-			if kind := strings.ToLower(c.a.peekStr("traceloop.span.kind")); kind == "workflow" || kind == "task" || kind == "agent" {
-				s.Function, _ = c.a.str("traceloop.entity.name")
+			if kind := strings.ToLower(c.a.peekStr(kTraceloopSpanKind)); kind == "workflow" || kind == "task" || kind == "agent" {
+				s.Function, _ = c.a.str(kTraceloopEntityName)
 			}
 		}
 	}
-	if v, ok := c.a.str("opper.function"); ok {
+	if v, ok := c.a.str(kOpperFunction); ok {
 		s.Function = v
 	}
 	if s.Function == "" {
-		if v, ok := c.a.str("ai.telemetry.functionId", "langfuse.observation.prompt.name", "gen_ai.prompt.name"); ok {
+		if v, ok := c.a.str(kAiTelemetryFunctionId, kLangfuseObservationPromptName, kGenAiPromptName); ok {
 			s.Function = v
 		}
 	}
@@ -413,12 +398,13 @@ var toolKeys = map[string]string{
 // their short names, when any is present.
 func (c *spanCtx) collectGroup(group string, keys map[string]string) {
 	var m map[string]any
-	for _, k := range c.a.keys {
+	for i, k := range c.a.keys {
 		short, ok := keys[k]
 		if !ok {
 			continue
 		}
-		v, _ := c.a.get(k)
+		c.a.used[i] = true
+		v := c.a.vals[i]
 		if m == nil {
 			m = make(map[string]any, 4)
 		}
@@ -435,26 +421,32 @@ func (c *spanCtx) collectGroup(group string, keys map[string]string) {
 // OpenInference invocation parameters (minus the model and tool list, kept
 // elsewhere), then every gen_ai.request.* and ai.settings.* key.
 func (c *spanCtx) modelParameters() map[string]any {
-	params := make(map[string]any)
-	for _, k := range []string{"llm.invocation_parameters", "model_config", "langfuse.observation.model.parameters"} {
+	var params map[string]any
+	put := func(k string, v any) {
+		if params == nil {
+			params = make(map[string]any, 4)
+		}
+		params[k] = v
+	}
+	for _, k := range []attrKey{kLlmInvocationParameters, kModelConfig, kLangfuseObservationModelParameters} {
 		if v, ok := c.a.get(k); ok {
 			for pk, pv := range jsonObjectFields(v) {
 				if pk == "model" || pk == "tools" || pk == "messages" {
 					continue
 				}
-				params[pk] = pv
+				put(pk, pv)
 			}
 		}
 	}
-	if v, ok := c.a.get("ai.prompt.toolChoice"); ok {
-		params["tool_choice"] = valueToAny(v, 0)
+	if v, ok := c.a.get(kAiPromptToolChoice); ok {
+		put("tool_choice", valueToAny(v, 0))
 	}
 	for _, prefix := range []string{"gen_ai.request.", "ai.settings.", "llm.invocation_parameters."} {
 		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
 			if rest == "model" || strings.HasPrefix(rest, "context.") {
 				return
 			}
-			params[rest] = valueToAny(v, 0)
+			put(rest, valueToAny(v, 0))
 		})
 	}
 	return params
@@ -467,17 +459,23 @@ func jsonObjectFields(v pcommon.Value) map[string]any {
 	if v.Type() == pcommon.ValueTypeMap {
 		return mapToAny(v.Map())
 	}
-	t := strings.TrimSpace(valueString(v))
-	if t == "" || t[0] != '{' {
+	t := valueString(v)
+	i := skipSpace(t, 0)
+	if i >= len(t) || t[i] != '{' {
 		return nil
 	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal([]byte(t), &fields) != nil {
+	out := make(map[string]any, 8)
+	if objectFields(t, i, func(k, val string) bool {
+		if strings.IndexByte(k, '\\') >= 0 {
+			var unq string
+			if json.Unmarshal([]byte(`"`+k+`"`), &unq) == nil {
+				k = unq
+			}
+		}
+		out[k] = rawJSON(val)
+		return true
+	}) < 0 {
 		return nil
-	}
-	out := make(map[string]any, len(fields))
-	for k, raw := range fields {
-		out[k] = raw
 	}
 	return out
 }
@@ -486,7 +484,7 @@ func (c *spanCtx) mapUsageAndCost(d typeDecision, prices *PriceTable) {
 	s := c.out
 	u, aggregateByName := mapUsage(c.a)
 	if u != nil {
-		if (d.typ == TypeEmbedding || s.Type == TypeEmbedding || c.a.has("ai.usage.tokens")) && u.Input == 0 && u.Output == 0 {
+		if (d.typ == TypeEmbedding || s.Type == TypeEmbedding || c.a.has(kAiUsageTokens)) && u.Input == 0 && u.Output == 0 {
 			// Embedding calls report one count, and it is all input.
 			u.Input = u.Total
 		}
@@ -540,9 +538,9 @@ func (c *spanCtx) mapError(status ptrace.Status) {
 		}
 		break
 	}
-	errorType, _ := c.a.str("error.type")
-	level, _ := c.a.str("langfuse.observation.level")
-	levelMessage, _ := c.a.str("langfuse.observation.status_message")
+	errorType, _ := c.a.str(kErrorType)
+	level, _ := c.a.str(kLangfuseObservationLevel)
+	levelMessage, _ := c.a.str(kLangfuseObservationStatusMessage)
 	if level != "" {
 		c.meta()["level"] = level
 	}
@@ -557,7 +555,7 @@ func (c *spanCtx) mapError(status ptrace.Status) {
 		msg = firstNonEmpty(levelMessage, status.Message(), exception, "level ERROR")
 		// The OTel status said nothing (or OK); remember it, so the span
 		// goes back to OTLP as it came.
-		c.otelMeta()["status_code"] = statusCodeName(status.Code())
+		c.otel.statusCode = statusCodeName(status.Code())
 	default:
 		// An exception recorded on a span that did not fail (a handled
 		// error, a deferred tool call) is not the span's error.
@@ -600,8 +598,8 @@ var identityMetadataKeys = map[string]bool{"userId": true, "sessionId": true, "t
 // (genai-mapping.md b.9).
 func (c *spanCtx) mapIdentity() {
 	s := c.out
-	for _, k := range []string{"langfuse.trace.tags", "langfuse.tags", "langfuse.observation.metadata.langfuse_tags",
-		"langfuse.trace.metadata.langfuse_tags", "ai.telemetry.metadata.tags", "tag.tags", "langsmith.span.tags"} {
+	for _, k := range []attrKey{kLangfuseTraceTags, kLangfuseTags, kLangfuseObservationMetadataLangfuseTags,
+		kLangfuseTraceMetadataLangfuseTags, kAiTelemetryMetadataTags, kTagTags, kLangsmithSpanTags} {
 		if v, ok := c.a.get(k); ok {
 			if tags := valueStrings(v); len(tags) > 0 {
 				s.Tags = tags
@@ -609,22 +607,28 @@ func (c *spanCtx) mapIdentity() {
 			}
 		}
 	}
-	s.UserID, _ = c.a.str("langfuse.user.id", "user.id", "langfuse.observation.metadata.langfuse_user_id",
-		"langfuse.trace.metadata.langfuse_user_id", "ai.telemetry.metadata.userId",
-		"traceloop.association.properties.user_id", "enduser.id", "gen_ai.user")
-	s.SessionID, _ = c.a.str("langfuse.session.id", "session.id", "gen_ai.conversation.id",
-		"langfuse.observation.metadata.langfuse_session_id", "langfuse.trace.metadata.langfuse_session_id",
-		"ai.telemetry.metadata.sessionId", "traceloop.association.properties.session_id", "langsmith.trace.session_id")
+	s.UserID, _ = c.a.str(kLangfuseUserId, kUserId, kLangfuseObservationMetadataLangfuseUserId,
+		kLangfuseTraceMetadataLangfuseUserId, kAiTelemetryMetadataUserId,
+		kTraceloopAssociationPropertiesUserId, kEnduserId, kGenAiUser)
+	s.SessionID, _ = c.a.str(kLangfuseSessionId, kSessionId, kGenAiConversationId,
+		kLangfuseObservationMetadataLangfuseSessionId, kLangfuseTraceMetadataLangfuseSessionId,
+		kAiTelemetryMetadataSessionId, kTraceloopAssociationPropertiesSessionId, kLangsmithTraceSessionId)
 
-	metadata := make(map[string]any)
-	for _, k := range []string{"langfuse.observation.metadata", "langfuse.metadata", "langfuse.trace.metadata", "metadata"} {
+	var metadata map[string]any
+	put := func(k string, v any) {
+		if metadata == nil {
+			metadata = make(map[string]any, 4)
+		}
+		metadata[k] = v
+	}
+	for _, k := range []attrKey{kLangfuseObservationMetadata, kLangfuseMetadata, kLangfuseTraceMetadata, kMetadata} {
 		if v, ok := c.a.get(k); ok {
 			fields := jsonObjectFields(v)
 			if fields == nil {
-				metadata[strings.TrimPrefix(k, "langfuse.")] = valueString(v)
+				put(strings.TrimPrefix(keyNames[k], "langfuse."), valueString(v))
 			}
 			for mk, mv := range fields {
-				metadata[mk] = mv
+				put(mk, mv)
 			}
 		}
 	}
@@ -632,23 +636,23 @@ func (c *spanCtx) mapIdentity() {
 		"ai.settings.context.", "traceloop.association.properties.", "langsmith.metadata."} {
 		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
 			if !identityMetadataKeys[rest] {
-				metadata[rest] = valueToAny(v, 0)
+				put(rest, valueToAny(v, 0))
 			}
 		})
 	}
 	if len(metadata) > 0 {
 		c.meta()["metadata"] = metadata
 	}
-	if v, ok := c.a.str("langfuse.environment", "deployment.environment.name", "deployment.environment"); ok {
+	if v, ok := c.a.str(kLangfuseEnvironment, kDeploymentEnvironmentName, kDeploymentEnvironment); ok {
 		c.meta()["environment"] = v
 	}
-	if v, ok := c.a.str("langfuse.release"); ok {
+	if v, ok := c.a.str(kLangfuseRelease); ok {
 		c.meta()["release"] = v
 	}
-	if v, ok := c.a.str("langfuse.version"); ok {
+	if v, ok := c.a.str(kLangfuseVersion); ok {
 		c.meta()["version"] = v
 	}
-	if v, ok := c.a.str("langfuse.trace.name"); ok {
+	if v, ok := c.a.str(kLangfuseTraceName); ok {
 		c.meta()["trace_name"] = v
 	}
 }
@@ -722,7 +726,7 @@ func (c *spanCtx) mapTiming() {
 	s := c.out
 	var ms float64
 	found := false
-	if v, ok := c.a.str("langfuse.observation.completion_start_time"); ok {
+	if v, ok := c.a.str(kLangfuseObservationCompletionStartTime); ok {
 		// Older Langfuse SDKs double-quote the timestamp as JSON.
 		v = strings.Trim(v, `"`)
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && !s.StartTime.IsZero() {
@@ -730,23 +734,23 @@ func (c *spanCtx) mapTiming() {
 		}
 	}
 	if !found {
-		if v, ok := c.a.float("ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"); ok {
+		if v, ok := c.a.float(kAiResponseMsToFirstChunk, kAiStreamMsToFirstChunk); ok {
 			ms, found = v, true
 		}
 	}
 	if !found {
-		if v, ok := c.a.float("gen_ai.response.time_to_first_chunk", "gen_ai.client.operation.time_to_first_chunk"); ok {
+		if v, ok := c.a.float(kGenAiResponseTimeToFirstChunk, kGenAiClientOperationTimeToFirstChunk); ok {
 			ms, found = v*1000, true
 		}
 	}
 	if found && ms >= 0 {
 		c.meta()["time_to_first_token_ms"] = ms
 	}
-	if v, ok := c.a.get("gen_ai.request.stream"); ok && v.Bool() {
+	if v, ok := c.a.get(kGenAiRequestStream); ok && v.Bool() {
 		c.meta()["stream"] = true
-	} else if v, ok := c.a.get("gen_ai.is_streaming"); ok && v.Bool() {
+	} else if v, ok := c.a.get(kGenAiIsStreaming); ok && v.Bool() {
 		c.meta()["stream"] = true
-	} else if v, ok := c.a.get("llm.is_streaming"); ok && v.Bool() {
+	} else if v, ok := c.a.get(kLlmIsStreaming); ok && v.Bool() {
 		c.meta()["stream"] = true
 	}
 }
@@ -754,7 +758,7 @@ func (c *spanCtx) mapTiming() {
 // mapOpperMeta merges opper.meta, the meta of a span that came from an
 // Opper SDK through the receiver, so a round trip keeps it.
 func (c *spanCtx) mapOpperMeta() {
-	v, ok := c.a.get(AttrOpperMeta)
+	v, ok := c.a.get(kOpperMeta)
 	if !ok {
 		return
 	}
@@ -823,88 +827,4 @@ func linksToAny(links ptrace.SpanLinkSlice) []any {
 		out[i] = e
 	}
 	return out
-}
-
-// capOTelMeta keeps meta.otel under its size cap by dropping the largest
-// attributes first; what was dropped is counted, never silently lost. The
-// groups are pre-encoded, so the common case only adds up their lengths.
-func (t *Translator) capOTelMeta(s *Span) {
-	limit := t.opts.MaxOTelMetaBytes
-	otel, ok := s.Meta["otel"].(map[string]any)
-	if !ok || limit < 0 {
-		return
-	}
-	size := 0
-	for _, v := range otel {
-		switch x := v.(type) {
-		case json.RawMessage:
-			size += len(x) + 16
-		case string:
-			size += len(x) + 16
-		default:
-			size += 32
-		}
-	}
-	if size <= limit {
-		return
-	}
-	for _, group := range []string{"resource", "attributes", "events", "links"} {
-		if raw, ok := otel[group].(json.RawMessage); ok {
-			if m, ok := asMap(raw); ok {
-				otel[group] = m
-			} else if l, ok := asList(raw); ok {
-				otel[group] = l
-			}
-		}
-	}
-	size = len(appendJSON(nil, otel))
-	dropped := 0
-	for _, group := range []string{"resource", "attributes", "events", "links"} {
-		for size > limit {
-			key, kb := largestEntry(otel[group])
-			if key == "" {
-				break
-			}
-			switch g := otel[group].(type) {
-			case map[string]any:
-				delete(g, key)
-			case []any:
-				otel[group] = g[:len(g)-1]
-			}
-			size -= kb
-			dropped++
-		}
-	}
-	if size > limit {
-		// Still too big: keep only the facts needed for debugging.
-		for k := range otel {
-			if k != "type_source" && k != "span_kind" && k != "scope" {
-				delete(otel, k)
-			}
-		}
-	}
-	otel["truncated"] = true
-	otel["dropped_keys"] = int64(dropped)
-}
-
-// largestEntry returns the key of the largest entry of a map group, or a
-// marker for the last element of a list group, and its encoded size.
-func largestEntry(group any) (string, int) {
-	switch g := group.(type) {
-	case map[string]any:
-		best, bestSize := "", 0
-		for k, v := range g {
-			n := len(k) + len(appendJSON(nil, v)) + 4
-			if n > bestSize {
-				best, bestSize = k, n
-			}
-		}
-		return best, bestSize
-	case []any:
-		if len(g) == 0 {
-			return "", 0
-		}
-		return "last", len(appendJSON(nil, g[len(g)-1])) + 1
-	}
-	return "", 0
 }

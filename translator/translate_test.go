@@ -37,6 +37,13 @@ func oneSpan(t *testing.T, name string, attrs map[string]any) ptrace.Traces {
 	return td
 }
 
+func mustMap(t *testing.T, v any) map[string]any {
+	t.Helper()
+	m, ok := asMap(v)
+	require.True(t, ok, "not an object: %v", v)
+	return m
+}
+
 func translateOne(t *testing.T, opts Options, name string, attrs map[string]any) Span {
 	t.Helper()
 	spans := New(opts).ToOpper(oneSpan(t, name, attrs))
@@ -84,7 +91,7 @@ func TestDefaultTypeAndTypeMap(t *testing.T) {
 	assert.Equal(t, "call", s.Type)
 	s = translateOne(t, Options{TypeMap: map[string]string{TypeEmbedding: TypeGeneration}}, "e", map[string]any{"gen_ai.operation.name": "embeddings"})
 	assert.Equal(t, TypeGeneration, s.Type)
-	assert.Equal(t, "gen_ai.operation.name=embeddings", s.Meta["otel"].(map[string]any)["type_source"])
+	assert.Equal(t, "gen_ai.operation.name=embeddings", mustMap(t, s.Meta["otel"])["type_source"])
 }
 
 func TestUsageNormalisation(t *testing.T) {
@@ -250,7 +257,7 @@ func TestFlattenedRebuild(t *testing.T) {
 	require.Len(t, msgs, 4, "gaps closed, the hostile index dropped")
 	assert.Equal(t, []any{"m0", "m2", "m9", "m10"}, []any{msgs[0]["content"], msgs[1]["content"], msgs[2]["content"], msgs[3]["content"]})
 	assert.Equal(t, []any{map[string]any{"function": map[string]any{"name": "f"}}}, msgs[2]["tool_calls"])
-	assert.Equal(t, int64(1), s.Meta["otel"].(map[string]any)["dropped_flattened_keys"])
+	assert.Equal(t, int64(1), mustMap(t, s.Meta["otel"])["dropped_flattened_keys"])
 }
 
 func TestIdentityErrorsAndTags(t *testing.T) {

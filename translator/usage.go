@@ -8,7 +8,7 @@ import (
 // usageFields says where one convention keeps each bucket. Every list is
 // tried in order; the first number found wins.
 type usageFields struct {
-	input, output, cacheRead, cacheWrite, reasoning, total []string
+	input, output, cacheRead, cacheWrite, reasoning, total []attrKey
 }
 
 // usageFamilies are read in this order and merged field by field, so an AI
@@ -17,46 +17,46 @@ type usageFields struct {
 // inclusive of reasoning tokens (the semconv meaning).
 var usageFamilies = []usageFields{
 	{ // OTel GenAI semconv, old and new names, and OpenLLMetry.
-		input:      []string{"gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"},
-		output:     []string{"gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"},
-		cacheRead:  []string{"gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.details.cache_read_tokens"},
-		cacheWrite: []string{"gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens", "gen_ai.usage.details.cache_write_tokens"},
-		reasoning:  []string{"gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens", "gen_ai.usage.details.reasoning_tokens"},
-		total:      []string{"gen_ai.usage.total_tokens"},
+		input:      []attrKey{kGenAiUsageInputTokens, kGenAiUsagePromptTokens},
+		output:     []attrKey{kGenAiUsageOutputTokens, kGenAiUsageCompletionTokens},
+		cacheRead:  []attrKey{kGenAiUsageCacheReadInputTokens, kGenAiUsageCacheReadInputTokens2, kGenAiUsageDetailsCacheReadTokens},
+		cacheWrite: []attrKey{kGenAiUsageCacheCreationInputTokens, kGenAiUsageCacheCreationInputTokens2, kGenAiUsageDetailsCacheWriteTokens},
+		reasoning:  []attrKey{kGenAiUsageReasoningOutputTokens, kGenAiUsageReasoningTokens, kGenAiUsageDetailsReasoningTokens},
+		total:      []attrKey{kGenAiUsageTotalTokens},
 	},
 	{ // OpenInference.
-		input:      []string{"llm.token_count.prompt"},
-		output:     []string{"llm.token_count.completion"},
-		cacheRead:  []string{"llm.token_count.prompt_details.cache_read"},
-		cacheWrite: []string{"llm.token_count.prompt_details.cache_write"},
-		reasoning:  []string{"llm.token_count.completion_details.reasoning"},
-		total:      []string{"llm.token_count.total"},
+		input:      []attrKey{kLlmTokenCountPrompt},
+		output:     []attrKey{kLlmTokenCountCompletion},
+		cacheRead:  []attrKey{kLlmTokenCountPromptDetailsCacheRead},
+		cacheWrite: []attrKey{kLlmTokenCountPromptDetailsCacheWrite},
+		reasoning:  []attrKey{kLlmTokenCountCompletionDetailsReasoning},
+		total:      []attrKey{kLlmTokenCountTotal},
 	},
 	{ // Vercel AI SDK legacy, v4 to v6 and after vercel/ai#13129.
-		input:      []string{"ai.usage.inputTokens", "ai.usage.promptTokens"},
-		output:     []string{"ai.usage.outputTokens", "ai.usage.completionTokens"},
-		cacheRead:  []string{"ai.usage.inputTokenDetails.cacheReadTokens", "ai.usage.cachedInputTokens"},
-		cacheWrite: []string{"ai.usage.inputTokenDetails.cacheWriteTokens"},
-		reasoning:  []string{"ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens"},
-		total:      []string{"ai.usage.totalTokens", "ai.usage.tokens"},
+		input:      []attrKey{kAiUsageInputTokens, kAiUsagePromptTokens},
+		output:     []attrKey{kAiUsageOutputTokens, kAiUsageCompletionTokens},
+		cacheRead:  []attrKey{kAiUsageInputTokenDetailsCacheReadTokens, kAiUsageCachedInputTokens},
+		cacheWrite: []attrKey{kAiUsageInputTokenDetailsCacheWriteTokens},
+		reasoning:  []attrKey{kAiUsageOutputTokenDetailsReasoningTokens, kAiUsageReasoningTokens},
+		total:      []attrKey{kAiUsageTotalTokens, kAiUsageTokens},
 	},
 	{ // Older OpenLLMetry.
-		input:     []string{"llm.usage.prompt_tokens"},
-		output:    []string{"llm.usage.completion_tokens"},
-		reasoning: []string{"llm.usage.reasoning_tokens"},
-		total:     []string{"llm.usage.total_tokens"},
+		input:     []attrKey{kLlmUsagePromptTokens},
+		output:    []attrKey{kLlmUsageCompletionTokens},
+		reasoning: []attrKey{kLlmUsageReasoningTokens},
+		total:     []attrKey{kLlmUsageTotalTokens},
 	},
 }
 
 // aggregatedUsage is Pydantic AI's name for an agent run's summed usage: it
 // is never a leaf's own usage.
 var aggregatedUsage = usageFields{
-	input:      []string{"gen_ai.aggregated_usage.input_tokens"},
-	output:     []string{"gen_ai.aggregated_usage.output_tokens"},
-	cacheRead:  []string{"gen_ai.aggregated_usage.cache_read.input_tokens"},
-	cacheWrite: []string{"gen_ai.aggregated_usage.cache_creation.input_tokens"},
-	reasoning:  []string{"gen_ai.aggregated_usage.reasoning.output_tokens"},
-	total:      []string{"gen_ai.aggregated_usage.total_tokens"},
+	input:      []attrKey{kGenAiAggregatedUsageInputTokens},
+	output:     []attrKey{kGenAiAggregatedUsageOutputTokens},
+	cacheRead:  []attrKey{kGenAiAggregatedUsageCacheReadInputTokens},
+	cacheWrite: []attrKey{kGenAiAggregatedUsageCacheCreationInputTokens},
+	reasoning:  []attrKey{kGenAiAggregatedUsageReasoningOutputTokens},
+	total:      []attrKey{kGenAiAggregatedUsageTotalTokens},
 }
 
 type usageReading struct {
@@ -68,7 +68,7 @@ type usageReading struct {
 // supply; the keys it does not need are consumed all the same, as they
 // repeat a count already taken.
 func (r *usageReading) read(a *attrView, f usageFields) {
-	for i, keys := range [6][]string{f.input, f.output, f.cacheRead, f.cacheWrite, f.reasoning, f.total} {
+	for i, keys := range [6][]attrKey{f.input, f.output, f.cacheRead, f.cacheWrite, f.reasoning, f.total} {
 		if len(keys) == 0 {
 			continue
 		}
@@ -129,14 +129,15 @@ func mapUsage(a *attrView) (*Usage, bool) {
 // inclusive totals: every input_* bucket is part of the input, every
 // output_* bucket part of the output.
 func langfuseUsage(a *attrView) *Usage {
-	raw, ok := a.str("langfuse.observation.usage_details")
+	raw, ok := a.str(kLangfuseObservationUsageDetails)
 	if !ok {
 		return nil
 	}
-	var buckets map[string]json.Number
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.UseNumber()
-	if dec.Decode(&buckets) != nil {
+	buckets := make(map[string]json.Number, 12)
+	if objectFields(raw, skipSpace(raw, 0), func(k, v string) bool {
+		buckets[k] = json.Number(v)
+		return true
+	}) < 0 {
 		return nil
 	}
 	num := func(k string) int64 {

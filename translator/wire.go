@@ -36,19 +36,68 @@ const (
 	MetaOutputJSON     = "output_is_json"
 )
 
+// metaEntry is one key of the wire meta. Strings and numbers are held in
+// typed fields: boxing them into an interface would allocate per key.
 type metaEntry struct {
-	k string
-	v any
+	k    string
+	kind uint8
+	s    string
+	n    int64
+	f    float64
+	v    any
 }
 
-// wireMetaEntries lists the span's meta with its structured fields merged
-// in, as it goes on the wire; structured fields win over same-named keys.
+const (
+	entryAny uint8 = iota
+	entryStr
+	entryInt
+	entryFloat
+	entryBool
+	entryUsage
+	entryUsageAggregate
+)
+
+func (e *metaEntry) value() any {
+	switch e.kind {
+	case entryStr:
+		return e.s
+	case entryInt:
+		return e.n
+	case entryFloat:
+		return e.f
+	case entryBool:
+		return true
+	case entryUsage:
+		return e.v.(*Usage).asMap(false)
+	case entryUsageAggregate:
+		return e.v.(*Usage).asMap(true)
+	}
+	return e.v
+}
+
+func (e *metaEntry) appendValue(b []byte) []byte {
+	switch e.kind {
+	case entryStr:
+		return appendJSONString(b, e.s)
+	case entryInt:
+		return strconv.AppendInt(b, e.n, 10)
+	case entryFloat:
+		return appendJSONFloat(b, e.f)
+	case entryBool:
+		return append(b, "true"...)
+	case entryUsage, entryUsageAggregate:
+		return e.v.(*Usage).appendJSON(b, e.kind == entryUsageAggregate)
+	}
+	return appendJSON(b, e.v)
+}
+
+// wireMetaEntries appends the span's meta with its structured fields merged
+// in, as it goes on the wire, sorted by key; structured fields win over
+// same-named keys of s.Meta.
 func wireMetaEntries(s *Span, out []metaEntry) []metaEntry {
-	structured := out[len(out):]
-	add := func(k string, v any) { structured = append(structured, metaEntry{k, v}) }
 	addStr := func(k, v string) {
 		if v != "" {
-			add(k, v)
+			out = append(out, metaEntry{k: k, kind: entryStr, s: v})
 		}
 	}
 	addStr(MetaModel, s.Model)
@@ -59,69 +108,68 @@ func wireMetaEntries(s *Span, out []metaEntry) []metaEntry {
 	addStr(MetaUserID, s.UserID)
 	addStr(MetaSessionID, s.SessionID)
 	if s.Instructions != nil {
-		add(MetaInstructions, *s.Instructions)
+		out = append(out, metaEntry{k: MetaInstructions, kind: entryStr, s: *s.Instructions})
 	}
 	if s.Usage != nil {
 		if s.Aggregate {
-			add(MetaUsageAggregate, s.Usage.asMap(true))
+			out = append(out, metaEntry{k: MetaUsageAggregate, kind: entryUsageAggregate, v: s.Usage})
 		} else {
-			add(MetaUsage, s.Usage.asMap(false))
-			add(MetaTotalTokens, s.Usage.Total)
+			out = append(out, metaEntry{k: MetaUsage, kind: entryUsage, v: s.Usage},
+				metaEntry{k: MetaTotalTokens, kind: entryInt, n: s.Usage.Total})
 		}
 	}
 	if s.Cost != nil && !math.IsNaN(*s.Cost) && !math.IsInf(*s.Cost, 0) {
 		// An aggregate's cost repeats its children's: under its own key, so
 		// nothing that sums meta.cost counts it twice.
+		k := MetaCost
 		if s.Aggregate {
-			add(MetaCostAggregate, *s.Cost)
-		} else {
-			add(MetaCost, *s.Cost)
+			k = MetaCostAggregate
 		}
+		out = append(out, metaEntry{k: k, kind: entryFloat, f: *s.Cost})
 		addStr(MetaCostSource, s.CostSource)
 	}
 	if len(s.Tags) > 0 {
-		add(MetaTags, tagMap(s.Tags))
+		out = append(out, metaEntry{k: MetaTags, v: tagMap(s.Tags)})
 	}
 	if s.InputJSON {
-		add(MetaInputJSON, true)
+		out = append(out, metaEntry{k: MetaInputJSON, kind: entryBool})
 	}
 	if s.OutputJSON {
-		add(MetaOutputJSON, true)
+		out = append(out, metaEntry{k: MetaOutputJSON, kind: entryBool})
 	}
-	n := len(structured)
+	n := len(out)
 	for k, v := range s.Meta {
-		if !slices.ContainsFunc(structured[:n], func(e metaEntry) bool { return e.k == k }) {
-			structured = append(structured, metaEntry{k, v})
+		if !slices.ContainsFunc(out[:n], func(e metaEntry) bool { return e.k == k }) {
+			out = append(out, metaEntry{k: k, v: v})
 		}
 	}
-	slices.SortFunc(structured, func(a, b metaEntry) int { return strings.Compare(a.k, b.k) })
-	return append(out, structured...)
+	slices.SortFunc(out, func(a, b metaEntry) int { return strings.Compare(a.k, b.k) })
+	return out
 }
 
 // WireMeta returns the span's meta with its structured fields merged in,
 // as it goes on the wire.
 func WireMeta(s *Span) map[string]any {
-	var buf [32]metaEntry
-	entries := wireMetaEntries(s, buf[:0])
+	entries := wireMetaEntries(s, make([]metaEntry, 0, 16+len(s.Meta)))
 	m := make(map[string]any, len(entries))
-	for _, e := range entries {
-		m[e.k] = e.v
+	for i := range entries {
+		m[entries[i].k] = entries[i].value()
 	}
 	return m
 }
 
 // appendWireMeta writes WireMeta(s) as JSON without building the map.
 func appendWireMeta(b []byte, s *Span) []byte {
-	var buf [32]metaEntry
+	var buf [24]metaEntry
 	entries := wireMetaEntries(s, buf[:0])
 	b = append(b, '{')
-	for i, e := range entries {
+	for i := range entries {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, e.k)
+		b = appendJSONString(b, entries[i].k)
 		b = append(b, ':')
-		b = appendJSON(b, e.v)
+		b = entries[i].appendValue(b)
 	}
 	return append(b, '}')
 }
