@@ -175,9 +175,6 @@ func (a *attrView) float(keys ...attrKey) (float64, bool) {
 	return out, found
 }
 
-// hasFamily reports whether any key of the family is present.
-func (a *attrView) hasFamily(f uint32) bool { return a.families&f != 0 }
-
 // withPrefix calls f for every attribute whose key starts with prefix, in
 // the order they appear on the span, and marks them consumed.
 func (a *attrView) withPrefix(prefix string, f func(rest string, v pcommon.Value)) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -174,7 +175,9 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	s := c.out
 	c.a.reset(span.Attributes())
 	c.events = span.Events()
-	c.eventUsed = make([]bool, c.events.Len())
+	c.eventUsed = slices.Grow(c.a.eventUsed[:0], c.events.Len())[:c.events.Len()]
+	clear(c.eventUsed)
+	c.a.eventUsed = c.eventUsed
 
 	tid, sid := span.TraceID(), span.SpanID()
 	if tid.IsEmpty() || sid.IsEmpty() {
