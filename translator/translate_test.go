@@ -367,3 +367,56 @@ func TestAppendCreateSpanV2MatchesWireType(t *testing.T) {
 		assert.Equal(t, "tid", *v3req.TraceID)
 	}
 }
+
+func TestMetricsFromEvaluations(t *testing.T) {
+	td := oneSpan(t, "chat", map[string]any{"gen_ai.operation.name": "chat",
+		"evaluations.0.evaluation.name": "relevance", "evaluations.0.evaluation.score": 0.8, "evaluations.0.evaluation.label": "relevant",
+		"evaluations.1.evaluation.name": "toxicity", "evaluations.1.evaluation.score": 0.0})
+	ev := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Events().AppendEmpty()
+	ev.SetName("gen_ai.evaluation.result")
+	ev.Attributes().PutStr("gen_ai.evaluation.name", "faithfulness")
+	ev.Attributes().PutDouble("gen_ai.evaluation.score.value", 0.5)
+	ev.Attributes().PutStr("gen_ai.evaluation.score.label", "partial")
+	ev.Attributes().PutStr("gen_ai.evaluation.explanation", "one claim unsupported")
+	s := New(Options{}).ToOpper(td)[0]
+	assert.Equal(t, []Metric{
+		{Dimension: "faithfulness", Value: 0.5, Comment: "partial: one claim unsupported"},
+		{Dimension: "relevance", Value: 0.8, Comment: "relevant"},
+		{Dimension: "toxicity", Value: 0},
+	}, s.Metrics)
+}
+
+func TestTimeToFirstToken(t *testing.T) {
+	for name, attrs := range map[string]map[string]any{
+		"AI SDK legacy ms":     {"ai.response.msToFirstChunk": 250.0},
+		"semconv seconds":      {"gen_ai.response.time_to_first_chunk": 0.25},
+		"langfuse timestamp":   {"langfuse.observation.completion_start_time": testStart.Add(250 * time.Millisecond).Format(time.RFC3339Nano)},
+		"quoted langfuse time": {"langfuse.observation.completion_start_time": `"` + testStart.Add(250*time.Millisecond).Format(time.RFC3339Nano) + `"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			attrs["gen_ai.operation.name"] = "chat"
+			s := translateOne(t, Options{}, "chat", attrs)
+			assert.Equal(t, 250.0, s.Meta["time_to_first_token_ms"])
+		})
+	}
+}
+
+func TestStructuredAndStringContent(t *testing.T) {
+	td := oneSpan(t, "chat", map[string]any{"gen_ai.operation.name": "chat",
+		"gen_ai.output.messages": `[{"role":"assistant","parts":[{"type":"text","content":"kept \"as is\""}]}]`})
+	msgs := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutEmptySlice("gen_ai.input.messages")
+	m := msgs.AppendEmpty().SetEmptyMap()
+	m.PutStr("role", "user")
+	part := m.PutEmptySlice("parts").AppendEmpty().SetEmptyMap()
+	part.PutStr("type", "text")
+	part.PutStr("content", "hi")
+	s := New(Options{Retention: RetentionFull}).ToOpper(td)[0]
+	assert.JSONEq(t, `[{"role":"user","parts":[{"type":"text","content":"hi"}]}]`, *s.Input, "a structured value is encoded once, as real JSON")
+	assert.Equal(t, `[{"role":"assistant","parts":[{"type":"text","content":"kept \"as is\""}]}]`, *s.Output, "a JSON string passes unchanged")
+	body := AppendCreateSpanV2(nil, &s)
+	var req opperapi.CreateSpanRequest
+	require.NoError(t, json.Unmarshal(body, &req))
+	var out string
+	require.NoError(t, json.Unmarshal(req.Output, &out))
+	assert.Equal(t, *s.Output, out, "encoded exactly once on the wire")
+}
