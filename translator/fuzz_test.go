@@ -199,3 +199,24 @@ func FuzzJSONScan(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONString: the fast string encoder always yields valid JSON that
+// decodes to the input (with invalid UTF-8 replaced, as encoding/json does).
+func FuzzJSONString(f *testing.F) {
+	for _, seed := range []string{"", "plain ascii text of some length", "quote\" back\\slash\n\t\x01", "é ü 日本 \u2028 <a&b>", "\xff\xfe bad", "12345678\"12345678"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		enc := appendJSONString(nil, s)
+		var back string
+		if err := json.Unmarshal(enc, &back); err != nil {
+			t.Fatalf("invalid JSON %q for %q: %v", enc, s, err)
+		}
+		want, _ := json.Marshal(s)
+		var wantBack string
+		_ = json.Unmarshal(want, &wantBack)
+		if back != wantBack {
+			t.Fatalf("round trip of %q: got %q, want %q", s, back, wantBack)
+		}
+	})
+}
