@@ -355,13 +355,15 @@ func (c *spanCtx) mapModel(d typeDecision) {
 	if params := c.modelParameters(); len(params) > 0 {
 		c.meta()["model_parameters"] = params
 	}
+	// Tool definitions are content (descriptions written for the model):
+	// under metadata retention they are consumed, not read.
 	for _, k := range []attrKey{kGenAiToolDefinitions, kAiPromptTools} {
-		if v, ok := c.a.get(k); ok {
+		if v, ok := c.a.get(k); ok && c.retention == RetentionFull {
 			c.meta()["tool_definitions"] = rawOrText(v)
 			break
 		}
 	}
-	if tools, _ := rebuildFlattened(c.a, "llm.tools."); len(tools) > 0 {
+	if tools, _ := rebuildFlattened(c.a, "llm.tools."); len(tools) > 0 && c.retention == RetentionFull {
 		c.meta()["tool_definitions"] = tools
 	}
 	c.collectGroup("agent", agentKeys)
@@ -384,35 +386,38 @@ func (c *spanCtx) mapModel(d typeDecision) {
 	}
 }
 
-var agentKeys = map[string]string{
-	"gen_ai.agent.name": "name", "gen_ai.agent.id": "id", "gen_ai.agent.description": "description",
-	"gen_ai.agent.version": "version", "agent.name": "name", "gen_ai.agent.call.id": "call_id",
-	"graph.node.id": "graph_node_id", "graph.node.name": "graph_node_name", "graph.node.parent_id": "graph_node_parent_id",
+type groupKey struct {
+	key   attrKey
+	short string
 }
 
-var toolKeys = map[string]string{
-	"gen_ai.tool.name": "name", "gen_ai.tool.call.id": "call_id", "gen_ai.tool.type": "type",
-	"gen_ai.tool.description": "description", "tool.name": "name", "tool.description": "description",
-	"tool.parameters": "parameters", "tool.json_schema": "json_schema", "tool.id": "id", "tool_call.id": "call_id",
-	"ai.toolCall.name": "name", "ai.toolCall.id": "call_id",
+var agentKeys = []groupKey{
+	{kGenAiAgentName, "name"}, {key("gen_ai.agent.id"), "id"}, {key("gen_ai.agent.description"), "description"},
+	{key("gen_ai.agent.version"), "version"}, {key("agent.name"), "name"}, {key("gen_ai.agent.call.id"), "call_id"},
+	{key("graph.node.id"), "graph_node_id"}, {key("graph.node.name"), "graph_node_name"}, {key("graph.node.parent_id"), "graph_node_parent_id"},
 }
 
-// collectGroup moves the attributes named in keys into meta[group], under
-// their short names, when any is present.
-func (c *spanCtx) collectGroup(group string, keys map[string]string) {
+var toolKeys = []groupKey{
+	{kGenAiToolName, "name"}, {kGenAiToolCallId, "call_id"}, {key("gen_ai.tool.type"), "type"},
+	{key("gen_ai.tool.description"), "description"}, {kToolName, "name"}, {key("tool.description"), "description"},
+	{key("tool.parameters"), "parameters"}, {key("tool.json_schema"), "json_schema"}, {key("tool.id"), "id"},
+	{key("tool_call.id"), "call_id"}, {kAiToolCallName, "name"}, {key("ai.toolCall.id"), "call_id"},
+}
+
+// collectGroup moves the attributes in keys into meta[group], under their
+// short names, when any is present; the first of two aliases wins.
+func (c *spanCtx) collectGroup(group string, keys []groupKey) {
 	var m map[string]any
-	for i, k := range c.a.keys {
-		short, ok := keys[k]
+	for _, gk := range keys {
+		v, ok := c.a.get(gk.key)
 		if !ok {
 			continue
 		}
-		c.a.used[i] = true
-		v := c.a.vals[i]
 		if m == nil {
 			m = make(map[string]any, 4)
 		}
-		if _, set := m[short]; !set {
-			m[short] = valueToAny(v, 0)
+		if _, set := m[gk.short]; !set {
+			m[gk.short] = valueToAny(v, 0)
 		}
 	}
 	if m != nil {

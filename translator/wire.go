@@ -93,31 +93,18 @@ func (e *metaEntry) appendValue(b []byte) []byte {
 
 // wireMetaEntries appends the span's meta with its structured fields merged
 // in, as it goes on the wire, sorted by key; structured fields win over
-// same-named keys of s.Meta.
+// same-named keys of s.Meta. The structured fields are appended in key
+// order and merged with the sorted keys of s.Meta, so nothing large is
+// sorted per span.
 func wireMetaEntries(s *Span, out []metaEntry) []metaEntry {
+	var fixedBuf [16]metaEntry
+	fixed := fixedBuf[:0]
 	addStr := func(k, v string) {
 		if v != "" {
-			out = append(out, metaEntry{k: k, kind: entryStr, s: v})
+			fixed = append(fixed, metaEntry{k: k, kind: entryStr, s: v})
 		}
 	}
-	addStr(MetaModel, s.Model)
-	addStr(MetaRequestModel, s.RequestModel)
-	addStr(MetaProvider, s.Provider)
-	addStr(MetaGenerationID, s.GenerationID)
-	addStr(MetaFunction, s.Function)
-	addStr(MetaUserID, s.UserID)
-	addStr(MetaSessionID, s.SessionID)
-	if s.Instructions != nil {
-		out = append(out, metaEntry{k: MetaInstructions, kind: entryStr, s: *s.Instructions})
-	}
-	if s.Usage != nil {
-		if s.Aggregate {
-			out = append(out, metaEntry{k: MetaUsageAggregate, kind: entryUsageAggregate, v: s.Usage})
-		} else {
-			out = append(out, metaEntry{k: MetaUsage, kind: entryUsage, v: s.Usage},
-				metaEntry{k: MetaTotalTokens, kind: entryInt, n: s.Usage.Total})
-		}
-	}
+	// Alphabetical order of the keys.
 	if s.Cost != nil && !math.IsNaN(*s.Cost) && !math.IsInf(*s.Cost, 0) {
 		// An aggregate's cost repeats its children's: under its own key, so
 		// nothing that sums meta.cost counts it twice.
@@ -125,25 +112,54 @@ func wireMetaEntries(s *Span, out []metaEntry) []metaEntry {
 		if s.Aggregate {
 			k = MetaCostAggregate
 		}
-		out = append(out, metaEntry{k: k, kind: entryFloat, f: *s.Cost})
+		fixed = append(fixed, metaEntry{k: k, kind: entryFloat, f: *s.Cost})
 		addStr(MetaCostSource, s.CostSource)
 	}
-	if len(s.Tags) > 0 {
-		out = append(out, metaEntry{k: MetaTags, v: tagMap(s.Tags)})
-	}
+	addStr(MetaFunction, s.Function)
+	addStr(MetaGenerationID, s.GenerationID)
 	if s.InputJSON {
-		out = append(out, metaEntry{k: MetaInputJSON, kind: entryBool})
+		fixed = append(fixed, metaEntry{k: MetaInputJSON, kind: entryBool})
 	}
+	if s.Instructions != nil {
+		fixed = append(fixed, metaEntry{k: MetaInstructions, kind: entryStr, s: *s.Instructions})
+	}
+	addStr(MetaModel, s.Model)
 	if s.OutputJSON {
-		out = append(out, metaEntry{k: MetaOutputJSON, kind: entryBool})
+		fixed = append(fixed, metaEntry{k: MetaOutputJSON, kind: entryBool})
 	}
-	n := len(out)
-	for k, v := range s.Meta {
-		if !slices.ContainsFunc(out[:n], func(e metaEntry) bool { return e.k == k }) {
-			out = append(out, metaEntry{k: k, v: v})
+	addStr(MetaProvider, s.Provider)
+	addStr(MetaRequestModel, s.RequestModel)
+	addStr(MetaSessionID, s.SessionID)
+	if len(s.Tags) > 0 {
+		fixed = append(fixed, metaEntry{k: MetaTags, v: tagMap(s.Tags)})
+	}
+	if s.Usage != nil && !s.Aggregate {
+		fixed = append(fixed, metaEntry{k: MetaTotalTokens, kind: entryInt, n: s.Usage.Total},
+			metaEntry{k: MetaUsage, kind: entryUsage, v: s.Usage})
+	}
+	if s.Usage != nil && s.Aggregate {
+		fixed = append(fixed, metaEntry{k: MetaUsageAggregate, kind: entryUsageAggregate, v: s.Usage})
+	}
+	addStr(MetaUserID, s.UserID)
+
+	var keyBuf [16]string
+	keys := keyBuf[:0]
+	for k := range s.Meta {
+		if !slices.ContainsFunc(fixed, func(e metaEntry) bool { return e.k == k }) {
+			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(out, func(a, b metaEntry) int { return strings.Compare(a.k, b.k) })
+	slices.Sort(keys)
+	i, j := 0, 0
+	for i < len(fixed) || j < len(keys) {
+		if j >= len(keys) || i < len(fixed) && fixed[i].k < keys[j] {
+			out = append(out, fixed[i])
+			i++
+			continue
+		}
+		out = append(out, metaEntry{k: keys[j], v: s.Meta[keys[j]]})
+		j++
+	}
 	return out
 }
 
