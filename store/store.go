@@ -22,7 +22,8 @@ var ErrNotFound = errors.New("not found")
 //
 // Every method is scoped to a project: data of one project is invisible to
 // another, and an id that exists only in another project is ErrNotFound.
-// A write that returns nil is durable.
+// A write that returns nil is durable. Times come back in UTC, without
+// monotonic clock readings.
 type Store interface {
 	// UpsertSpans writes spans idempotently: a span whose id already exists
 	// in the project is replaced by the new version, so a retried or
@@ -30,7 +31,9 @@ type Store interface {
 	// parent. When forward is true, a span that is complete (has an end
 	// time) and has not been forwarded yet is queued in the outbox; spans
 	// written with forward false (the exporter's own, by the loop guard)
-	// never are.
+	// never are. A span that was forwarded complete is not queued again by
+	// a later write; one forwarded incomplete is queued again once it
+	// completes. A span without ID or TraceID fails the whole batch.
 	UpsertSpans(ctx context.Context, project string, spans []translator.Span, forward bool) error
 	// GetSpan returns one span.
 	GetSpan(ctx context.Context, project, spanID string) (translator.Span, error)
@@ -49,7 +52,8 @@ type Store interface {
 	// CreateMetric adds a metric to a span; the store assigns id and
 	// creation time.
 	CreateMetric(ctx context.Context, project, spanID string, m Metric) (Metric, error)
-	// ListMetrics pages through a span's metrics, oldest first.
+	// ListMetrics pages through a span's metrics, oldest first, with their
+	// total; limit <= 0 means no limit. An unknown span is ErrNotFound.
 	ListMetrics(ctx context.Context, project, spanID string, offset, limit int) ([]Metric, int64, error)
 	GetMetric(ctx context.Context, project, spanID, metricID string) (Metric, error)
 	// UpdateMetric applies the non-nil fields of u.
@@ -57,18 +61,25 @@ type Store interface {
 	DeleteMetric(ctx context.Context, project, spanID, metricID string) error
 
 	// AddEvent records a span event (v3 events, v2 feedback); the store
-	// assigns id and creation time.
+	// assigns id and creation time. With a SpanID the event belongs to that
+	// span's trace (TraceID is filled in; naming another trace is
+	// ErrNotFound); without, to the trace TraceID, which must exist.
 	AddEvent(ctx context.Context, project string, e Event) (Event, error)
 	// ListEvents returns the events of a span, or of every span of a trace
-	// when spanID is empty, optionally of one kind, oldest first.
+	// when spanID is empty, optionally of one kind, oldest first. An
+	// unknown span or trace is ErrNotFound.
 	ListEvents(ctx context.Context, project, traceID, spanID, kind string) ([]Event, error)
 
 	// PendingForward returns up to limit outbox entries: completed spans not
 	// yet accepted by the next consumer, and spans still running that were
-	// last written before incompleteBefore (forwarded as incomplete).
+	// last written before incompleteBefore (forwarded as incomplete),
+	// completed ones first, across all projects. Reading does not remove
+	// entries: the caller forwards one batch at a time and marks it.
 	PendingForward(ctx context.Context, limit int, incompleteBefore time.Time) ([]Pending, error)
 	// MarkForwarded removes entries from the outbox once the next consumer
-	// accepted them.
+	// accepted them. An entry whose span was written again since (another
+	// Version) stays, so the newer write is forwarded too; unknown keys are
+	// ignored.
 	MarkForwarded(ctx context.Context, keys []PendingKey) error
 
 	// Close releases the store.
@@ -89,16 +100,19 @@ type TraceQuery struct {
 	Name string
 	// Status is translator.StatusOK, StatusError or StatusRunning.
 	Status string
-	// MinDuration and MaxDuration bound the trace duration.
+	// MinDuration and MaxDuration bound TraceSummary.Duration(), which is
+	// zero while the trace runs.
 	MinDuration, MaxDuration time.Duration
-	// MinCost and MaxCost bound the trace cost in USD; nil does not filter.
+	// MinCost and MaxCost bound the trace cost in USD (0 for a trace
+	// without cost); nil does not filter.
 	MinCost, MaxCost *float64
-	// Tag keeps traces whose root carries the tag.
+	// Tag keeps traces whose root carries the tag (exact match).
 	Tag string
 	// From and To bound the trace start time: From <= start < To.
 	From, To time.Time
 	Offset   int
-	// Limit is 1..100.
+	// Limit is 1..100; outside that range, or with a negative Offset,
+	// ListTraces returns an error.
 	Limit int
 }
 

@@ -1,0 +1,410 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/translator"
+)
+
+// Benchmarks. The large ones build a store of 100k or 1M spans once per
+// `go test -bench` run (in a temporary directory removed at the end); they
+// never run under plain `go test`, which runs no benchmarks:
+//
+//	go test -run '^$' -bench . -benchmem -count 3 ./store/sqlite
+//
+// Latency benchmarks report p50 and p99 of the per-operation times.
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	benchDBs.Lock()
+	if benchDBs.dir != "" {
+		_ = os.RemoveAll(benchDBs.dir)
+	}
+	benchDBs.Unlock()
+	os.Exit(code)
+}
+
+const (
+	benchProject   = "bench"
+	spansPerTrace  = 50
+	benchBatchSize = 1000
+)
+
+var workflows = []string{"checkout agent", "support triage", "code review", "search assistant", "invoice parser",
+	"email drafter", "onboarding bot", "sql copilot", "ticket router", "doc summariser", "lead scorer",
+	"translation pipeline", "rag answerer", "fraud check", "meeting notes", "contract review", "voice agent",
+	"recommendation", "moderation", "planner"}
+
+var (
+	models      = []string{"gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "gemini-2.5-pro", "mistral-large"}
+	providers   = []string{"openai", "openai", "anthropic", "google", "mistral"}
+	toolNames   = []string{"search", "fetch_url", "sql_query", "send_email", "calculator", "lookup_customer"}
+	prompt      = strings.Repeat("You are a helpful assistant. Answer the user's question precisely. ", 5)
+	completion  = strings.Repeat("Here is the answer with the details you asked for. ", 4)
+	toolPayload = `{"query":"status of order 12345","limit":10,"filters":{"region":"eu"}}`
+)
+
+// genTrace builds a realistic 50-span trace: an agent root over steps of
+// a function wrapper with a generation, tool calls and retrievals. Ids
+// derive from n, so a trace is the same every time it is generated.
+func genTrace(n int, start time.Time, out []translator.Span) []translator.Span {
+	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	// Ids as the exporter makes them: a random trace id, span ids of the
+	// trace's first 8 bytes and a random OTel span id.
+	tid := benchTraceID(n)
+	var idArr [spansPerTrace]string
+	for i := range idArr {
+		idArr[i] = tid[:19] + fmt.Sprintf("%04x-%012x", rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
+	}
+	sid := func(i int) string { return idArr[i] }
+	root := sid(0)
+	wf := workflows[n%len(workflows)]
+	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	var total translator.Usage
+	var cost float64
+	base := len(out)
+	out = append(out, translator.Span{
+		TraceID: tid, ID: root, Name: wf + " " + strconv.Itoa(n%1000), Type: translator.TypeAgent,
+		StartTime: at(0), Input: &prompt, Output: &completion,
+		Tags:   []string{"env:prod", "customer-" + strconv.Itoa(rng.IntN(100))},
+		UserID: "user-" + strconv.Itoa(rng.IntN(5000)), SessionID: "session-" + strconv.Itoa(n/10),
+		Meta: map[string]any{"release": "2026.3.1", "region": "eu-west-1"},
+	})
+	ms := 5
+	for i := 1; i < spansPerTrace; {
+		step := i
+		m := rng.IntN(len(models))
+		usage := &translator.Usage{Input: int64(200 + rng.IntN(2000)), Output: int64(50 + rng.IntN(500))}
+		usage.Total = usage.Input + usage.Output
+		c := float64(usage.Total) * 2e-6
+		total.Input += usage.Input
+		total.Output += usage.Output
+		total.Total += usage.Total
+		cost += c
+		dur := 200 + rng.IntN(2000)
+		out = append(out, translator.Span{
+			TraceID: tid, ID: sid(i), ParentID: root, Name: "step " + strconv.Itoa(step), Type: translator.TypeFunction,
+			StartTime: at(ms), EndTime: at(ms + dur + 20),
+		})
+		i++
+		if i < spansPerTrace {
+			gen := translator.Span{
+				TraceID: tid, ID: sid(i), ParentID: sid(step), Name: "chat " + models[m], Type: translator.TypeGeneration,
+				StartTime: at(ms + 5), EndTime: at(ms + 5 + dur), Model: models[m], Provider: providers[m],
+				Input: &prompt, Output: &completion, Usage: usage, Cost: &c, CostSource: "computed:2026-01",
+				Meta: map[string]any{"finish_reasons": []any{"stop"}, "temperature": 0.2, "max_tokens": int64(1024)},
+			}
+			out = append(out, gen)
+			i++
+		}
+		for k := 0; k < 2 && i < spansPerTrace; k++ {
+			typ, name := translator.TypeTool, toolNames[rng.IntN(len(toolNames))]
+			if rng.IntN(3) == 0 {
+				typ, name = translator.TypeRetrieval, "vector search"
+			}
+			sp := translator.Span{
+				TraceID: tid, ID: sid(i), ParentID: sid(step), Name: name, Type: typ,
+				StartTime: at(ms + dur + 6 + k), EndTime: at(ms + dur + 15 + k),
+				Input: &toolPayload, InputJSON: true, Output: &toolPayload, OutputJSON: true,
+			}
+			if rng.IntN(100) == 0 {
+				sp.Error = &completion
+			}
+			out = append(out, sp)
+			i++
+		}
+		ms += dur + 30
+	}
+	r := &out[base]
+	r.Usage, r.Aggregate, r.Cost = &total, true, &cost
+	switch rng.IntN(100) {
+	case 0, 1, 2, 3, 4:
+		r.Error = &completion
+		r.EndTime = at(ms)
+	case 5:
+		// running
+	default:
+		r.EndTime = at(ms)
+	}
+	return out
+}
+
+// benchTraceID is the random-looking, deterministic trace id of trace n.
+func benchTraceID(n int) string {
+	r := rand.New(rand.NewPCG(uint64(n), 11))
+	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff,
+		r.Uint32()&0xfff, r.Uint64()&0xffffffffffff)
+}
+
+// benchStart is when the first benchmark trace starts; traces follow each
+// other a second apart, so 1M spans cover about 5.5 hours.
+var benchStart = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func traceStart(n int) time.Time { return benchStart.Add(time.Duration(n) * time.Second) }
+
+// openBench opens a fresh store for a benchmark.
+func openBench(b *testing.B, cfg Config) *Store {
+	b.Helper()
+	cfg.Path = filepath.Join(b.TempDir(), "bench.db")
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// BenchmarkUpsertSpansBulk writes batches of 1000 new spans (20 traces of
+// 50) in one UpsertSpans each, with forwarding on, as a bulk POST does.
+// spans/cpu-s divides by the process's CPU time rather than wall time.
+func BenchmarkUpsertSpansBulk(b *testing.B) {
+	for _, page := range []int{4096, 8192, 16384} {
+		b.Run(fmt.Sprintf("page=%d", page), func(b *testing.B) {
+			benchBulk(b, openBench(b, Config{PageSize: page}))
+		})
+	}
+}
+
+func benchBulk(b *testing.B, s *Store) {
+	ctx := context.Background()
+	batch := make([]translator.Span, 0, benchBatchSize)
+	next := 0
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		batch = batch[:0]
+		for len(batch) < benchBatchSize {
+			batch = genTrace(next, traceStart(next), batch)
+			next++
+		}
+		c := cpuTime()
+		b.StartTimer()
+		if err := s.UpsertSpans(ctx, benchProject, batch, true); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cpu += cpuTime() - c
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*benchBatchSize)/b.Elapsed().Seconds(), "spans/s")
+	b.ReportMetric(float64(b.N*benchBatchSize)/cpu.Seconds(), "spans/cpu-s")
+}
+
+// BenchmarkUpsertSpanSingle writes one span per call, as single v2 creates
+// do, each its own transaction.
+func BenchmarkUpsertSpanSingle(b *testing.B) {
+	s := openBench(b, Config{})
+	ctx := context.Background()
+	var spans []translator.Span
+	next := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(spans) == 0 {
+			b.StopTimer()
+			spans = genTrace(next, traceStart(next), spans[:0])
+			next++
+			b.StartTimer()
+		}
+		if err := s.UpsertSpans(ctx, benchProject, spans[:1], true); err != nil {
+			b.Fatal(err)
+		}
+		spans = spans[1:]
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+}
+
+// benchDBs holds the stores built once per run, by size.
+var benchDBs struct {
+	sync.Mutex
+	dir   string
+	paths map[int]string
+}
+
+// benchDB returns the path of a store holding spans spans (spans/50
+// traces), building it on first use.
+func benchDB(b *testing.B, spans int) string {
+	b.Helper()
+	benchDBs.Lock()
+	defer benchDBs.Unlock()
+	if p, ok := benchDBs.paths[spans]; ok {
+		return p
+	}
+	if benchDBs.dir == "" {
+		dir, err := os.MkdirTemp("", "opper-store-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchDBs.dir, benchDBs.paths = dir, map[int]string{}
+	}
+	path := filepath.Join(benchDBs.dir, fmt.Sprintf("%d.db", spans))
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Path: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	began := time.Now()
+	batch := make([]translator.Span, 0, 5000)
+	for n := 0; n < spans/spansPerTrace; {
+		batch = batch[:0]
+		for ; len(batch) < cap(batch) && n < spans/spansPerTrace; n++ {
+			batch = genTrace(n, traceStart(n), batch)
+		}
+		if err := s.UpsertSpans(ctx, benchProject, batch, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	b.Logf("built %d spans in %v (%.0f spans/s), file %d MiB, peak RSS %.0f MiB", spans,
+		time.Since(began).Round(time.Millisecond), float64(spans)/time.Since(began).Seconds(), fi.Size()>>20, peakRSSMiB())
+	benchDBs.paths[spans] = path
+	return path
+}
+
+// cpuTime is the CPU time (user and system) the process has used. On this
+// shared machine wall time depends on the neighbours; CPU time much less.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSSMiB reads the process's peak resident set (Linux; 0 elsewhere).
+func peakRSSMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+var benchSizes = []int{100_000, 1_000_000}
+
+// latency runs op b.N times and reports the p50 and p99 of its times.
+func latency(b *testing.B, op func(i int) error) {
+	times := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := time.Now()
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(t))
+	}
+	b.StopTimer()
+	slices.Sort(times)
+	q := func(p float64) float64 { return float64(times[int(float64(len(times)-1)*p)]) / 1e6 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(peakRSSMiB(), "peak-rss-MiB")
+}
+
+func openReader(b *testing.B, spans int) *Store {
+	path := benchDB(b, spans)
+	s, err := Open(context.Background(), Config{Path: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// BenchmarkGetTrace reads random 50-span traces.
+func BenchmarkGetTrace(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("spans=%d", size), func(b *testing.B) {
+			s := openReader(b, size)
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(1, 2))
+			traces := size / spansPerTrace
+			latency(b, func(int) error {
+				n := rng.IntN(traces)
+				tr, err := s.GetTrace(ctx, benchProject, benchTraceID(n))
+				if err == nil && len(tr.Spans) != spansPerTrace {
+					err = fmt.Errorf("trace %d: %d spans", n, len(tr.Spans))
+				}
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkListTraces lists pages of 20 under the filters a trace list UI
+// sends.
+func BenchmarkListTraces(b *testing.B) {
+	queries := []struct {
+		name string
+		q    func(rng *rand.Rand, size int) store.TraceQuery
+	}{
+		{"newest", func(*rand.Rand, int) store.TraceQuery { return store.TraceQuery{} }},
+		{"name", func(rng *rand.Rand, _ int) store.TraceQuery {
+			return store.TraceQuery{Name: strings.ToUpper(workflows[rng.IntN(len(workflows))][:6])}
+		}},
+		{"status=error", func(*rand.Rand, int) store.TraceQuery { return store.TraceQuery{Status: translator.StatusError} }},
+		{"name+status+cost", func(rng *rand.Rand, _ int) store.TraceQuery {
+			return store.TraceQuery{Name: workflows[rng.IntN(len(workflows))], Status: translator.StatusOK, MinCost: ptr(0.03)}
+		}},
+		{"duration", func(*rand.Rand, int) store.TraceQuery {
+			return store.TraceQuery{MinDuration: 12 * time.Second, MaxDuration: 18 * time.Second}
+		}},
+		{"tag", func(rng *rand.Rand, _ int) store.TraceQuery {
+			return store.TraceQuery{Tag: "customer-" + strconv.Itoa(rng.IntN(100))}
+		}},
+		{"last-hour", func(_ *rand.Rand, size int) store.TraceQuery {
+			end := traceStart(size / spansPerTrace)
+			return store.TraceQuery{From: end.Add(-time.Hour), To: end}
+		}},
+		{"last-hour+name+status", func(rng *rand.Rand, size int) store.TraceQuery {
+			end := traceStart(size / spansPerTrace)
+			return store.TraceQuery{From: end.Add(-time.Hour), To: end, Name: workflows[rng.IntN(len(workflows))],
+				Status: translator.StatusOK}
+		}},
+		{"page-50", func(*rand.Rand, int) store.TraceQuery { return store.TraceQuery{Offset: 1000} }},
+	}
+	for _, size := range benchSizes {
+		for _, qq := range queries {
+			b.Run(fmt.Sprintf("spans=%d/%s", size, qq.name), func(b *testing.B) {
+				s := openReader(b, size)
+				ctx := context.Background()
+				rng := rand.New(rand.NewPCG(3, 4))
+				latency(b, func(int) error {
+					q := qq.q(rng, size)
+					q.Limit = 20
+					page, total, err := s.ListTraces(ctx, benchProject, q)
+					if err == nil && total > 20 && len(page) != 20 && q.Offset == 0 {
+						err = fmt.Errorf("%+v: %d of %d", q, len(page), total)
+					}
+					return err
+				})
+			})
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,261 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/translator"
+)
+
+const (
+	getSpanSQL      = `SELECT input, output, body FROM spans WHERE project = ? AND span_id = ?`
+	traceSpansSQL   = `SELECT input, output, body FROM spans WHERE project = ? AND trace_id = ?`
+	traceMetricsSQL = `
+SELECT m.id, m.span_id, m.dimension, m.value, m.comment, m.created_ns FROM metrics m
+WHERE m.project = ?1 AND m.span_id IN (SELECT span_id FROM spans WHERE project = ?1 AND trace_id = ?2)
+ORDER BY m.seq`
+)
+
+// scanSpan reads input, output and body into a span.
+func scanSpan(row interface{ Scan(...any) error }) (translator.Span, error) {
+	var sp translator.Span
+	var input, output *string
+	var body []byte
+	if err := row.Scan(&input, &output, &body); err != nil {
+		return sp, err
+	}
+	if err := decodeBody(body, &sp); err != nil {
+		return sp, err
+	}
+	sp.Input, sp.Output = input, output
+	return sp, nil
+}
+
+// GetSpan implements store.Store.
+func (s *Store) GetSpan(ctx context.Context, project, spanID string) (translator.Span, error) {
+	pid, ok, err := s.projectID(ctx, project)
+	if err != nil {
+		return translator.Span{}, err
+	}
+	if !ok {
+		return translator.Span{}, store.ErrNotFound
+	}
+	st, err := s.readStmt(getSpanSQL)
+	if err != nil {
+		return translator.Span{}, err
+	}
+	sp, err := scanSpan(st.QueryRowContext(ctx, pid, keyID(spanID)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return translator.Span{}, store.ErrNotFound
+	}
+	if err != nil {
+		return translator.Span{}, fmt.Errorf("sqlite: get span: %w", err)
+	}
+	return sp, nil
+}
+
+// GetTrace implements store.Store. Spans with the same start time are
+// ordered by id, so the order is stable.
+func (s *Store) GetTrace(ctx context.Context, project, traceID string) (store.Trace, error) {
+	pid, ok, err := s.projectID(ctx, project)
+	if err != nil {
+		return store.Trace{}, err
+	}
+	if !ok {
+		return store.Trace{}, store.ErrNotFound
+	}
+	var tr store.Trace
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		tid := keyID(traceID)
+		st, err := s.stmt(ctx, tx, traceSpansSQL)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, pid, tid)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			sp, err := scanSpan(rows)
+			if err != nil {
+				return err
+			}
+			tr.Spans = append(tr.Spans, sp)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(tr.Spans) == 0 {
+			return store.ErrNotFound
+		}
+		tr.Metrics, err = s.traceMetrics(ctx, tx, pid, tid)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Trace{}, err
+	}
+	if err != nil {
+		return store.Trace{}, fmt.Errorf("sqlite: get trace: %w", err)
+	}
+	slices.SortFunc(tr.Spans, func(a, b translator.Span) int {
+		if c := a.StartTime.Compare(b.StartTime); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	tr.Summary = translator.RollUp(tr.Spans)
+	return tr, nil
+}
+
+func (s *Store) traceMetrics(ctx context.Context, tx *sql.Tx, pid int64, tid any) (map[string][]store.Metric, error) {
+	st, err := s.stmt(ctx, tx, traceMetricsSQL)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, pid, tid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]store.Metric{}
+	for rows.Next() {
+		m, err := scanMetric(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[m.SpanID] = append(out[m.SpanID], m)
+	}
+	return out, rows.Err()
+}
+
+// ListTraces implements store.Store. The page and the count are read in
+// one snapshot. Both walk the traces_list index newest first; every filter
+// but the tag is evaluated on that index alone, so the count reads no
+// table rows, and only the rows of the page are read in full.
+func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQuery) ([]translator.TraceSummary, int64, error) {
+	if q.Limit < 1 || q.Limit > 100 {
+		return nil, 0, fmt.Errorf("sqlite: list traces: limit %d outside 1..100", q.Limit)
+	}
+	if q.Offset < 0 {
+		return nil, 0, fmt.Errorf("sqlite: list traces: negative offset %d", q.Offset)
+	}
+	pid, ok, err := s.projectID(ctx, project)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return []translator.TraceSummary{}, 0, nil
+	}
+	where, args := traceFilter(pid, q)
+	var (
+		total int64
+		out   = []translator.TraceSummary{}
+	)
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM traces t WHERE `+where, args...).Scan(&total); err != nil {
+			return fmt.Errorf("count: %w", err)
+		}
+		if total <= int64(q.Offset) {
+			return nil
+		}
+		// The page is cut from the index alone, so the rows the offset
+		// skips are never read; only the page's rows and roots are.
+		rows, err := tx.QueryContext(ctx, `
+SELECT p.trace_id, t2.start_ns, t2.end_ns, t2.status, t2.cost, t2.name, t2.has_cost, t2.span_count,
+	t2.error_spans, t2.total_tokens, t2.type_counts, t2.tags, t2.root_id, s.input, s.output
+FROM (SELECT t.trace_id, t.start_ns FROM traces t WHERE `+where+`
+	ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ? OFFSET ?) p
+JOIN traces t2 ON t2.project = ? AND t2.trace_id = p.trace_id
+LEFT JOIN spans s ON s.project = t2.project AND s.span_id = t2.root_id
+ORDER BY p.start_ns DESC, p.trace_id DESC`, append(args, q.Limit, q.Offset, pid)...)
+		if err != nil {
+			return fmt.Errorf("page: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			sum, err := scanSummary(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, sum)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: list traces: %w", err)
+	}
+	return out, total, nil
+}
+
+// traceFilter turns q into a WHERE clause over traces t.
+func traceFilter(pid int64, q store.TraceQuery) (string, []any) {
+	var b strings.Builder
+	args := []any{pid}
+	b.WriteString("t.project = ?")
+	add := func(cond string, v any) {
+		b.WriteString(" AND ")
+		b.WriteString(cond)
+		args = append(args, v)
+	}
+	if q.Name != "" {
+		add("instr(t.name_lower, ?) > 0", strings.ToLower(q.Name))
+	}
+	if q.Status != "" {
+		add("t.status = ?", q.Status)
+	}
+	if q.MinDuration > 0 {
+		add("t.duration_ns >= ?", int64(q.MinDuration))
+	}
+	if q.MaxDuration > 0 {
+		add("t.duration_ns <= ?", int64(q.MaxDuration))
+	}
+	if q.MinCost != nil {
+		add("t.cost >= ?", *q.MinCost)
+	}
+	if q.MaxCost != nil {
+		add("t.cost <= ?", *q.MaxCost)
+	}
+	if !q.From.IsZero() {
+		add("t.start_ns >= ?", q.From.UnixNano())
+	}
+	if !q.To.IsZero() {
+		add("t.start_ns < ?", q.To.UnixNano())
+	}
+	if q.Tag != "" {
+		b.WriteString(" AND t.trace_id IN (SELECT trace_id FROM trace_tags WHERE project = ? AND tag = ?)")
+		args = append(args, pid, q.Tag)
+	}
+	return b.String(), args
+}
+
+func scanSummary(rows *sql.Rows) (translator.TraceSummary, error) {
+	var (
+		sum              translator.TraceSummary
+		traceID, rootID  any
+		start, end       *int64
+		hasCost          bool
+		typeCounts, tags []byte
+	)
+	if err := rows.Scan(&traceID, &start, &end, &sum.Status, &sum.Cost, &sum.Name, &hasCost, &sum.SpanCount,
+		&sum.ErrorSpans, &sum.TotalTokens, &typeCounts, &tags, &rootID, &sum.Input, &sum.Output); err != nil {
+		return sum, err
+	}
+	sum.TraceID, sum.RootID = idString(traceID), idString(rootID)
+	sum.StartTime, sum.EndTime = fromNanos(start), fromNanos(end)
+	sum.HasCost = hasCost
+	var err error
+	if sum.TypeCounts, err = decodeTypeCounts(typeCounts); err != nil {
+		return sum, err
+	}
+	if sum.Tags, err = decodeStrings(tags); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}

@@ -1,0 +1,184 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to i+1. Append only: a
+// released migration is never edited, a change is a new entry.
+var migrations = []string{
+	// 1: the initial layout. See README.md for why it looks like this.
+	`
+CREATE TABLE projects (
+	id   INTEGER PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE
+);
+
+-- One row per span. The columns are what the roll-up, the filters and the
+-- outbox read; body holds the full span (codec.go) minus input and
+-- output, which are columns so the trace list can join the root's content.
+CREATE TABLE spans (
+	project     INTEGER NOT NULL,
+	span_id     BLOB NOT NULL,
+	trace_id    BLOB NOT NULL,
+	parent_id   BLOB,
+	start_ns    INTEGER,
+	end_ns      INTEGER,
+	type        TEXT NOT NULL,
+	name        TEXT NOT NULL,
+	has_error   INTEGER NOT NULL,
+	usage_total INTEGER,
+	aggregate   INTEGER NOT NULL,
+	cost        REAL,
+	trace_name  TEXT,
+	tags        BLOB,
+	input       TEXT,
+	output      TEXT,
+	body        BLOB NOT NULL,
+	PRIMARY KEY (project, span_id)
+);
+CREATE INDEX spans_trace ON spans (project, trace_id);
+
+-- A span rewritten with another trace id leaves a row here, so the write
+-- that moved it also recomputes the roll-up of the trace it left. The
+-- writer drains it in the same transaction; it is empty between writes.
+-- Its events follow it.
+CREATE TABLE span_moves (
+	project   INTEGER NOT NULL,
+	old_trace BLOB NOT NULL
+);
+CREATE TRIGGER spans_moved AFTER UPDATE OF trace_id ON spans
+WHEN OLD.trace_id IS NOT NEW.trace_id
+BEGIN
+	INSERT INTO span_moves (project, old_trace) VALUES (OLD.project, OLD.trace_id);
+	UPDATE events SET trace_id = NEW.trace_id WHERE project = NEW.project AND span_id = NEW.span_id;
+END;
+
+-- Store-wide counters: "version" numbers span writes for the outbox.
+CREATE TABLE counters (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters (name, value) VALUES ('version', 0);
+
+-- The roll-up of each trace, rewritten in the transaction that changes
+-- one of its spans. list_order serves newest-first listing and, as a
+-- covering index, the exact count under every column filter.
+CREATE TABLE traces (
+	project      INTEGER NOT NULL,
+	trace_id     BLOB NOT NULL,
+	start_ns     INTEGER,
+	end_ns       INTEGER,
+	duration_ns  INTEGER NOT NULL,
+	status       TEXT NOT NULL,
+	cost         REAL NOT NULL,
+	name         TEXT NOT NULL,
+	name_lower   TEXT NOT NULL,
+	has_cost     INTEGER NOT NULL,
+	span_count   INTEGER NOT NULL,
+	error_spans  INTEGER NOT NULL,
+	total_tokens INTEGER NOT NULL,
+	type_counts  BLOB NOT NULL,
+	tags         BLOB,
+	root_id      BLOB NOT NULL,
+	PRIMARY KEY (project, trace_id)
+);
+CREATE INDEX traces_list ON traces (project, start_ns DESC, trace_id DESC, status, duration_ns, cost, name_lower);
+
+-- The root's tags, for the tag filter.
+CREATE TABLE trace_tags (
+	project  INTEGER NOT NULL,
+	tag      TEXT NOT NULL,
+	trace_id BLOB NOT NULL,
+	PRIMARY KEY (project, tag, trace_id)
+) WITHOUT ROWID;
+
+-- Forward state of every span written with forward on. pending is 1 for a
+-- completed span to forward, 0 for a running one (forwarded as incomplete
+-- once written_ns is old enough), NULL when nothing is due; forwarded is
+-- 0 (never), 1 (as incomplete) or 2 (complete). Rows are small and
+-- outlive their forward, so a replayed span is not forwarded twice; only
+-- the partial index is a queue.
+CREATE TABLE outbox (
+	project    INTEGER NOT NULL,
+	span_id    BLOB NOT NULL,
+	version    INTEGER NOT NULL,
+	pending    INTEGER,
+	forwarded  INTEGER NOT NULL,
+	written_ns INTEGER NOT NULL,
+	PRIMARY KEY (project, span_id)
+) WITHOUT ROWID;
+CREATE INDEX outbox_queue ON outbox (pending, written_ns) WHERE pending IS NOT NULL;
+
+CREATE TABLE metrics (
+	seq        INTEGER PRIMARY KEY,
+	id         BLOB NOT NULL,
+	project    INTEGER NOT NULL,
+	span_id    BLOB NOT NULL,
+	dimension  TEXT NOT NULL,
+	value      REAL NOT NULL,
+	comment    TEXT,
+	created_ns INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX metrics_id ON metrics (project, id);
+CREATE INDEX metrics_span ON metrics (project, span_id, seq);
+
+CREATE TABLE events (
+	seq        INTEGER PRIMARY KEY,
+	id         BLOB NOT NULL,
+	project    INTEGER NOT NULL,
+	trace_id   BLOB NOT NULL,
+	span_id    BLOB,
+	kind       TEXT NOT NULL,
+	source     TEXT NOT NULL,
+	data       BLOB,
+	created_ns INTEGER NOT NULL
+);
+CREATE INDEX events_trace ON events (project, trace_id, seq);
+CREATE INDEX events_span ON events (project, span_id, seq);
+`,
+}
+
+// migrate brings the schema to the newest version in one immediate
+// transaction, so two processes opening a new file do not both migrate it.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin migration: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
+	var v int
+	switch err := tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return fmt.Errorf("init schema_version: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("read schema_version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this build's %d", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, v); err != nil {
+		return fmt.Errorf("record schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migration: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,481 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/translator"
+)
+
+func testRollUp(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	spans := traceSpans(1, t0)
+	// The root alone first: its usage is an aggregate and counts for
+	// nothing even before the children it aggregates arrive.
+	require.NoError(t, s.UpsertSpans(ctx, projectA, spans[:1], true))
+	all := listAll(t, s, projectA)
+	require.Len(t, all, 1)
+	requireSummary(t, spans[:1], all[0])
+	assert.Zero(t, all[0].TotalTokens)
+	assert.False(t, all[0].HasCost)
+
+	require.NoError(t, s.UpsertSpans(ctx, projectA, spans[1:], true))
+	all = listAll(t, s, projectA)
+	require.Len(t, all, 1)
+	got := all[0]
+	requireSummary(t, spans, got)
+	// The figures themselves, so a backend cannot agree with a broken
+	// translator by accident: usage leaves only, aggregates and the wrapper
+	// that repeats its child's usage excluded.
+	assert.Equal(t, int64(6), got.SpanCount)
+	assert.Equal(t, map[string]int64{"agent": 1, "generation": 2, "function": 1, "tool": 1, "retrieval": 1}, got.TypeCounts)
+	assert.Equal(t, int64(450), got.TotalTokens)
+	assert.InDelta(t, 0.047, got.Cost, 1e-12)
+	assert.True(t, got.HasCost)
+	assert.Equal(t, 2*time.Second, got.Duration())
+	assert.Equal(t, translator.StatusOK, got.Status)
+	assert.Equal(t, "agent run 1", got.Name)
+	assert.Equal(t, ptr("question 1"), got.Input)
+	assert.Equal(t, ptr("answer 1"), got.Output)
+	assert.Equal(t, []string{"prod", "t1"}, got.Tags)
+	assert.Equal(t, spans[0].ID, got.RootID)
+	assert.Equal(t, t0, got.StartTime)
+}
+
+func testRollUpStatus(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	running := traceSpans(1, t0)
+	running[0].EndTime = time.Time{}
+	running[0].Meta = map[string]any{"trace_name": "named trace"}
+	failed := traceSpans(2, t0.Add(time.Minute))
+	failed[0].Error = ptr("tool failed")
+	failed[4].Error = ptr("timeout")
+	noCost := traceSpans(3, t0.Add(2*time.Minute))[4:6]
+	noCost[0].Cost, noCost[0].ParentID, noCost[1].ParentID = nil, "", ""
+	for _, sp := range [][]translator.Span{running, failed, noCost} {
+		require.NoError(t, s.UpsertSpans(ctx, projectA, sp, true))
+	}
+	all := listAll(t, s, projectA)
+	require.Len(t, all, 3)
+	requireSummary(t, noCost, all[0])
+	requireSummary(t, failed, all[1])
+	requireSummary(t, running, all[2])
+	assert.Equal(t, translator.StatusRunning, all[2].Status)
+	assert.Equal(t, "named trace", all[2].Name)
+	assert.Zero(t, all[2].Duration())
+	assert.Equal(t, translator.StatusError, all[1].Status)
+	assert.Equal(t, int64(2), all[1].ErrorSpans)
+	assert.False(t, all[0].HasCost)
+	for _, sp := range [][]translator.Span{running, failed, noCost} {
+		tr, err := s.GetTrace(ctx, projectA, sp[0].TraceID)
+		require.NoError(t, err)
+		requireSummary(t, sp, tr.Summary)
+	}
+}
+
+func testSpanMoves(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := traceSpans(1, t0), traceSpans(2, t0.Add(time.Minute))
+	require.NoError(t, s.UpsertSpans(ctx, projectA, append(slices.Clone(a), b...), true))
+	_, err := s.AddEvent(ctx, projectA, store.Event{SpanID: a[5].ID, Kind: "feedback", Data: []byte(`{}`)})
+	require.NoError(t, err)
+	moved := a[5]
+	moved.TraceID, moved.ParentID = traceID(2), b[0].ID
+	require.NoError(t, s.UpsertSpans(ctx, projectA, []translator.Span{moved}, true))
+	all := listAll(t, s, projectA)
+	require.Len(t, all, 2)
+	requireSummary(t, append(b, moved), all[0])
+	requireSummary(t, a[:5], all[1])
+	ev, err := s.ListEvents(ctx, projectA, traceID(2), "", "")
+	require.NoError(t, err)
+	require.Len(t, ev, 1)
+	assert.Equal(t, traceID(2), ev[0].TraceID)
+
+	// Into a trace that did not exist, in a batch with a new span of it.
+	moved = a[4]
+	moved.TraceID, moved.ParentID = traceID(3), spanID(3, 0)
+	root := traceSpans(3, t0.Add(time.Hour))[0]
+	require.NoError(t, s.UpsertSpans(ctx, projectA, []translator.Span{moved, root}, true))
+	all = listAll(t, s, projectA)
+	require.Len(t, all, 3)
+	requireSummary(t, []translator.Span{moved, root}, all[0])
+	requireSummary(t, append(b, a[5]), all[1])
+	requireSummary(t, a[:4], all[2])
+}
+
+func testListEmpty(t *testing.T, s store.Store) {
+	page, total, err := s.ListTraces(t.Context(), projectA, store.TraceQuery{Limit: 20})
+	require.NoError(t, err)
+	assert.Empty(t, page)
+	assert.Zero(t, total)
+}
+
+func testListBadLimit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, q := range []store.TraceQuery{{Limit: 0}, {Limit: 101}, {Limit: -1}, {Limit: 10, Offset: -1}} {
+		_, _, err := s.ListTraces(ctx, projectA, q)
+		require.Error(t, err, "%+v", q)
+	}
+}
+
+// filterFixture writes 12 traces of varied name, status, duration, cost,
+// tags and start, and returns their spans by trace id.
+func filterFixture(t *testing.T, s store.Store) map[string][]translator.Span {
+	out := map[string][]translator.Span{}
+	names := []string{"Checkout Agent", "search", "checkout-retry", "Résumé écrit", "summarise", "CHECKOUT"}
+	for n := 1; n <= 12; n++ {
+		spans := traceSpans(n, t0.Add(time.Duration(n)*time.Minute))
+		spans[0].Name = names[n%len(names)]
+		spans[0].EndTime = spans[0].StartTime.Add(time.Duration(n) * time.Second)
+		switch n % 4 {
+		case 1:
+			spans[0].Error = ptr("failed")
+		case 2:
+			spans[0].EndTime = time.Time{}
+		}
+		for i := range spans {
+			if spans[i].Cost != nil {
+				spans[i].Cost = ptr(*spans[i].Cost * float64(n))
+			}
+		}
+		if n%3 == 0 {
+			spans[0].Tags = append(spans[0].Tags, "vip")
+		}
+		if n == 7 {
+			// A tag on a child does not make the trace match: the filter is on the root.
+			spans[3].Tags = []string{"child-only"}
+			spans[0].Tags = nil
+		}
+		require.NoError(t, s.UpsertSpans(t.Context(), projectA, spans, true))
+		out[spans[0].TraceID] = spans
+	}
+	return out
+}
+
+// match is the reference filter, from the contract in store.TraceQuery.
+func match(sum translator.TraceSummary, q store.TraceQuery) bool {
+	d := sum.Duration()
+	switch {
+	case q.Name != "" && !strings.Contains(strings.ToLower(sum.Name), strings.ToLower(q.Name)),
+		q.Status != "" && sum.Status != q.Status,
+		q.MinDuration > 0 && d < q.MinDuration,
+		q.MaxDuration > 0 && d > q.MaxDuration,
+		q.MinCost != nil && sum.Cost < *q.MinCost,
+		q.MaxCost != nil && sum.Cost > *q.MaxCost,
+		q.Tag != "" && !slices.Contains(sum.Tags, q.Tag),
+		!q.From.IsZero() && sum.StartTime.Before(q.From),
+		!q.To.IsZero() && !sum.StartTime.Before(q.To):
+		return false
+	}
+	return true
+}
+
+func testListFilters(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	traces := filterFixture(t, s)
+	var sums []translator.TraceSummary
+	for _, spans := range traces {
+		sums = append(sums, translator.RollUp(spans))
+	}
+	slices.SortFunc(sums, func(a, b translator.TraceSummary) int { return b.StartTime.Compare(a.StartTime) })
+
+	queries := map[string]store.TraceQuery{
+		"none":              {},
+		"name":              {Name: "checkout"},
+		"name upper":        {Name: "CHECK"},
+		"name unicode":      {Name: "RÉSUMÉ"},
+		"name none":         {Name: "nothing"},
+		"status ok":         {Status: translator.StatusOK},
+		"status error":      {Status: translator.StatusError},
+		"status running":    {Status: translator.StatusRunning},
+		"min duration":      {MinDuration: 6 * time.Second},
+		"max duration":      {MaxDuration: 5 * time.Second},
+		"duration range":    {MinDuration: 3 * time.Second, MaxDuration: 9 * time.Second},
+		"min cost":          {MinCost: ptr(0.2)},
+		"max cost":          {MaxCost: ptr(0.2)},
+		"cost range":        {MinCost: ptr(0.1), MaxCost: ptr(0.4)},
+		"tag":               {Tag: "vip"},
+		"tag child only":    {Tag: "child-only"},
+		"tag per trace":     {Tag: "t5"},
+		"from":              {From: t0.Add(6 * time.Minute)},
+		"to":                {To: t0.Add(6 * time.Minute)},
+		"time range":        {From: t0.Add(3 * time.Minute), To: t0.Add(9 * time.Minute)},
+		"name and status":   {Name: "checkout", Status: translator.StatusError},
+		"tag and cost":      {Tag: "vip", MinCost: ptr(0.3)},
+		"everything":        {Name: "e", Status: translator.StatusOK, MinDuration: time.Second, MaxDuration: 11 * time.Second, MinCost: ptr(0.01), MaxCost: ptr(1.0), Tag: "prod", From: t0, To: t0.Add(time.Hour)},
+		"everything, empty": {Name: "e", Status: translator.StatusRunning, MinDuration: time.Second},
+	}
+	for name, q := range queries {
+		t.Run(name, func(t *testing.T) {
+			var want []string
+			for _, sum := range sums {
+				if match(sum, q) {
+					want = append(want, sum.TraceID)
+				}
+			}
+			q.Limit = 100
+			page, total, err := s.ListTraces(ctx, projectA, q)
+			require.NoError(t, err)
+			assert.Equal(t, int64(len(want)), total)
+			if want == nil {
+				want = []string{}
+			}
+			require.Equal(t, want, ids(page))
+			for _, got := range page {
+				requireSummary(t, traces[got.TraceID], got)
+			}
+		})
+	}
+	// The fixture exercises every filter: each selects some but not all.
+	for name, q := range queries {
+		if strings.Contains(name, "none") || strings.Contains(name, "empty") || strings.Contains(name, "child") {
+			continue
+		}
+		n := 0
+		for _, sum := range sums {
+			if match(sum, q) {
+				n++
+			}
+		}
+		assert.True(t, n > 0 && n < len(sums), "fixture: %q matches %d of %d", name, n, len(sums))
+	}
+}
+
+func testListPagination(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 25
+	var want []string
+	// Written oldest-last and in two projects' worth of batches, read newest first.
+	for i := 1; i <= n; i++ {
+		require.NoError(t, s.UpsertSpans(ctx, projectA, traceSpans(i, t0.Add(time.Duration(i*7%n)*time.Hour)), true))
+	}
+	for h := n - 1; h >= 0; h-- {
+		for i := 1; i <= n; i++ {
+			if i*7%n == h {
+				want = append(want, traceID(i))
+			}
+		}
+	}
+	var got []string
+	for off := 0; off < n+10; off += 10 {
+		page, total, err := s.ListTraces(ctx, projectA, store.TraceQuery{Offset: off, Limit: 10})
+		require.NoError(t, err)
+		assert.Equal(t, int64(n), total)
+		assert.Len(t, page, min(10, max(n-off, 0)))
+		got = append(got, ids(page)...)
+	}
+	require.Equal(t, want, got)
+	// A filtered page counts the filtered set, not the page.
+	page, total, err := s.ListTraces(ctx, projectA, store.TraceQuery{Limit: 3, Offset: 1, From: t0.Add(10 * time.Hour)})
+	require.NoError(t, err)
+	assert.Equal(t, int64(15), total)
+	assert.Equal(t, want[1:4], ids(page))
+	page, total, err = s.ListTraces(ctx, projectA, store.TraceQuery{Limit: 100, Offset: 1000})
+	require.NoError(t, err)
+	assert.Empty(t, page)
+	assert.Equal(t, int64(n), total)
+}
+
+func testDeleteSpan(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	spans := traceSpans(1, t0)
+	require.NoError(t, s.UpsertSpans(ctx, projectA, spans, true))
+	victim := spans[3]
+	_, err := s.CreateMetric(ctx, projectA, victim.ID, store.Metric{Dimension: "d", Value: 1})
+	require.NoError(t, err)
+	keep, err := s.CreateMetric(ctx, projectA, spans[1].ID, store.Metric{Dimension: "d", Value: 2})
+	require.NoError(t, err)
+	_, err = s.AddEvent(ctx, projectA, store.Event{SpanID: victim.ID, Kind: "feedback", Data: []byte(`{"score":1}`)})
+	require.NoError(t, err)
+
+	require.NoError(t, s.DeleteSpan(ctx, projectA, victim.ID))
+	_, err = s.GetSpan(ctx, projectA, victim.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, _, err = s.ListMetrics(ctx, projectA, victim.ID, 0, 10)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.ListEvents(ctx, projectA, "", victim.ID, "")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	ev, err := s.ListEvents(ctx, projectA, traceID(1), "", "")
+	require.NoError(t, err)
+	assert.Empty(t, ev)
+	pending, err := s.PendingForward(ctx, 100, past)
+	require.NoError(t, err)
+	for _, p := range pending {
+		assert.NotEqual(t, victim.ID, p.Key.SpanID)
+	}
+	assert.Len(t, pending, len(spans)-1)
+
+	rest := slices.Delete(slices.Clone(spans), 3, 4)
+	tr, err := s.GetTrace(ctx, projectA, traceID(1))
+	require.NoError(t, err)
+	require.Len(t, tr.Spans, len(rest))
+	requireSummary(t, rest, tr.Summary)
+	require.Equal(t, map[string][]store.Metric{spans[1].ID: {keep}}, tr.Metrics)
+	all := listAll(t, s, projectA)
+	require.Len(t, all, 1)
+	requireSummary(t, rest, all[0])
+	require.ErrorIs(t, s.DeleteSpan(ctx, projectA, victim.ID), store.ErrNotFound)
+
+	// Written again, the span starts without metrics or events.
+	require.NoError(t, s.UpsertSpans(ctx, projectA, []translator.Span{victim}, true))
+	ms, total, err := s.ListMetrics(ctx, projectA, victim.ID, 0, 10)
+	require.NoError(t, err)
+	assert.Empty(t, ms)
+	assert.Zero(t, total)
+	ev, err = s.ListEvents(ctx, projectA, "", victim.ID, "")
+	require.NoError(t, err)
+	assert.Empty(t, ev)
+}
+
+func testDeleteLastSpan(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	spans := traceSpans(1, t0)[:1]
+	spans[0].Tags = []string{"only"}
+	require.NoError(t, s.UpsertSpans(ctx, projectA, spans, true))
+	require.NoError(t, s.DeleteSpan(ctx, projectA, spans[0].ID))
+	_, err := s.GetTrace(ctx, projectA, traceID(1))
+	require.ErrorIs(t, err, store.ErrNotFound)
+	page, total, err := s.ListTraces(ctx, projectA, store.TraceQuery{Limit: 10, Tag: "only"})
+	require.NoError(t, err)
+	assert.Empty(t, page)
+	assert.Zero(t, total)
+	assert.Empty(t, listAll(t, s, projectA))
+}
+
+func testDeleteTrace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	gone, kept := traceSpans(1, t0), traceSpans(2, t0.Add(time.Minute))
+	require.NoError(t, s.UpsertSpans(ctx, projectA, append(slices.Clone(gone), kept...), true))
+	for _, sp := range []translator.Span{gone[1], kept[1]} {
+		_, err := s.CreateMetric(ctx, projectA, sp.ID, store.Metric{Dimension: "d", Value: 1})
+		require.NoError(t, err)
+		_, err = s.AddEvent(ctx, projectA, store.Event{SpanID: sp.ID, Kind: "feedback", Data: []byte(`{}`)})
+		require.NoError(t, err)
+		_, err = s.AddEvent(ctx, projectA, store.Event{TraceID: sp.TraceID, Kind: "evaluation", Data: []byte(`{}`)})
+		require.NoError(t, err)
+	}
+
+	require.NoError(t, s.DeleteTrace(ctx, projectA, traceID(1)))
+	_, err := s.GetTrace(ctx, projectA, traceID(1))
+	require.ErrorIs(t, err, store.ErrNotFound)
+	for _, sp := range gone {
+		_, err := s.GetSpan(ctx, projectA, sp.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	}
+	_, err = s.ListEvents(ctx, projectA, traceID(1), "", "")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, _, err = s.ListMetrics(ctx, projectA, gone[1].ID, 0, 10)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	pending, err := s.PendingForward(ctx, 100, past)
+	require.NoError(t, err)
+	assert.Len(t, pending, len(kept))
+	for _, p := range pending {
+		assert.Equal(t, traceID(2), p.Span.TraceID)
+	}
+	all := listAll(t, s, projectA)
+	require.Len(t, all, 1)
+	requireSummary(t, kept, all[0])
+	ev, err := s.ListEvents(ctx, projectA, traceID(2), "", "")
+	require.NoError(t, err)
+	assert.Len(t, ev, 2)
+	require.ErrorIs(t, s.DeleteTrace(ctx, projectA, traceID(1)), store.ErrNotFound)
+
+	// Writing the trace again starts from nothing.
+	require.NoError(t, s.UpsertSpans(ctx, projectA, gone[:2], true))
+	ms, total, err := s.ListMetrics(ctx, projectA, gone[1].ID, 0, 10)
+	require.NoError(t, err)
+	assert.Empty(t, ms)
+	assert.Zero(t, total)
+}
+
+func testProjectIsolation(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := traceSpans(1, t0)
+	require.NoError(t, s.UpsertSpans(ctx, projectA, a, true))
+	m, err := s.CreateMetric(ctx, projectA, a[1].ID, store.Metric{Dimension: "d", Value: 1})
+	require.NoError(t, err)
+	_, err = s.AddEvent(ctx, projectA, store.Event{SpanID: a[1].ID, Kind: "feedback", Data: []byte(`{}`)})
+	require.NoError(t, err)
+
+	check := func(project string) {
+		t.Helper()
+		nf := func(err error, what string) {
+			t.Helper()
+			require.ErrorIs(t, err, store.ErrNotFound, "%s in %s", what, project)
+		}
+		_, err := s.GetSpan(ctx, project, a[1].ID)
+		nf(err, "GetSpan")
+		_, err = s.GetTrace(ctx, project, traceID(1))
+		nf(err, "GetTrace")
+		_, err = s.CreateMetric(ctx, project, a[1].ID, store.Metric{Dimension: "d"})
+		nf(err, "CreateMetric")
+		_, _, err = s.ListMetrics(ctx, project, a[1].ID, 0, 10)
+		nf(err, "ListMetrics")
+		_, err = s.GetMetric(ctx, project, a[1].ID, m.ID)
+		nf(err, "GetMetric")
+		_, err = s.UpdateMetric(ctx, project, a[1].ID, m.ID, store.MetricUpdate{Value: ptr(9.0)})
+		nf(err, "UpdateMetric")
+		nf(s.DeleteMetric(ctx, project, a[1].ID, m.ID), "DeleteMetric")
+		_, err = s.AddEvent(ctx, project, store.Event{SpanID: a[1].ID, Kind: "feedback"})
+		nf(err, "AddEvent span")
+		_, err = s.AddEvent(ctx, project, store.Event{TraceID: traceID(1), Kind: "feedback"})
+		nf(err, "AddEvent trace")
+		_, err = s.ListEvents(ctx, project, traceID(1), "", "")
+		nf(err, "ListEvents trace")
+		_, err = s.ListEvents(ctx, project, "", a[1].ID, "")
+		nf(err, "ListEvents span")
+		nf(s.DeleteSpan(ctx, project, a[1].ID), "DeleteSpan")
+		nf(s.DeleteTrace(ctx, project, traceID(1)), "DeleteTrace")
+		page, total, err := s.ListTraces(ctx, project, store.TraceQuery{Limit: 100})
+		require.NoError(t, err)
+		for _, sum := range page {
+			assert.NotEqual(t, traceID(1), sum.TraceID, "trace of %s listed in %s", projectA, project)
+		}
+		assert.Equal(t, int64(len(page)), total)
+	}
+	// A project that has never written anything, and one that has.
+	check(projectB)
+	b := traceSpans(2, t0)
+	require.NoError(t, s.UpsertSpans(ctx, projectB, b, true))
+	check(projectB)
+
+	// The same ids in two projects are two spans.
+	same := a[0]
+	same.Name = "project b's copy"
+	require.NoError(t, s.UpsertSpans(ctx, projectB, []translator.Span{same}, true))
+	got, err := s.GetSpan(ctx, projectB, same.ID)
+	require.NoError(t, err)
+	assert.Equal(t, same, got)
+	got, err = s.GetSpan(ctx, projectA, same.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a[0], got)
+	require.NoError(t, s.DeleteTrace(ctx, projectB, traceID(1)))
+	tr, err := s.GetTrace(ctx, projectA, traceID(1))
+	require.NoError(t, err)
+	assert.Len(t, tr.Spans, len(a))
+	ms, _, err := s.ListMetrics(ctx, projectA, a[1].ID, 0, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []store.Metric{m}, ms)
+
+	allA := listAll(t, s, projectA)
+	require.Len(t, allA, 1)
+	requireSummary(t, a, allA[0])
+	allB := listAll(t, s, projectB)
+	require.Len(t, allB, 1)
+	requireSummary(t, b, allB[0])
+	// Pending entries carry their project.
+	pending, err := s.PendingForward(ctx, 100, past)
+	require.NoError(t, err)
+	byProject := map[string]int{}
+	for _, p := range pending {
+		byProject[p.Key.Project]++
+	}
+	assert.Equal(t, map[string]int{projectA: len(a), projectB: len(b)}, byProject, fmt.Sprint(len(pending)))
+}
