@@ -1,0 +1,263 @@
+package opperreceiver // import "github.com/opperotel/bridge/receiver/opperreceiver"
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/confignet"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/opperotel/bridge/translator"
+)
+
+// DefaultProject is the project of every span when no api_keys are set.
+const DefaultProject = "default"
+
+const (
+	defaultEndpoint   = "localhost:8090"
+	defaultSQLitePath = "./data/opper.db"
+)
+
+// Config defines the configuration of the opper receiver.
+type Config struct {
+	// ServerConfig is the HTTP server: endpoint, TLS, CORS, auth extension,
+	// max_request_body_size and the other confighttp keys.
+	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
+	// Storage selects the trace store backend; exactly one is set.
+	Storage StorageConfig `mapstructure:"storage"`
+	// APIKeys are the accepted bearer keys, each bound to a project. With
+	// none, the receiver is anonymous and stores everything in project
+	// "default".
+	APIKeys []APIKeyConfig `mapstructure:"api_keys"`
+	// AllowAnonymous lets a receiver without api_keys listen on a
+	// non-loopback endpoint.
+	AllowAnonymous bool `mapstructure:"allow_anonymous"`
+	// Retention decides, per project, whether content is stored.
+	Retention RetentionConfig `mapstructure:"retention"`
+	// Forward controls handing stored spans to the pipeline.
+	Forward ForwardConfig `mapstructure:"forward"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// StorageConfig selects the trace store. Exactly one backend is set; a
+// storage section in the user's configuration replaces the default one as
+// a whole, so `storage: {postgres: ...}` does not inherit the default sqlite.
+type StorageConfig struct {
+	// SQLite is the embedded single-file store (the default).
+	SQLite *SQLiteConfig `mapstructure:"sqlite"`
+	// Postgres is reserved for the shared PostgreSQL store.
+	Postgres *PostgresConfig `mapstructure:"postgres"`
+}
+
+// SQLiteConfig configures the embedded SQLite store.
+type SQLiteConfig struct {
+	// Path of the database file; its directory is created if missing.
+	Path string `mapstructure:"path"`
+}
+
+// PostgresConfig configures the PostgreSQL store (not available yet).
+type PostgresConfig struct {
+	// DSN is the connection string.
+	DSN configopaque.String `mapstructure:"dsn"`
+}
+
+// APIKeyConfig binds an API key to a project.
+type APIKeyConfig struct {
+	// Key is the bearer token clients send (`Authorization: Bearer <key>`).
+	Key configopaque.String `mapstructure:"key"`
+	// Project is the project whose data the key reads and writes.
+	Project string `mapstructure:"project"`
+}
+
+// RetentionConfig sets what is stored of each span's content.
+type RetentionConfig struct {
+	// Default applies to projects not listed in Projects: full or metadata.
+	Default translator.Retention `mapstructure:"default"`
+	// Projects overrides the retention per project name.
+	Projects map[string]translator.Retention `mapstructure:"projects"`
+}
+
+// ForwardConfig controls the forwarder, which hands stored spans to the
+// next consumer as OTLP.
+type ForwardConfig struct {
+	// Enabled turns forwarding on; off, spans are only stored.
+	Enabled bool `mapstructure:"enabled"`
+	// IncompleteSpanTimeout is how long a span without an end time waits
+	// after its last write before it is forwarded anyway, marked incomplete.
+	IncompleteSpanTimeout time.Duration `mapstructure:"incomplete_span_timeout"`
+	// BatchSize is the most spans handed to the pipeline in one call.
+	BatchSize int `mapstructure:"batch_size"`
+	// PollInterval is how often the outbox is checked when no write woke
+	// the forwarder (incomplete spans, spans left by another replica).
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// RetryInitialInterval is the first wait after the pipeline refused
+	// spans; it doubles up to RetryMaxInterval. Retries never give up.
+	RetryInitialInterval time.Duration `mapstructure:"retry_initial_interval"`
+	RetryMaxInterval     time.Duration `mapstructure:"retry_max_interval"`
+}
+
+var (
+	_ component.Config    = (*Config)(nil)
+	_ confmap.Validator   = (*Config)(nil)
+	_ confmap.Unmarshaler = (*StorageConfig)(nil)
+)
+
+func createDefaultConfig() component.Config {
+	sc := confighttp.NewDefaultServerConfig()
+	sc.NetAddr = confignet.NewDefaultAddrConfig()
+	sc.NetAddr.Transport = confignet.TransportTypeTCP
+	sc.NetAddr.Endpoint = defaultEndpoint
+	return &Config{
+		ServerConfig: sc,
+		Storage:      StorageConfig{SQLite: &SQLiteConfig{Path: defaultSQLitePath}},
+		Retention:    RetentionConfig{Default: translator.RetentionFull},
+		Forward: ForwardConfig{
+			Enabled:               true,
+			IncompleteSpanTimeout: 10 * time.Minute,
+			BatchSize:             1000,
+			PollInterval:          5 * time.Second,
+			RetryInitialInterval:  time.Second,
+			RetryMaxInterval:      30 * time.Second,
+		},
+	}
+}
+
+// Unmarshal implements confmap.Unmarshaler: a storage section replaces the
+// default backend instead of merging into it, and a backend named without
+// settings (`sqlite:` or `sqlite: {}`) gets its defaults.
+func (s *StorageConfig) Unmarshal(conf *confmap.Conf) error {
+	*s = StorageConfig{}
+	if conf.IsSet("sqlite") {
+		s.SQLite = &SQLiteConfig{}
+	}
+	if conf.IsSet("postgres") {
+		s.Postgres = &PostgresConfig{}
+	}
+	if err := conf.Unmarshal(s); err != nil {
+		return err
+	}
+	if s.SQLite != nil && s.SQLite.Path == "" {
+		s.SQLite.Path = defaultSQLitePath
+	}
+	return nil
+}
+
+// Validate checks the configuration; the messages name the offending key.
+func (cfg *Config) Validate() error {
+	var errs []error
+	switch {
+	case cfg.Storage.SQLite != nil && cfg.Storage.Postgres != nil:
+		errs = append(errs, errors.New("storage: set only one of sqlite or postgres"))
+	case cfg.Storage.SQLite == nil && cfg.Storage.Postgres == nil:
+		errs = append(errs, errors.New("storage: set one of sqlite or postgres"))
+	case cfg.Storage.SQLite != nil && strings.TrimSpace(cfg.Storage.SQLite.Path) == "":
+		errs = append(errs, errors.New("storage::sqlite::path must not be empty"))
+	case cfg.Storage.Postgres != nil:
+		errs = append(errs, errors.New("storage::postgres is not available in this version; use storage::sqlite"))
+	}
+
+	seenKeys := make(map[string]int, len(cfg.APIKeys))
+	for i, k := range cfg.APIKeys {
+		key := normalizeKey(string(k.Key))
+		switch {
+		case key == "":
+			errs = append(errs, fmt.Errorf("api_keys[%d]: key must not be empty", i))
+		case seenKeys[key] > 0:
+			// Never echo the key itself.
+			errs = append(errs, fmt.Errorf("api_keys[%d]: the same key is already listed at api_keys[%d]", i, seenKeys[key]-1))
+		default:
+			seenKeys[key] = i + 1
+		}
+		if err := validateProject(k.Project); err != nil {
+			errs = append(errs, fmt.Errorf("api_keys[%d]: project %w", i, err))
+		}
+	}
+
+	if !cfg.Retention.Default.Valid() {
+		errs = append(errs, fmt.Errorf("retention::default: %q is not a retention; use full or metadata", cfg.Retention.Default))
+	}
+	for name, r := range cfg.Retention.Projects {
+		if !r.Valid() {
+			errs = append(errs, fmt.Errorf("retention::projects::%s: %q is not a retention; use full or metadata", name, r))
+		}
+	}
+
+	if cfg.Forward.Enabled {
+		f := cfg.Forward
+		if f.IncompleteSpanTimeout <= 0 {
+			errs = append(errs, errors.New("forward::incomplete_span_timeout must be positive"))
+		}
+		if f.BatchSize <= 0 {
+			errs = append(errs, errors.New("forward::batch_size must be positive"))
+		}
+		if f.PollInterval <= 0 {
+			errs = append(errs, errors.New("forward::poll_interval must be positive"))
+		}
+		if f.RetryInitialInterval <= 0 || f.RetryMaxInterval < f.RetryInitialInterval {
+			errs = append(errs, errors.New("forward::retry_initial_interval must be positive and not above forward::retry_max_interval"))
+		}
+	}
+
+	if len(cfg.APIKeys) == 0 && !cfg.AllowAnonymous && !isLocalEndpoint(cfg.ServerConfig.NetAddr) {
+		errs = append(errs, fmt.Errorf("endpoint %q is not a loopback address and no api_keys are set: "+
+			"anyone who can reach it could read and write traces; set api_keys, listen on localhost, "+
+			"or set allow_anonymous: true to accept this", cfg.ServerConfig.NetAddr.Endpoint))
+	}
+	return errors.Join(errs...)
+}
+
+func validateProject(p string) error {
+	switch {
+	case p == "":
+		return errors.New("must not be empty")
+	case len(p) > 128:
+		return errors.New("must be at most 128 bytes")
+	case strings.TrimSpace(p) != p:
+		return fmt.Errorf("%q must not start or end with spaces", p)
+	}
+	return nil
+}
+
+// isLocalEndpoint reports whether the server only accepts connections from
+// this machine: a unix socket, or a host that is localhost or a loopback
+// IP. An empty host (":8090") listens on every interface.
+func isLocalEndpoint(addr confignet.AddrConfig) bool {
+	if addr.Transport == confignet.TransportTypeUnix {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr.Endpoint)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// normalizeKey strips a "Bearer " prefix a key may have been configured
+// with, as clients may already prefix the value they send.
+func normalizeKey(k string) string {
+	k = strings.TrimSpace(k)
+	if len(k) > 7 && strings.EqualFold(k[:7], "bearer ") {
+		k = strings.TrimSpace(k[7:])
+	}
+	return k
+}
+
+// retentionFor returns the retention of a project.
+func (cfg *Config) retentionFor(project string) translator.Retention {
+	if r, ok := cfg.Retention.Projects[project]; ok {
+		return r
+	}
+	return cfg.Retention.Default
+}

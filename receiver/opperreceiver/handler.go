@@ -1,0 +1,331 @@
+package opperreceiver // import "github.com/opperotel/bridge/receiver/opperreceiver"
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/opperotel/bridge/opperapi"
+	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/translator"
+)
+
+// maxIDBytes bounds client-chosen ids.
+const maxIDBytes = 256
+
+// api serves the Opper trace API over a store. It is an http.Handler.
+type api struct {
+	cfg    *Config
+	store  store.Store
+	logger *zap.Logger
+	// notify wakes the forwarder after a write that queued spans.
+	notify func()
+	now    func() time.Time
+
+	// writer commits concurrent writes together; nil writes directly.
+	writer *groupWriter
+
+	keys    []apiKey
+	maxBody int64
+	mux     *http.ServeMux
+	// locks serialize read-modify-write updates of one span (PATCH).
+	locks [64]sync.Mutex
+}
+
+// apiKey is a configured key, kept only as its SHA-256 so every comparison
+// takes the same time whatever the key's length.
+type apiKey struct {
+	sum     [sha256.Size]byte
+	project string
+}
+
+// handlerFunc serves one route for an authenticated project.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, project string) error
+
+func newAPI(cfg *Config, st store.Store, logger *zap.Logger, notify func()) *api {
+	a := &api{cfg: cfg, store: st, logger: logger, notify: notify, now: time.Now, maxBody: cfg.ServerConfig.MaxRequestBodySize}
+	if a.maxBody <= 0 {
+		a.maxBody = 20 << 20 // confighttp's default
+	}
+	if a.notify == nil {
+		a.notify = func() {}
+	}
+	for _, k := range cfg.APIKeys {
+		a.keys = append(a.keys, apiKey{sum: sha256.Sum256([]byte(normalizeKey(string(k.Key)))), project: k.Project})
+	}
+	a.mux = http.NewServeMux()
+	a.routes()
+	return a
+}
+
+func (a *api) routes() {
+	a.route("/v2/spans", map[string]handlerFunc{http.MethodPost: a.createSpanV2})
+	a.route("/v2/spans/batch", map[string]handlerFunc{http.MethodPost: a.createSpansBatch})
+	a.route("/v2/spans/{span_id}", map[string]handlerFunc{
+		http.MethodGet: a.getSpanV2, http.MethodPatch: a.updateSpanV2, http.MethodDelete: a.deleteSpanV2,
+	})
+	a.route("/v2/spans/{span_id}/metrics", map[string]handlerFunc{
+		http.MethodPost: a.createMetric, http.MethodGet: a.listMetrics,
+	})
+	a.route("/v2/spans/{span_id}/metrics/{metric_id}", map[string]handlerFunc{
+		http.MethodGet: a.getMetric, http.MethodPatch: a.updateMetric, http.MethodDelete: a.deleteMetric,
+	})
+	a.route("/v2/spans/{span_id}/feedback", map[string]handlerFunc{http.MethodPost: a.submitFeedback})
+	a.route("/v2/spans/{span_id}/save_examples", map[string]handlerFunc{http.MethodPost: a.saveExamples})
+	a.route("/v2/traces", map[string]handlerFunc{http.MethodGet: a.listTracesV2})
+	a.route("/v2/traces/{trace_id}", map[string]handlerFunc{http.MethodGet: a.getTraceV2})
+
+	a.route("/v3/spans", map[string]handlerFunc{http.MethodPost: a.createSpanV3})
+	a.route("/v3/spans/{span_id}", map[string]handlerFunc{
+		http.MethodGet: a.getSpanV3, http.MethodPatch: a.updateSpanV3, http.MethodDelete: a.deleteSpanV3,
+	})
+	a.route("/v3/spans/{span_id}/events", map[string]handlerFunc{
+		http.MethodGet: a.listSpanEvents, http.MethodPost: a.createSpanEvent,
+	})
+	a.route("/v3/traces", map[string]handlerFunc{http.MethodGet: a.listTracesV3})
+	a.route("/v3/traces/{trace_id}", map[string]handlerFunc{
+		http.MethodGet: a.getTraceV3, http.MethodDelete: a.deleteTraceV3,
+	})
+	a.route("/v3/traces/{trace_id}/events", map[string]handlerFunc{http.MethodGet: a.listTraceEvents})
+
+	a.mux.Handle("/", a.authenticated(func(_ http.ResponseWriter, r *http.Request, _ string) error {
+		return &apiError{status: http.StatusNotFound, msg: "no such endpoint: " + r.URL.Path}
+	}))
+}
+
+// route registers a path with one handler per method; other methods get a
+// 405 in the version's error shape, with an Allow header.
+func (a *api) route(pattern string, methods map[string]handlerFunc) {
+	allowed := make([]string, 0, len(methods))
+	for m := range methods {
+		allowed = append(allowed, m)
+	}
+	slices.Sort(allowed)
+	allow := strings.Join(allowed, ", ")
+	a.mux.Handle(pattern, a.authenticated(func(w http.ResponseWriter, r *http.Request, project string) error {
+		h, ok := methods[r.Method]
+		if !ok {
+			w.Header().Set("Allow", allow)
+			return &apiError{status: http.StatusMethodNotAllowed, msg: "method " + r.Method + " is not allowed here; use " + allow}
+		}
+		return h(w, r, project)
+	}))
+}
+
+// ServeHTTP implements http.Handler.
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// authenticated resolves the caller's project from its key, answers 401 in
+// the path's version shape without one, and writes errors the handler
+// returns.
+func (a *api) authenticated(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := versionOf(r.URL.Path)
+		project, ok := a.authenticate(r)
+		if !ok {
+			writeError(w, v, &apiError{status: http.StatusUnauthorized, msg: "missing or invalid API key"})
+			return
+		}
+		if err := h(w, r, project); err != nil {
+			a.writeErr(w, r, v, err)
+		}
+	})
+}
+
+func (a *api) writeErr(w http.ResponseWriter, r *http.Request, v apiVersion, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, store.ErrNotFound):
+		ae = errNotFound("resource")
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+		ae = &apiError{status: 499, msg: "request canceled"}
+	default:
+		// A store failure: log it once here (no request content, no key).
+		a.logger.Error("Trace store operation failed", zap.String("method", r.Method),
+			zap.String("route", r.Pattern), zap.Error(err))
+		ae = &apiError{status: http.StatusInternalServerError, msg: "the trace store failed; try again"}
+	}
+	writeError(w, v, ae)
+}
+
+// authenticate returns the caller's project. Every configured key is
+// compared, in constant time, against the presented one; the loop never
+// stops early, so timing reveals neither which key matched nor how much of
+// a key was right.
+func (a *api) authenticate(r *http.Request) (string, bool) {
+	if len(a.keys) == 0 {
+		return DefaultProject, true
+	}
+	token, ok := bearerToken(r.Header.Get("Authorization"))
+	sum := sha256.Sum256([]byte(token))
+	match := -1
+	for i := range a.keys {
+		eq := subtle.ConstantTimeCompare(sum[:], a.keys[i].sum[:])
+		match = subtle.ConstantTimeSelect(eq, i, match)
+	}
+	if !ok || match < 0 {
+		return "", false
+	}
+	return a.keys[match].project, true
+}
+
+// bearerToken extracts the key of an `Authorization: Bearer <key>` header;
+// the scheme is case-insensitive, as the SDKs send whatever case the user's
+// pre-prefixed key had.
+func bearerToken(h string) (string, bool) {
+	h = strings.TrimSpace(h)
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	token := strings.TrimSpace(h[7:])
+	return token, token != ""
+}
+
+// readBody reads the request body within the size limit: over it is a 413.
+func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
+	body := http.MaxBytesReader(w, r.Body, a.maxBody)
+	b, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &apiError{status: http.StatusRequestEntityTooLarge,
+				msg: "the request body is larger than the limit of " + formatBytes(mbe.Limit)}
+		}
+		return nil, errBadRequest("cannot read the request body: %v", err)
+	}
+	return b, nil
+}
+
+func formatBytes(n int64) string {
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// lockSpan serializes read-modify-write updates of one span in this process.
+func (a *api) lockSpan(project, spanID string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(project))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(spanID))
+	m := &a.locks[h.Sum32()%uint32(len(a.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// forwardFor reports whether spans written by r go to the pipeline: not
+// when forwarding is off, and not when the request carries the exporter's
+// loop-guard header.
+func (a *api) forwardFor(r *http.Request) bool {
+	return a.cfg.Forward.Enabled && r.Header.Get(opperapi.HeaderSource) != opperapi.SourceExporter
+}
+
+// upsert stores spans and wakes the forwarder if any of them is complete.
+func (a *api) upsert(ctx context.Context, project string, spans []translator.Span, forward bool) error {
+	var err error
+	if a.writer != nil {
+		err = a.writer.upsert(ctx, project, spans, forward)
+	} else {
+		err = a.store.UpsertSpans(ctx, project, spans, forward)
+	}
+	if err != nil {
+		return err
+	}
+	if forward && slices.ContainsFunc(spans, func(s translator.Span) bool { return !s.Running() }) {
+		a.notify()
+	}
+	return nil
+}
+
+// finishSpan applies the server's part of a write: the project's retention.
+func (a *api) finishSpan(project string, s *translator.Span) {
+	translator.ApplyRetention(s, a.cfg.retentionFor(project))
+}
+
+// resolveTraceID fills a span's missing trace id. A root starts a trace
+// whose id is the span's own id, so a retried create lands in the same
+// trace. A child takes its parent's trace id: from spans written in the
+// same request (known), else from the store, else, when the parent has
+// not arrived yet, the parent's id, which is the id the parent's trace gets
+// when it arrives as a root without a trace id.
+func (a *api) resolveTraceID(ctx context.Context, project string, s *translator.Span, known map[string]string) error {
+	if s.TraceID != "" {
+		return nil
+	}
+	if s.ParentID == "" {
+		s.TraceID = s.ID
+		return nil
+	}
+	if tid, ok := known[s.ParentID]; ok {
+		s.TraceID = tid
+		return nil
+	}
+	parent, err := a.store.GetSpan(ctx, project, s.ParentID)
+	switch {
+	case err == nil:
+		s.TraceID = parent.TraceID
+	case errors.Is(err, store.ErrNotFound):
+		s.TraceID = s.ParentID
+	default:
+		return err
+	}
+	return nil
+}
+
+// checkTime rejects times that cannot be written back as RFC 3339.
+func checkTime(t *opperapi.Time, field string) *apiError {
+	if t == nil {
+		return nil
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return errInvalid("datetime_parsing", "Input should be a valid datetime between years 1 and 9999", "body", field)
+	}
+	return nil
+}
+
+// checkID validates a client-chosen id.
+func checkID(id *string, field string) *apiError {
+	if id == nil {
+		return nil
+	}
+	if len(*id) > maxIDBytes {
+		return errInvalid("string_too_long", "String should have at most 256 bytes", "body", field)
+	}
+	if strings.ContainsFunc(*id, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return errInvalid("string_pattern_mismatch", "String must not contain control characters", "body", field)
+	}
+	return nil
+}
+
+// writeJSON writes a success answer.
+func (a *api) writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	writeRaw(w, status, b)
+	return nil
+}
+
+func writeNoContent(w http.ResponseWriter) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// pathID returns a path id in its canonical form (UUIDs are stored lower
+// case, 8-4-4-4-12).
+func pathID(r *http.Request, name string) string {
+	return translator.CanonicalID(r.PathValue(name))
+}

@@ -1,0 +1,553 @@
+// Package memstore is an in-memory store.Store for tests: the receiver's
+// handler and forwarder tests run against it, and it doubles as a reference
+// for the store contract. It keeps everything in maps under one mutex and
+// scans for queries, so it is meant for small data sets.
+package memstore // import "github.com/opperotel/bridge/receiver/opperreceiver/internal/memstore"
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/translator"
+)
+
+// ErrClosed is returned by every method after Close.
+var ErrClosed = errors.New("memstore: closed")
+
+// Store is an in-memory store.Store. The zero value is not usable; call New.
+type Store struct {
+	mu       sync.Mutex
+	closed   bool
+	projects map[string]*project
+	version  int64
+	// outbox holds the spans that may be pending: complete and not yet
+	// forwarded, or running and not yet forwarded as incomplete.
+	outbox map[outboxKey]struct{}
+	// now is the clock, replaceable in tests.
+	now func() time.Time
+}
+
+type outboxKey struct{ project, spanID string }
+
+type spanEntry struct {
+	span    translator.Span
+	version int64
+	written time.Time
+	forward bool
+	// forwardedComplete is set once the ended span was accepted;
+	// forwardedIncomplete once a running version was.
+	forwardedComplete, forwardedIncomplete bool
+}
+
+type project struct {
+	spans   map[string]*spanEntry
+	traces  map[string]map[string]struct{}
+	metrics map[string][]store.Metric // by span id, oldest first
+	events  []store.Event
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{projects: make(map[string]*project), outbox: make(map[outboxKey]struct{}), now: time.Now}
+}
+
+// SetClock replaces the store's clock (tests of incomplete-span timeouts).
+func (s *Store) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+func (s *Store) project(name string, create bool) *project {
+	p := s.projects[name]
+	if p == nil && create {
+		p = &project{spans: make(map[string]*spanEntry), traces: make(map[string]map[string]struct{}),
+			metrics: make(map[string][]store.Metric)}
+		s.projects[name] = p
+	}
+	return p
+}
+
+func (s *Store) lock() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// UpsertSpans implements store.Store.
+func (s *Store) UpsertSpans(ctx context.Context, projectName string, spans []translator.Span, forward bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for i := range spans {
+		if spans[i].ID == "" || spans[i].TraceID == "" {
+			return fmt.Errorf("memstore: span %d has no id or trace id", i)
+		}
+	}
+	if len(spans) == 0 {
+		return nil
+	}
+	p := s.project(projectName, true)
+	now := s.now()
+	for i := range spans {
+		sp := cloneSpan(&spans[i])
+		s.version++
+		e := p.spans[sp.ID]
+		if e == nil {
+			e = &spanEntry{}
+			p.spans[sp.ID] = e
+		} else if e.span.TraceID != sp.TraceID {
+			p.removeFromTrace(e.span.TraceID, sp.ID)
+			for j := range p.events {
+				if p.events[j].SpanID == sp.ID {
+					p.events[j].TraceID = sp.TraceID
+				}
+			}
+		}
+		e.span, e.version, e.written, e.forward = sp, s.version, now, forward
+		tr := p.traces[sp.TraceID]
+		if tr == nil {
+			tr = make(map[string]struct{})
+			p.traces[sp.TraceID] = tr
+		}
+		tr[sp.ID] = struct{}{}
+		key := outboxKey{projectName, sp.ID}
+		if forward && (!sp.Running() && !e.forwardedComplete || sp.Running() && !e.forwardedIncomplete) {
+			s.outbox[key] = struct{}{}
+		} else {
+			delete(s.outbox, key)
+		}
+	}
+	return nil
+}
+
+func (p *project) removeFromTrace(traceID, spanID string) {
+	if tr := p.traces[traceID]; tr != nil {
+		delete(tr, spanID)
+		if len(tr) == 0 {
+			delete(p.traces, traceID)
+		}
+	}
+}
+
+// GetSpan implements store.Store.
+func (s *Store) GetSpan(_ context.Context, projectName, spanID string) (translator.Span, error) {
+	if err := s.lock(); err != nil {
+		return translator.Span{}, err
+	}
+	defer s.mu.Unlock()
+	e := s.entry(projectName, spanID)
+	if e == nil {
+		return translator.Span{}, store.ErrNotFound
+	}
+	return cloneSpan(&e.span), nil
+}
+
+func (s *Store) entry(projectName, spanID string) *spanEntry {
+	p := s.project(projectName, false)
+	if p == nil {
+		return nil
+	}
+	return p.spans[spanID]
+}
+
+// DeleteSpan implements store.Store.
+func (s *Store) DeleteSpan(_ context.Context, projectName, spanID string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	p := s.project(projectName, false)
+	if p == nil || p.spans[spanID] == nil {
+		return store.ErrNotFound
+	}
+	s.deleteSpan(projectName, p, spanID)
+	return nil
+}
+
+func (s *Store) deleteSpan(projectName string, p *project, spanID string) {
+	e := p.spans[spanID]
+	delete(p.spans, spanID)
+	p.removeFromTrace(e.span.TraceID, spanID)
+	delete(p.metrics, spanID)
+	p.events = slices.DeleteFunc(p.events, func(ev store.Event) bool { return ev.SpanID == spanID })
+	delete(s.outbox, outboxKey{projectName, spanID})
+}
+
+func (p *project) traceSpans(traceID string) []translator.Span {
+	ids := p.traces[traceID]
+	spans := make([]translator.Span, 0, len(ids))
+	for id := range ids {
+		spans = append(spans, cloneSpan(&p.spans[id].span))
+	}
+	slices.SortFunc(spans, func(a, b translator.Span) int {
+		if c := a.StartTime.Compare(b.StartTime); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return spans
+}
+
+// GetTrace implements store.Store.
+func (s *Store) GetTrace(_ context.Context, projectName, traceID string) (store.Trace, error) {
+	if err := s.lock(); err != nil {
+		return store.Trace{}, err
+	}
+	defer s.mu.Unlock()
+	p := s.project(projectName, false)
+	if p == nil || len(p.traces[traceID]) == 0 {
+		return store.Trace{}, store.ErrNotFound
+	}
+	spans := p.traceSpans(traceID)
+	metrics := make(map[string][]store.Metric)
+	for _, sp := range spans {
+		if ms := p.metrics[sp.ID]; len(ms) > 0 {
+			metrics[sp.ID] = slices.Clone(ms)
+		}
+	}
+	return store.Trace{Summary: translator.RollUp(spans), Spans: spans, Metrics: metrics}, nil
+}
+
+// ListTraces implements store.Store.
+func (s *Store) ListTraces(_ context.Context, projectName string, q store.TraceQuery) ([]translator.TraceSummary, int64, error) {
+	if err := s.lock(); err != nil {
+		return nil, 0, err
+	}
+	defer s.mu.Unlock()
+	if q.Limit < 1 || q.Limit > 100 || q.Offset < 0 {
+		return nil, 0, fmt.Errorf("memstore: limit %d must be 1..100 and offset %d >= 0", q.Limit, q.Offset)
+	}
+	p := s.project(projectName, false)
+	if p == nil {
+		return nil, 0, nil
+	}
+	var matches []translator.TraceSummary
+	for traceID := range p.traces {
+		sum := translator.RollUp(p.traceSpans(traceID))
+		if matchQuery(&sum, &q) {
+			matches = append(matches, sum)
+		}
+	}
+	slices.SortFunc(matches, func(a, b translator.TraceSummary) int {
+		if c := b.StartTime.Compare(a.StartTime); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.TraceID, b.TraceID)
+	})
+	total := int64(len(matches))
+	start := min(max(q.Offset, 0), len(matches))
+	end := len(matches)
+	if q.Limit > 0 {
+		end = min(start+q.Limit, end)
+	}
+	return slices.Clone(matches[start:end]), total, nil
+}
+
+func matchQuery(t *translator.TraceSummary, q *store.TraceQuery) bool {
+	switch {
+	case q.Name != "" && !strings.Contains(strings.ToLower(t.Name), strings.ToLower(q.Name)):
+		return false
+	case q.Status != "" && t.Status != q.Status:
+		return false
+	case q.MinDuration > 0 && t.Duration() < q.MinDuration:
+		return false
+	case q.MaxDuration > 0 && t.Duration() > q.MaxDuration:
+		return false
+	case q.MinCost != nil && t.Cost < *q.MinCost:
+		return false
+	case q.MaxCost != nil && t.Cost > *q.MaxCost:
+		return false
+	case q.Tag != "" && !slices.Contains(t.Tags, q.Tag):
+		return false
+	case !q.From.IsZero() && t.StartTime.Before(q.From):
+		return false
+	case !q.To.IsZero() && !t.StartTime.Before(q.To):
+		return false
+	}
+	return true
+}
+
+// DeleteTrace implements store.Store.
+func (s *Store) DeleteTrace(_ context.Context, projectName, traceID string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	p := s.project(projectName, false)
+	if p == nil || len(p.traces[traceID]) == 0 {
+		return store.ErrNotFound
+	}
+	for id := range p.traces[traceID] {
+		s.deleteSpan(projectName, p, id)
+	}
+	p.events = slices.DeleteFunc(p.events, func(ev store.Event) bool { return ev.TraceID == traceID })
+	return nil
+}
+
+// CreateMetric implements store.Store.
+func (s *Store) CreateMetric(_ context.Context, projectName, spanID string, m store.Metric) (store.Metric, error) {
+	if err := s.lock(); err != nil {
+		return store.Metric{}, err
+	}
+	defer s.mu.Unlock()
+	p := s.project(projectName, false)
+	if p == nil || p.spans[spanID] == nil {
+		return store.Metric{}, store.ErrNotFound
+	}
+	m.ID, m.SpanID, m.CreatedAt = translator.NewID(), spanID, s.now().UTC()
+	p.metrics[spanID] = append(p.metrics[spanID], m)
+	return m, nil
+}
+
+// ListMetrics implements store.Store.
+func (s *Store) ListMetrics(_ context.Context, projectName, spanID string, offset, limit int) ([]store.Metric, int64, error) {
+	if err := s.lock(); err != nil {
+		return nil, 0, err
+	}
+	defer s.mu.Unlock()
+	p := s.project(projectName, false)
+	if p == nil || p.spans[spanID] == nil {
+		return nil, 0, store.ErrNotFound
+	}
+	ms := p.metrics[spanID]
+	start := min(max(offset, 0), len(ms))
+	end := len(ms)
+	if limit > 0 {
+		end = min(start+limit, end)
+	}
+	return slices.Clone(ms[start:end]), int64(len(ms)), nil
+}
+
+func (s *Store) metric(projectName, spanID, metricID string) (*project, int) {
+	p := s.project(projectName, false)
+	if p == nil {
+		return nil, -1
+	}
+	return p, slices.IndexFunc(p.metrics[spanID], func(m store.Metric) bool { return m.ID == metricID })
+}
+
+// GetMetric implements store.Store.
+func (s *Store) GetMetric(_ context.Context, projectName, spanID, metricID string) (store.Metric, error) {
+	if err := s.lock(); err != nil {
+		return store.Metric{}, err
+	}
+	defer s.mu.Unlock()
+	p, i := s.metric(projectName, spanID, metricID)
+	if i < 0 {
+		return store.Metric{}, store.ErrNotFound
+	}
+	return p.metrics[spanID][i], nil
+}
+
+// UpdateMetric implements store.Store.
+func (s *Store) UpdateMetric(_ context.Context, projectName, spanID, metricID string, u store.MetricUpdate) (store.Metric, error) {
+	if err := s.lock(); err != nil {
+		return store.Metric{}, err
+	}
+	defer s.mu.Unlock()
+	p, i := s.metric(projectName, spanID, metricID)
+	if i < 0 {
+		return store.Metric{}, store.ErrNotFound
+	}
+	m := &p.metrics[spanID][i]
+	if u.Dimension != nil {
+		m.Dimension = *u.Dimension
+	}
+	if u.Value != nil {
+		m.Value = *u.Value
+	}
+	if u.Comment != nil {
+		c := *u.Comment
+		m.Comment = &c
+	}
+	return *m, nil
+}
+
+// DeleteMetric implements store.Store.
+func (s *Store) DeleteMetric(_ context.Context, projectName, spanID, metricID string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	p, i := s.metric(projectName, spanID, metricID)
+	if i < 0 {
+		return store.ErrNotFound
+	}
+	p.metrics[spanID] = slices.Delete(p.metrics[spanID], i, i+1)
+	return nil
+}
+
+// AddEvent implements store.Store.
+func (s *Store) AddEvent(_ context.Context, projectName string, e store.Event) (store.Event, error) {
+	if err := s.lock(); err != nil {
+		return store.Event{}, err
+	}
+	defer s.mu.Unlock()
+	p := s.project(projectName, false)
+	if p == nil {
+		return store.Event{}, store.ErrNotFound
+	}
+	switch {
+	case e.SpanID != "":
+		sp := p.spans[e.SpanID]
+		if sp == nil || e.TraceID != "" && e.TraceID != sp.span.TraceID {
+			return store.Event{}, store.ErrNotFound
+		}
+		e.TraceID = sp.span.TraceID
+	case len(p.traces[e.TraceID]) == 0:
+		return store.Event{}, store.ErrNotFound
+	}
+	e.ID, e.CreatedAt = translator.NewID(), s.now().UTC()
+	e.Data = slices.Clone(e.Data)
+	p.events = append(p.events, e)
+	return e, nil
+}
+
+// ListEvents implements store.Store.
+func (s *Store) ListEvents(_ context.Context, projectName, traceID, spanID, kind string) ([]store.Event, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	p := s.project(projectName, false)
+	if p == nil || spanID != "" && p.spans[spanID] == nil || traceID != "" && len(p.traces[traceID]) == 0 {
+		return nil, store.ErrNotFound
+	}
+	var out []store.Event
+	for _, e := range p.events {
+		if (spanID == "" || e.SpanID == spanID) && (traceID == "" || e.TraceID == traceID) && (kind == "" || e.Kind == kind) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// PendingForward implements store.Store. Entries come oldest write first.
+func (s *Store) PendingForward(_ context.Context, limit int, incompleteBefore time.Time) ([]store.Pending, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	type cand struct {
+		e   *spanEntry
+		key outboxKey
+	}
+	var cands []cand
+	for key := range s.outbox {
+		e := s.entry(key.project, key.spanID)
+		if e == nil || !e.forward {
+			continue
+		}
+		if e.span.Running() && (e.forwardedIncomplete || !e.written.Before(incompleteBefore)) {
+			continue
+		}
+		cands = append(cands, cand{e, key})
+	}
+	// Completed spans first, then incomplete ones; oldest write first.
+	slices.SortFunc(cands, func(a, b cand) int {
+		if ra, rb := a.e.span.Running(), b.e.span.Running(); ra != rb {
+			if ra {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(a.e.version, b.e.version)
+	})
+	if limit <= 0 {
+		return nil, nil
+	}
+	if len(cands) > limit {
+		cands = cands[:limit]
+	}
+	out := make([]store.Pending, len(cands))
+	for i, c := range cands {
+		out[i] = store.Pending{
+			Key:        store.PendingKey{Project: c.key.project, SpanID: c.key.spanID, Version: c.e.version},
+			Span:       cloneSpan(&c.e.span),
+			Incomplete: c.e.span.Running(),
+		}
+	}
+	return out, nil
+}
+
+// MarkForwarded implements store.Store. A key whose version is older than
+// the stored span leaves the newer write pending.
+func (s *Store) MarkForwarded(_ context.Context, keys []store.PendingKey) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		e := s.entry(k.Project, k.SpanID)
+		if e == nil || e.version != k.Version {
+			continue
+		}
+		if e.span.Running() {
+			e.forwardedIncomplete = true
+		} else {
+			e.forwardedComplete = true
+		}
+		delete(s.outbox, outboxKey{k.Project, k.SpanID})
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+// cloneSpan copies the parts of a span that callers could mutate in place,
+// so the store never shares memory with them.
+func cloneSpan(sp *translator.Span) translator.Span {
+	c := *sp
+	c.Tags = slices.Clone(sp.Tags)
+	c.Metrics = slices.Clone(sp.Metrics)
+	if sp.Usage != nil {
+		u := *sp.Usage
+		c.Usage = &u
+	}
+	c.Meta = cloneAny(sp.Meta).(map[string]any)
+	return c
+}
+
+func cloneAny(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if x == nil {
+			return map[string]any(nil)
+		}
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = cloneAny(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = cloneAny(e)
+		}
+		return l
+	}
+	return v
+}

@@ -1,0 +1,143 @@
+package opperreceiver // import "github.com/opperotel/bridge/receiver/opperreceiver"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.uber.org/zap"
+
+	"github.com/opperotel/bridge/store"
+)
+
+// opperReceiver is the receiver component: the HTTP API, its store and the
+// forwarder that feeds the pipeline.
+type opperReceiver struct {
+	cfg      *Config
+	settings receiver.Settings
+	next     consumer.Traces
+	obsrep   *receiverhelper.ObsReport
+	// openStore opens the configured store; tests replace it.
+	openStore func(context.Context, *Config) (store.Store, error)
+
+	store     store.Store
+	api       *api
+	forwarder *forwarder
+	writer    *groupWriter
+	server    *http.Server
+	addr      net.Addr
+	serveWG   sync.WaitGroup
+}
+
+var _ receiver.Traces = (*opperReceiver)(nil)
+
+func newReceiver(cfg *Config, set receiver.Settings, next consumer.Traces) (*opperReceiver, error) {
+	obsrep, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID:             set.ID,
+		Transport:              "http",
+		LongLivedCtx:           true,
+		ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &opperReceiver{cfg: cfg, settings: set, next: next, obsrep: obsrep, openStore: openStore}, nil
+}
+
+// Start opens the store, starts the forwarder and serves the API.
+func (r *opperReceiver) Start(ctx context.Context, host component.Host) error {
+	if err := r.start(ctx, host); err != nil {
+		return errors.Join(err, r.Shutdown(ctx))
+	}
+	return nil
+}
+
+func (r *opperReceiver) start(ctx context.Context, host component.Host) error {
+	logger := r.settings.Logger
+	// Validate already refuses this; Start checks again for configs built in code.
+	if len(r.cfg.APIKeys) == 0 && !r.cfg.AllowAnonymous && !isLocalEndpoint(r.cfg.ServerConfig.NetAddr) {
+		return fmt.Errorf("opper receiver: refusing to serve without api_keys on the non-loopback endpoint %q; "+
+			"set api_keys, or allow_anonymous: true", r.cfg.ServerConfig.NetAddr.Endpoint)
+	}
+	st, err := r.openStore(ctx, r.cfg)
+	if err != nil {
+		return fmt.Errorf("opper receiver: opening the trace store: %w", err)
+	}
+	r.store = st
+
+	notify := func() {}
+	if r.cfg.Forward.Enabled {
+		r.forwarder = newForwarder(st, r.next, r.obsrep, logger, r.cfg.Forward)
+		notify = r.forwarder.notify
+		r.forwarder.start()
+	}
+	r.api = newAPI(r.cfg, st, logger, notify)
+	r.writer = newGroupWriter(st)
+	r.api.writer = r.writer
+
+	ln, err := r.cfg.ServerConfig.ToListener(ctx)
+	if err != nil {
+		return fmt.Errorf("opper receiver: listening on %q: %w", r.cfg.ServerConfig.NetAddr.Endpoint, err)
+	}
+	r.server, err = r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, r.api,
+		confighttp.WithErrorHandler(errorHandler))
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	// The handler applies the limit too (for 413 in the right shape);
+	// ToServer has filled in the default by now.
+	r.api.maxBody = r.cfg.ServerConfig.MaxRequestBodySize
+	r.addr = ln.Addr()
+
+	logger.Info("Starting HTTP server", zap.String("endpoint", ln.Addr().String()))
+	if len(r.cfg.APIKeys) == 0 {
+		logger.Warn("No api_keys configured: the API is open to anyone who can reach it, all data is in project \"default\"",
+			zap.String("endpoint", ln.Addr().String()))
+	}
+	r.serveWG.Go(func() {
+		if err := r.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+		}
+	})
+	return nil
+}
+
+// Shutdown closes the server, waits for it, stops the forwarder and closes
+// the store. It is safe to call without Start and more than once.
+func (r *opperReceiver) Shutdown(context.Context) error {
+	var errs []error
+	if r.server != nil {
+		// Close, not Shutdown: Shutdown waits up to 5 s for idle fresh
+		// connections; every answered request is already in the store.
+		errs = append(errs, r.server.Close())
+		r.serveWG.Wait()
+		r.server = nil
+	}
+	// Handlers still running after Close get errShuttingDown from the
+	// writer; their connections are gone, and nothing was acknowledged.
+	r.writer.close()
+	r.writer = nil
+	r.forwarder.stop()
+	r.forwarder = nil
+	if r.store != nil {
+		errs = append(errs, r.store.Close())
+		r.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// errorHandler writes errors raised by confighttp (bad Content-Encoding,
+// decompression limits) in the API version's error shape.
+func errorHandler(w http.ResponseWriter, r *http.Request, msg string, status int) {
+	writeError(w, versionOf(r.URL.Path), &apiError{status: status, msg: msg})
+}
