@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/opperotel/bridge/opperapi"
 )
 
 // fuzzKeys are attribute keys whose values the translator parses or
@@ -217,6 +219,46 @@ func FuzzJSONString(f *testing.F) {
 		_ = json.Unmarshal(want, &wantBack)
 		if back != wantBack {
 			t.Fatalf("round trip of %q: got %q, want %q", s, back, wantBack)
+		}
+	})
+}
+
+// FuzzWireMeta: the scanning meta decoder the receiver uses takes the same
+// structured fields as the decoding one, for any object a client can send.
+func FuzzWireMeta(f *testing.F) {
+	for _, seed := range []string{
+		`{"model":"gpt-4o","usage":{"input_tokens":3,"output_tokens":4,"total_tokens":7},"cost":0.5,"tags":{"a":true,"b":false},"k":[1,{"x":"y"}]}`,
+		`{"model":5,"tags":["x","y"],"usage_aggregate":{"input_tokens":1},"cost_aggregate":2,"instructions":"be \"brief\"","m\u006fdel":"escaped key"}`,
+		`{"total_tokens":12,"input_is_json":true,"user_id":null}`, `{}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		var probe map[string]any
+		if json.Unmarshal([]byte(doc), &probe) != nil {
+			return
+		}
+		var fast, slow Span
+		errFast := fast.mergeWireMeta(opperapi.Object(doc))
+		errSlow := slow.mergeWireMetaDecoded(opperapi.Object(doc))
+		if errSlow != nil {
+			return
+		}
+		if errFast != nil {
+			t.Fatalf("fast path failed on %q: %v", doc, errFast)
+		}
+		if fast.Model != slow.Model || fast.Provider != slow.Provider || fast.Aggregate != slow.Aggregate ||
+			(fast.Usage == nil) != (slow.Usage == nil) || (fast.Cost == nil) != (slow.Cost == nil) {
+			t.Fatalf("%q: fast %+v, slow %+v", doc, fast, slow)
+		}
+		if fast.Usage != nil && *fast.Usage != *slow.Usage {
+			t.Fatalf("%q: usage %+v vs %+v", doc, *fast.Usage, *slow.Usage)
+		}
+		if len(fast.Meta) != len(slow.Meta) {
+			t.Fatalf("%q: meta keys %v vs %v", doc, fast.Meta, slow.Meta)
+		}
+		if !json.Valid(AppendCreateSpanV2(nil, &fast)) {
+			t.Fatalf("invalid body from %q", doc)
 		}
 	})
 }

@@ -81,7 +81,7 @@ func TruncateContent(s *Span, limit int) {
 		if s.Meta == nil {
 			s.Meta = make(map[string]any, 1)
 		}
-		tr, ok := s.Meta["truncated"].(map[string]any)
+		tr, ok := asMap(s.Meta["truncated"])
 		if !ok {
 			tr = make(map[string]any, 3)
 			s.Meta["truncated"] = tr

@@ -395,7 +395,7 @@ func (s *Span) mergeV3Extras(metadata, tags opperapi.Object) error {
 		if s.Meta == nil {
 			s.Meta = make(map[string]any, 1)
 		}
-		existing, _ := s.Meta["metadata"].(map[string]any)
+		existing, _ := asMap(s.Meta["metadata"])
 		if existing == nil {
 			existing = make(map[string]any, len(m))
 		}
@@ -433,8 +433,226 @@ func mergeTags(tags []string, m map[string]any) []string {
 }
 
 // mergeWireMeta merges a wire meta object into s: well-known keys fill the
-// structured fields, everything else is kept in s.Meta.
+// structured fields, everything else is kept in s.Meta: scalars decoded,
+// objects and arrays as json.RawMessage, decoded only by whoever needs
+// them. The receiver does this for every span it is sent, so it scans the
+// object instead of decoding it whole.
 func (s *Span) mergeWireMeta(raw opperapi.Object) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	doc := string(raw)
+	type field struct{ k, v string }
+	var buf [24]field
+	fields := buf[:0]
+	end := objectFields(doc, skipSpace(doc, 0), func(qk, v string) bool {
+		k, ok := jsonText(`"` + qk + `"`)
+		if !ok {
+			k = qk
+		}
+		fields = append(fields, field{k, v})
+		return true
+	})
+	if end < 0 {
+		return s.mergeWireMetaDecoded(raw)
+	}
+	var rest map[string]any
+	for i, f := range fields {
+		// A repeated key: the last one wins, as with encoding/json.
+		if slices.ContainsFunc(fields[i+1:], func(g field) bool { return g.k == f.k }) {
+			continue
+		}
+		if !s.takeWireField(f.k, f.v) {
+			if rest == nil {
+				rest = make(map[string]any, len(fields)-i)
+			}
+			rest[f.k] = scalarOrRaw(f.v)
+		}
+	}
+	if s.Meta == nil {
+		s.Meta = rest
+		return nil
+	}
+	for k, v := range rest {
+		s.Meta[k] = v
+	}
+	return nil
+}
+
+// takeWireField fills the structured field a well-known meta key stands
+// for; it reports false for any other key, or a value of another shape,
+// which then stays in meta as it is.
+func (s *Span) takeWireField(k, v string) bool {
+	str := func(dst *string) bool {
+		t, ok := jsonText(v)
+		if ok {
+			*dst = t
+		}
+		return ok
+	}
+	switch k {
+	case MetaModel:
+		return str(&s.Model)
+	case MetaRequestModel:
+		return str(&s.RequestModel)
+	case MetaProvider:
+		return str(&s.Provider)
+	case MetaGenerationID:
+		return str(&s.GenerationID)
+	case MetaFunction:
+		return str(&s.Function)
+	case MetaUserID:
+		return str(&s.UserID)
+	case MetaSessionID:
+		return str(&s.SessionID)
+	case MetaCostSource:
+		return str(&s.CostSource)
+	case MetaInstructions:
+		t, ok := jsonText(v)
+		if ok {
+			s.Instructions = &t
+		}
+		return ok
+	case MetaUsage, MetaUsageAggregate:
+		u, ok := usageFromJSON(v)
+		if ok {
+			s.Usage, s.Aggregate = u, k == MetaUsageAggregate
+		}
+		return ok
+	case MetaTotalTokens:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return false
+		}
+		if s.Usage == nil {
+			s.Usage = &Usage{Total: n}
+		}
+		return true
+	case MetaCost, MetaCostAggregate:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return false
+		}
+		s.Cost = &f
+		if k == MetaCostAggregate {
+			s.Aggregate = true
+		}
+		return true
+	case MetaTags:
+		switch {
+		case strings.HasPrefix(v, "{"):
+			return objectFields(v, 0, func(tag, val string) bool {
+				if t, ok := jsonText(`"` + tag + `"`); ok && val != "false" && !slices.Contains(s.Tags, t) {
+					s.Tags = append(s.Tags, t)
+				}
+				return true
+			}) >= 0
+		case strings.HasPrefix(v, "["):
+			var list []any
+			if json.Unmarshal([]byte(v), &list) != nil {
+				return false
+			}
+			for _, e := range list {
+				if t, ok := e.(string); ok && !slices.Contains(s.Tags, t) {
+					s.Tags = append(s.Tags, t)
+				}
+			}
+			return true
+		}
+	case MetaInputJSON:
+		s.InputJSON = v == "true"
+		return v == "true" || v == "false"
+	case MetaOutputJSON:
+		s.OutputJSON = v == "true"
+		return v == "true" || v == "false"
+	}
+	return false
+}
+
+// jsonText decodes a JSON string value; ok is false for anything else.
+func jsonText(v string) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	inner := v[1 : len(v)-1]
+	if strings.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	var out string
+	if json.Unmarshal([]byte(v), &out) != nil {
+		return "", false
+	}
+	return out, true
+}
+
+// scalarOrRaw decodes a scalar JSON value and keeps an object or array as
+// json.RawMessage.
+func scalarOrRaw(v string) any {
+	switch {
+	case v == "null":
+		return nil
+	case v == "true":
+		return true
+	case v == "false":
+		return false
+	case v[0] == '"':
+		if t, ok := jsonText(v); ok {
+			return t
+		}
+	case v[0] == '{' || v[0] == '[':
+		return json.RawMessage(v)
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return f
+	}
+	return json.RawMessage(v)
+}
+
+func usageFromJSON(v string) (*Usage, bool) {
+	if !strings.HasPrefix(v, "{") {
+		return nil, false
+	}
+	var u Usage
+	hasTotal := false
+	if objectFields(v, 0, func(k, val string) bool {
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return true
+		}
+		switch k {
+		case "input_tokens":
+			u.Input = n
+		case "output_tokens":
+			u.Output = n
+		case "cache_read_tokens":
+			u.CacheRead = n
+		case "cache_write_tokens":
+			u.CacheWrite = n
+		case "reasoning_tokens":
+			u.Reasoning = n
+		case "total_tokens":
+			u.Total, hasTotal = n, true
+		}
+		return true
+	}) < 0 {
+		return nil, false
+	}
+	if !hasTotal {
+		if u.Input == 0 && u.Output == 0 {
+			return nil, false
+		}
+		u.Total = u.Input + u.Output
+	}
+	return &u, true
+}
+
+// mergeWireMetaDecoded is the decoding path, for meta the scanner does not
+// take (it only sees objects a JSON decoder already accepted, so this is a
+// safety net).
+func (s *Span) mergeWireMetaDecoded(raw opperapi.Object) error {
 	if len(raw) == 0 {
 		return nil
 	}
@@ -676,7 +894,7 @@ func ToSpanV3(s *Span) opperapi.SpanV3 {
 	if s.Type != "" {
 		out.Type = &s.Type
 	}
-	if md, ok := s.Meta["metadata"].(map[string]any); ok {
+	if md, ok := asMap(s.Meta["metadata"]); ok {
 		out.Metadata = encodeObject(md)
 	}
 	if len(s.Tags) > 0 {
