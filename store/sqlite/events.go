@@ -26,7 +26,7 @@ func (s *Store) AddEvent(ctx context.Context, project string, e store.Event) (st
 		return store.Event{}, store.ErrNotFound
 	}
 	e.ID, e.CreatedAt = uuid.NewString(), now()
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if e.SpanID != "" {
 			var tid any
 			err := tx.QueryRowContext(ctx, `SELECT trace_id FROM spans WHERE project = ? AND span_id = ?`,

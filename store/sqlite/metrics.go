@@ -51,7 +51,7 @@ func (s *Store) CreateMetric(ctx context.Context, project, spanID string, m stor
 		return store.Metric{}, store.ErrNotFound
 	}
 	m.ID, m.SpanID, m.CreatedAt = uuid.NewString(), spanID, now()
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if ok, err := spanExists(ctx, tx, pid, spanID); err != nil || !ok {
 			if err == nil {
 				err = store.ErrNotFound
@@ -152,7 +152,7 @@ func (s *Store) UpdateMetric(ctx context.Context, project, spanID, metricID stri
 		return store.Metric{}, store.ErrNotFound
 	}
 	var m store.Metric
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		m, err = scanMetric(tx.QueryRowContext(ctx, `UPDATE metrics SET
 	dimension = coalesce(?1, dimension),
@@ -181,7 +181,7 @@ func (s *Store) DeleteMetric(ctx context.Context, project, spanID, metricID stri
 		return store.ErrNotFound
 	}
 	var n int64
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM metrics WHERE project = ? AND id = ? AND span_id = ?`,
 			pid, keyID(metricID), keyID(spanID))
 		if err != nil {

@@ -10,22 +10,21 @@ import (
 	"github.com/opperotel/bridge/store"
 )
 
-// pendingSQL reads the queue through the partial index outbox_queue, which
-// holds only what is due, oldest write first.
+// pendingSQL reads the queue through the partial index spans_queue, which
+// holds only the spans due, oldest write first.
 const pendingSQL = `
-SELECT p.name, o.span_id, o.version, s.input, s.output, s.body
-FROM outbox o
-JOIN projects p ON p.id = o.project
-JOIN spans s ON s.project = o.project AND s.span_id = o.span_id
-WHERE o.pending = ? AND o.written_ns < ?
-ORDER BY o.written_ns
+SELECT p.name, s.span_id, s.version, s.input, s.output, s.body
+FROM spans s
+JOIN projects p ON p.id = s.project
+WHERE s.pending = ? AND s.written_ns < ?
+ORDER BY s.written_ns
 LIMIT ?`
 
 // markForwardedSQL takes an entry off the queue only if the span was not
 // written again since it was read (the version), and records how it went
 // out, so a replay of a forwarded span does not queue it again.
 const markForwardedSQL = `
-UPDATE outbox SET forwarded = CASE pending WHEN 1 THEN 2 ELSE max(forwarded, 1) END, pending = NULL
+UPDATE spans SET forwarded = CASE pending WHEN 1 THEN 2 ELSE max(forwarded, 1) END, pending = NULL
 WHERE project = ? AND span_id = ? AND version = ? AND pending IS NOT NULL`
 
 // PendingForward implements store.Store: completed spans first, then the
@@ -84,12 +83,11 @@ func (s *Store) MarkForwarded(ctx context.Context, keys []store.PendingKey) erro
 	if len(keys) == 0 {
 		return nil
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, markForwardedSQL)
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		st, err := s.stmt(ctx, tx, markForwardedSQL)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
 		for _, k := range keys {
 			pid, ok, err := s.projectID(ctx, k.Project)
 			if err != nil {

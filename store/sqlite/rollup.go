@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/opperotel/bridge/translator"
 )
@@ -29,55 +30,168 @@ ON CONFLICT (project, trace_id) DO UPDATE SET
 	total_tokens = excluded.total_tokens, type_counts = excluded.type_counts, tags = excluded.tags,
 	root_id = excluded.root_id`
 
-const traceTagsSQL = `SELECT tags FROM traces WHERE project = ? AND trace_id = ?`
+const (
+	traceTagsSQL      = `SELECT tags FROM traces WHERE project = ? AND trace_id = ?`
+	deleteTraceSQL    = `DELETE FROM traces WHERE project = ? AND trace_id = ?`
+	addTraceTagSQL    = `INSERT OR IGNORE INTO trace_tags (project, tag, trace_id) VALUES (?, ?, ?)`
+	removeTraceTagSQL = `DELETE FROM trace_tags WHERE project = ? AND tag = ? AND trace_id = ?`
+)
 
-// refreshTrace recomputes the stored roll-up of one trace with
-// translator.RollUp, or removes it when the trace has no spans left.
+// light is what the roll-up reads of a span: the spans table's columns
+// without the body.
+type light struct {
+	id, parent, typ, name, traceName string
+	start, end                       time.Time
+	usage                            int64
+	cost                             float64
+	hasUsage, hasCost, hasErr, agg   bool
+	tags                             []byte // the tags column
+}
+
+// lightOf takes what the roll-up needs of a span about to be written,
+// times at the precision the columns keep.
+func lightOf(sp *translator.Span, tags any) light {
+	l := light{id: sp.ID, parent: sp.ParentID, typ: sp.Type, name: sp.Name, hasErr: sp.Error != nil,
+		agg: sp.Aggregate, start: columnTime(sp.StartTime), end: columnTime(sp.EndTime)}
+	if v, ok := sp.Meta["trace_name"].(string); ok && v != "" {
+		l.traceName = v
+	}
+	if sp.Usage != nil {
+		l.usage, l.hasUsage = sp.Usage.Total, true
+	}
+	if sp.Cost != nil {
+		l.cost, l.hasCost = *sp.Cost, true
+	}
+	l.tags, _ = tags.([]byte)
+	return l
+}
+
+// columnTime is t as it reads back from a nanosecond column.
+func columnTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.Unix(0, t.UnixNano()).UTC()
+}
+
+var errMarker = new(string)
+
+// rollUpLights is translator.RollUp over light spans of trace tid. The
+// spans it builds live in scratch, a buffer the single writer reuses.
+func rollUpLights(tid string, lights []light, scratch *[]translator.Span) translator.TraceSummary {
+	if cap(*scratch) < len(lights) {
+		*scratch = make([]translator.Span, len(lights), max(len(lights), 64))
+	}
+	spans := (*scratch)[:len(lights)]
+	clear(spans)
+	for i := range lights {
+		l, sp := &lights[i], &spans[i]
+		sp.TraceID, sp.ID, sp.ParentID, sp.Type, sp.Name = tid, l.id, l.parent, l.typ, l.name
+		sp.StartTime, sp.EndTime, sp.Aggregate = l.start, l.end, l.agg
+		if l.hasErr {
+			sp.Error = errMarker
+		}
+		if l.hasUsage {
+			sp.Usage = &translator.Usage{Total: l.usage}
+		}
+		if l.hasCost {
+			sp.Cost = &l.cost
+		}
+		if l.traceName != "" {
+			sp.Meta = map[string]any{"trace_name": l.traceName}
+		}
+	}
+	return translator.RollUp(spans)
+}
+
+// rootTags decodes the tags column of the roll-up's root.
+func rootTags(lights []light, sum *translator.TraceSummary) ([]string, error) {
+	for i := range lights {
+		if lights[i].id == sum.RootID {
+			return decodeStrings(lights[i].tags)
+		}
+	}
+	return nil, nil
+}
+
+// rollUpCached rewrites the roll-up of an existing trace from its cached
+// light spans and the batch's spans of it (idx into spans and enc), without
+// reading the table. It reports false, having written nothing, when the
+// trace is not cached.
+func (s *Store) rollUpCached(ctx context.Context, tx *sql.Tx, pid int64, tid string, spans []translator.Span,
+	enc []encoded, idx []int) (bool, error) {
+	e, ok := s.rollups.get(pid, tid)
+	if !ok {
+		return false, nil
+	}
+	lights := make([]light, len(e.spans), len(e.spans)+len(idx))
+	copy(lights, e.spans)
+	pos := make(map[string]int, len(lights))
+	for k := range lights {
+		pos[lights[k].id] = k
+	}
+	for _, i := range idx {
+		l := lightOf(&spans[i], enc[i].args[argTags])
+		if k, ok := pos[l.id]; ok {
+			lights[k] = l
+		} else {
+			pos[l.id] = len(lights)
+			lights = append(lights, l)
+		}
+	}
+	sum := rollUpLights(tid, lights, &s.rollups.scratch)
+	newTags, err := rootTags(lights, &sum)
+	if err != nil {
+		return false, fmt.Errorf("trace %s: root tags: %w", tid, err)
+	}
+	if err := s.writeTrace(ctx, tx, pid, keyID(tid), sum, newTags, e.tags); err != nil {
+		return false, err
+	}
+	s.rollups.stage(pid, tid, lights, newTags)
+	return true, nil
+}
+
+// refreshTrace recomputes the stored roll-up of one trace from its spans
+// in the table, or removes it when the trace has no spans left.
 func (s *Store) refreshTrace(ctx context.Context, tx *sql.Tx, pid int64, traceID string) error {
 	tid := keyID(traceID)
-	light, err := s.stmt(ctx, tx, lightSpansSQL)
+	st, err := s.stmt(ctx, tx, lightSpansSQL)
 	if err != nil {
 		return err
 	}
-	rows, err := light.QueryContext(ctx, pid, tid)
+	rows, err := st.QueryContext(ctx, pid, tid)
 	if err != nil {
 		return fmt.Errorf("read trace %s: %w", traceID, err)
 	}
-	spans := make([]translator.Span, 0, 64)
-	var rawTags [][]byte
+	lights := make([]light, 0, 64)
 	for rows.Next() {
 		var (
-			sp                translator.Span
+			l                 light
 			id, parent        any
 			start, end, usage *int64
-			hasErr, aggregate bool
 			cost              *float64
 			traceName         *string
-			tags              []byte
-			errMarker         string
 		)
-		if err := rows.Scan(&id, &parent, &start, &end, &sp.Type, &sp.Name, &hasErr, &usage, &aggregate,
-			&cost, &traceName, &tags); err != nil {
+		if err := rows.Scan(&id, &parent, &start, &end, &l.typ, &l.name, &l.hasErr, &usage, &l.agg,
+			&cost, &traceName, &l.tags); err != nil {
 			_ = rows.Close()
 			return fmt.Errorf("read trace %s: %w", traceID, err)
 		}
-		sp.TraceID, sp.ID = traceID, idString(id)
+		l.id = idString(id)
 		if parent != nil {
-			sp.ParentID = idString(parent)
+			l.parent = idString(parent)
 		}
-		sp.StartTime, sp.EndTime = fromNanos(start), fromNanos(end)
-		if hasErr {
-			sp.Error = &errMarker
-		}
+		l.start, l.end = fromNanos(start), fromNanos(end)
 		if usage != nil {
-			sp.Usage = &translator.Usage{Total: *usage}
+			l.usage, l.hasUsage = *usage, true
 		}
-		sp.Aggregate, sp.Cost = aggregate, cost
+		if cost != nil {
+			l.cost, l.hasCost = *cost, true
+		}
 		if traceName != nil {
-			sp.Meta = map[string]any{"trace_name": *traceName}
+			l.traceName = *traceName
 		}
-		spans = append(spans, sp)
-		rawTags = append(rawTags, tags)
+		lights = append(lights, l)
 	}
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("read trace %s: %w", traceID, err)
@@ -90,27 +204,28 @@ func (s *Store) refreshTrace(ctx context.Context, tx *sql.Tx, pid int64, traceID
 	if err != nil {
 		return err
 	}
-	if len(spans) == 0 {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM traces WHERE project = ? AND trace_id = ?`, pid, tid); err != nil {
+	if len(lights) == 0 {
+		del, err := s.stmt(ctx, tx, deleteTraceSQL)
+		if err != nil {
+			return err
+		}
+		if _, err := del.ExecContext(ctx, pid, tid); err != nil {
 			return fmt.Errorf("delete trace %s: %w", traceID, err)
 		}
+		s.rollups.stage(pid, traceID, nil, nil)
 		return s.setTraceTags(ctx, tx, pid, tid, oldTags, nil)
 	}
 
-	sum := translator.RollUp(spans)
-	// The root's tags were left out of the light spans: decode them once.
-	var tagsCol []byte
-	for i := range spans {
-		if spans[i].ID == sum.RootID {
-			tagsCol = rawTags[i]
-			break
-		}
-	}
-	newTags, err := decodeStrings(tagsCol)
+	sum := rollUpLights(traceID, lights, &s.rollups.scratch)
+	newTags, err := rootTags(lights, &sum)
 	if err != nil {
 		return fmt.Errorf("trace %s: root tags: %w", traceID, err)
 	}
-	return s.writeTrace(ctx, tx, pid, tid, sum, newTags, oldTags)
+	if err := s.writeTrace(ctx, tx, pid, tid, sum, newTags, oldTags); err != nil {
+		return err
+	}
+	s.rollups.stage(pid, traceID, lights, newTags)
+	return nil
 }
 
 // writeTrace stores a roll-up; newTags are the root's tags, oldTags those
@@ -153,14 +268,22 @@ func (s *Store) traceTags(ctx context.Context, tx *sql.Tx, pid int64, tid any) (
 func (s *Store) setTraceTags(ctx context.Context, tx *sql.Tx, pid int64, tid any, old, new []string) error {
 	for _, t := range old {
 		if !slices.Contains(new, t) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM trace_tags WHERE project = ? AND tag = ? AND trace_id = ?`, pid, t, tid); err != nil {
+			st, err := s.stmt(ctx, tx, removeTraceTagSQL)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, pid, t, tid); err != nil {
 				return fmt.Errorf("write trace tags: %w", err)
 			}
 		}
 	}
 	for _, t := range new {
 		if !slices.Contains(old, t) {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO trace_tags (project, tag, trace_id) VALUES (?, ?, ?)`, pid, t, tid); err != nil {
+			st, err := s.stmt(ctx, tx, addTraceTagSQL)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, pid, t, tid); err != nil {
 				return fmt.Errorf("write trace tags: %w", err)
 			}
 		}

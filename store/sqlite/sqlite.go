@@ -57,6 +57,14 @@ type Store struct {
 
 	projMu   sync.RWMutex
 	projects map[string]int64 // committed projects only
+
+	// Group commit (writer.go): callers queue writes, one goroutine
+	// applies them. queueMu orders sends against Close closing the queue.
+	queue      chan *writeOp
+	queueMu    sync.RWMutex
+	closed     bool
+	writerDone chan struct{}
+	rollups    *rollupCache // the writer's alone
 }
 
 var _ store.Store = (*Store)(nil)
@@ -126,7 +134,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = errors.Join(r.Close(), w.Close())
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	s := &Store{w: w, r: r, ck: ck, projects: map[string]int64{}}
+	s := &Store{w: w, r: r, ck: ck, projects: map[string]int64{},
+		queue: make(chan *writeOp, queueLen), writerDone: make(chan struct{}), rollups: newRollupCache()}
+	go s.runWriter()
 	if err := s.prepare(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -173,9 +183,22 @@ func dsn(cfg Config, r role) string {
 	return "file:" + url.PathEscape(cfg.Path) + "?" + q.Encode()
 }
 
-// Close closes the store's connections; the WAL is checkpointed into the
-// database file when the last connection closes.
+// Close stops accepting writes, waits for the writes already queued to
+// commit (their callers get their results as usual), and closes the
+// store's connections; the WAL is checkpointed into the database file when
+// the last connection closes. Writes submitted after Close fail.
 func (s *Store) Close() error {
+	s.queueMu.Lock()
+	first := !s.closed
+	if first {
+		s.closed = true
+		close(s.queue)
+	}
+	s.queueMu.Unlock()
+	<-s.writerDone
+	if !first {
+		return nil
+	}
 	return errors.Join(s.ck.stop(), s.r.Close(), s.w.Close())
 }
 
@@ -231,21 +254,12 @@ func (s *Store) writeProjectID(ctx context.Context, tx *sql.Tx, name string) (id
 	return id, true, nil
 }
 
-// writeTx runs fn in a write transaction and commits it.
-func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	s.ck.poke()
-	return nil
+// writeTx runs fn in a write transaction, through the writer (writer.go):
+// fn may share the transaction with other writes, inside a savepoint of
+// its own, and must use the context it is given. An error fn returns is
+// returned as is, and undoes fn's changes only.
+func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.submit(ctx, &writeOp{fn: fn})
 }
 
 // readTx runs fn in a read transaction: every query in it sees one snapshot.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -48,4 +49,45 @@ func TestReopen(t *testing.T) {
 
 	_, err = Open(ctx, Config{Path: path})
 	require.ErrorContains(t, err, "newer")
+}
+
+// A version 1 file (outbox table) opens with its spans and forward state.
+func TestMigrateOutboxIntoSpans(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	sp := translator.Span{TraceID: "7a000000-0000-4000-8000-000000000001", ID: "5b000000-0000-4000-8000-000000000001",
+		Name: "root", StartTime: time.Unix(10, 0).UTC(), EndTime: time.Unix(11, 0).UTC()}
+	for _, q := range []string{
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version (version) VALUES (1)`,
+		migrations[0],
+		`INSERT INTO projects (id, name) VALUES (1, 'p')`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO spans (project, span_id, trace_id, start_ns, end_ns, type, name,
+	has_error, aggregate, body) VALUES (1, ?, ?, ?, ?, '', 'root', 0, 0, ?)`,
+		keyID(sp.ID), keyID(sp.TraceID), sp.StartTime.UnixNano(), sp.EndTime.UnixNano(), appendBody(nil, &sp))
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `INSERT INTO outbox (project, span_id, version, pending, forwarded, written_ns)
+	VALUES (1, ?, 7, 1, 0, 5)`, keyID(sp.ID))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s, err := Open(ctx, Config{Path: path})
+	require.NoError(t, err)
+	defer s.Close()
+	ps, err := s.PendingForward(ctx, 10, time.Unix(0, 0))
+	require.NoError(t, err)
+	require.Len(t, ps, 1)
+	require.Equal(t, store.PendingKey{Project: "p", SpanID: sp.ID, Version: 7}, ps[0].Key)
+	require.Equal(t, sp, ps[0].Span)
+	require.NoError(t, s.MarkForwarded(ctx, []store.PendingKey{ps[0].Key}))
+	require.NoError(t, s.UpsertSpans(ctx, "p", []translator.Span{sp}, true))
+	ps, err = s.PendingForward(ctx, 10, time.Unix(0, 0))
+	require.NoError(t, err)
+	require.Empty(t, ps, "forwarded once, not again after a replay")
 }

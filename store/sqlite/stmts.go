@@ -4,14 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // The statements of the hot paths are prepared once. Write statements must
 // be prepared at Open: the writer pool has one connection, held by any open
 // transaction, so preparing later would wait for itself.
 var (
-	writeSQL = []string{upsertSpansChunk, upsertSpansOne, queueChunk, queueOne, nextVersionsSQL, traceExistsSQL,
-		drainMovesSQL, lightSpansSQL, upsertTraceSQL, traceTagsSQL}
+	writeSQL = append(slices.Collect(maps.Values(upsertSpansByRows)), nextVersionsSQL, traceExistsSQL,
+		drainMovesSQL, lightSpansSQL, upsertTraceSQL, traceTagsSQL, deleteTraceSQL, addTraceTagSQL,
+		removeTraceTagSQL, markForwardedSQL, dataVersionSQL)
 	readSQL = []string{getSpanSQL, traceSpansSQL, traceMetricsSQL, pendingSQL}
 )
 

@@ -14,40 +14,49 @@ import (
 	"github.com/opperotel/bridge/translator"
 )
 
-// Spans and outbox entries are written with multi-row statements of
-// chunkRows rows: a statement costs several microseconds of driver and VM
-// overhead whatever its size, which at 1000 spans a batch is most of the
-// time a row-at-a-time write takes.
-const chunkRows = 32
+// Spans are written with multi-row statements: a statement costs several
+// microseconds of driver and VM overhead whatever its size. A batch of n
+// spans is written in chunks of the sizes in chunkSizes, largest first, so
+// at most one statement of each size runs after the full chunks.
+var chunkSizes = []int{64, 32, 16, 8, 4, 2, 1}
 
-const spanColumns = 17
+// spanColumns is the number of values bound per span.
+const spanColumns = 20
 
+// Bound values of a span, by position (see upsertSpansSQL).
+const (
+	argProject = iota
+	argSpanID
+	argTraceID
+	argVersion
+	argPending
+	argWritten
+	argTags = 16
+)
+
+// upsertSpansSQL writes rows spans. The forward state lives in the spans
+// row: pending is 1 for a completed span to forward, 0 for a running one,
+// NULL when nothing is due (and in a write with forward off). A write with
+// forward on queues the span unless it was forwarded complete already (a
+// running one only while it was never forwarded at all); otherwise the
+// forward columns keep their values.
 func upsertSpansSQL(rows int) string {
-	return `INSERT INTO spans (project, span_id, trace_id, parent_id, start_ns, end_ns, type, name, has_error,
-	usage_total, aggregate, cost, trace_name, tags, input, output, body)
+	const queue = `(excluded.pending = 1 AND spans.forwarded != 2 OR excluded.pending = 0 AND spans.forwarded = 0)`
+	return `INSERT INTO spans (project, span_id, trace_id, version, pending, written_ns, parent_id, start_ns, end_ns,
+	type, name, has_error, usage_total, aggregate, cost, trace_name, tags, input, output, body)
 VALUES ` + placeholders(rows, spanColumns) + `
 ON CONFLICT (project, span_id) DO UPDATE SET
 	trace_id = excluded.trace_id, parent_id = excluded.parent_id, start_ns = excluded.start_ns,
 	end_ns = excluded.end_ns, type = excluded.type, name = excluded.name, has_error = excluded.has_error,
 	usage_total = excluded.usage_total, aggregate = excluded.aggregate, cost = excluded.cost,
 	trace_name = excluded.trace_name, tags = excluded.tags, input = excluded.input,
-	output = excluded.output, body = excluded.body`
+	output = excluded.output, body = excluded.body,
+	version = CASE WHEN ` + queue + ` THEN excluded.version ELSE spans.version END,
+	pending = CASE WHEN ` + queue + ` THEN excluded.pending ELSE spans.pending END,
+	written_ns = CASE WHEN ` + queue + ` THEN excluded.written_ns ELSE spans.written_ns END`
 }
 
-// queueSQL queues spans for forwarding: pending 1 for a completed span, 0
-// for a running one. A completed span is queued unless it was forwarded
-// complete already; a running one only while it has never been forwarded
-// at all. The WHERE of DO UPDATE leaves the row alone otherwise.
-func queueSQL(rows int) string {
-	return `INSERT INTO outbox (project, span_id, version, pending, forwarded, written_ns)
-VALUES ` + placeholders(rows, 5) + `
-ON CONFLICT (project, span_id) DO UPDATE SET
-	version = excluded.version, pending = excluded.pending, written_ns = excluded.written_ns
-WHERE excluded.pending = 1 AND outbox.forwarded != 2 OR excluded.pending = 0 AND outbox.forwarded = 0`
-}
-
-// placeholders returns rows groups of cols placeholders; queueSQL's fifth
-// column is the constant forwarded = 0.
+// placeholders returns rows groups of cols placeholders.
 func placeholders(rows, cols int) string {
 	var b strings.Builder
 	for r := range rows {
@@ -59,9 +68,6 @@ func placeholders(rows, cols int) string {
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			if cols == 5 && c == 4 {
-				b.WriteString("0, ")
-			}
 			b.WriteByte('?')
 		}
 		b.WriteByte(')')
@@ -69,12 +75,14 @@ func placeholders(rows, cols int) string {
 	return b.String()
 }
 
-var (
-	upsertSpansChunk = upsertSpansSQL(chunkRows)
-	upsertSpansOne   = upsertSpansSQL(1)
-	queueChunk       = queueSQL(chunkRows)
-	queueOne         = queueSQL(1)
-)
+// upsertSpansByRows holds the statement text for each chunk size.
+var upsertSpansByRows = func() map[int]string {
+	m := make(map[int]string, len(chunkSizes))
+	for _, n := range chunkSizes {
+		m[n] = upsertSpansSQL(n)
+	}
+	return m
+}()
 
 const (
 	nextVersionsSQL = `UPDATE counters SET value = value + ? WHERE name = 'version' RETURNING value`
@@ -85,20 +93,20 @@ const (
 // encoded is a span turned into its column values before the write
 // transaction starts, so encoding runs outside the single writer.
 type encoded struct {
-	args    [17]any
+	args    [spanColumns]any
 	traceID string
-	done    bool
+	fwd     bool
 }
 
 // parallelEncodeMin is the batch size from which encoding is spread over
 // the CPUs.
 const parallelEncodeMin = 256
 
-func encodeSpans(project int64, spans []translator.Span) []encoded {
+func encodeSpans(project int64, spans []translator.Span, forward bool) []encoded {
 	out := make([]encoded, len(spans))
 	enc := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			encodeSpan(&out[i], project, &spans[i])
+			encodeSpan(&out[i], project, &spans[i], forward)
 		}
 	}
 	n := runtime.GOMAXPROCS(0)
@@ -119,10 +127,19 @@ func encodeSpans(project int64, spans []translator.Span) []encoded {
 	return out
 }
 
-func encodeSpan(e *encoded, project int64, s *translator.Span) {
+// encodeSpan fills every value but the version and the write time, which
+// the writer assigns.
+func encodeSpan(e *encoded, project int64, s *translator.Span, forward bool) {
 	e.traceID = s.TraceID
-	e.done = !s.Running()
-	var parent, usage, cost, traceName, tags, input, output any
+	e.fwd = forward
+	var pending, parent, usage, cost, traceName, tags, input, output any
+	if forward {
+		if s.Running() {
+			pending = int64(0)
+		} else {
+			pending = int64(1)
+		}
+	}
 	if s.ParentID != "" {
 		parent = keyID(s.ParentID)
 	}
@@ -144,14 +161,16 @@ func encodeSpan(e *encoded, project int64, s *translator.Span) {
 	if s.Output != nil {
 		output = *s.Output
 	}
-	e.args = [...]any{project, keyID(s.ID), keyID(s.TraceID), parent, nanos(s.StartTime), nanos(s.EndTime),
-		s.Type, s.Name, s.Error != nil, usage, s.Aggregate, cost, traceName, tags, input, output,
-		appendBody(nil, s)}
+	e.args = [spanColumns]any{project, keyID(s.ID), keyID(s.TraceID), nil, pending, nil, parent,
+		nanos(s.StartTime), nanos(s.EndTime), s.Type, s.Name, s.Error != nil, usage, s.Aggregate, cost,
+		traceName, tags, input, output, appendBody(nil, s)}
 }
 
-// UpsertSpans implements store.Store. The roll-up of every trace the batch
-// touches is recomputed from that trace's stored spans in the same
-// transaction, so the trace list never disagrees with the spans.
+// UpsertSpans implements store.Store. The spans are checked and encoded in
+// the caller's goroutine, then written by the writer (writer.go), with the
+// writes of concurrent callers, in one transaction that also recomputes
+// the roll-up of every trace they touch, so the trace list never disagrees
+// with the spans.
 func (s *Store) UpsertSpans(ctx context.Context, project string, spans []translator.Span, forward bool) error {
 	if len(spans) == 0 {
 		return nil
@@ -161,38 +180,20 @@ func (s *Store) UpsertSpans(ctx context.Context, project string, spans []transla
 			return fmt.Errorf("sqlite: span %d: empty id or trace id", i)
 		}
 	}
-	var pid int64
-	var created bool
+	op := &writeOp{project: project, spans: spans, forward: forward}
 	s.projMu.RLock()
 	pid, known := s.projects[project]
 	s.projMu.RUnlock()
-	var enc []encoded
 	if known {
-		enc = encodeSpans(pid, spans)
+		op.enc, op.encPID = encodeSpans(pid, spans, forward), pid
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		if !known {
-			var err error
-			if pid, created, err = s.writeProjectID(ctx, tx, project); err != nil {
-				return err
-			}
-			enc = encodeSpans(pid, spans)
-		}
-		return s.upsert(ctx, tx, pid, spans, enc, forward)
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: upsert spans: %w", err)
-	}
-	if created {
-		s.cacheProject(project, pid)
-	}
-	return nil
+	return s.submit(ctx, op)
 }
 
 // upsert writes encoded spans and refreshes the roll-ups they change. A
 // trace that had no spans before the batch is rolled up from the batch
 // itself; any other is re-read from the table.
-func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []translator.Span, enc []encoded, forward bool) error {
+func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []translator.Span, enc []encoded) error {
 	// Which traces are new, before the spans land.
 	exists, err := s.stmt(ctx, tx, traceExistsSQL)
 	if err != nil {
@@ -204,8 +205,12 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []trans
 		if _, seen := batchTraces[tid]; seen {
 			continue
 		}
+		if _, ok := s.rollups.get(pid, tid); ok {
+			batchTraces[tid] = true // cached: it has spans
+			continue
+		}
 		var one int
-		err := exists.QueryRowContext(ctx, pid, enc[i].args[2]).Scan(&one)
+		err := exists.QueryRowContext(ctx, pid, enc[i].args[argTraceID]).Scan(&one)
 		switch {
 		case err == nil:
 			batchTraces[tid] = true
@@ -216,44 +221,53 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []trans
 		}
 	}
 
-	args := make([]any, 0, chunkRows*spanColumns)
-	if err := s.chunked(ctx, tx, len(enc), upsertSpansChunk, upsertSpansOne, func(i int) []any {
-		return append(args[:0], enc[i].args[:]...)
-	}, func(lo, hi int) []any {
-		args = args[:0]
-		for i := lo; i < hi; i++ {
-			args = append(args, enc[i].args[:]...)
+	// Versions for the spans written with forward on, in batch order.
+	nfwd := 0
+	for i := range enc {
+		if enc[i].fwd {
+			nfwd++
 		}
-		return args
-	}); err != nil {
-		return fmt.Errorf("write spans: %w", err)
 	}
-
-	if forward {
+	if nfwd > 0 {
+		st, err := s.stmt(ctx, tx, nextVersionsSQL)
+		if err != nil {
+			return err
+		}
 		var last int64
-		if err := tx.StmtContext(ctx, s.prepared[nextVersionsSQL]).QueryRowContext(ctx, len(enc)).Scan(&last); err != nil {
+		if err := st.QueryRowContext(ctx, nfwd).Scan(&last); err != nil {
 			return fmt.Errorf("versions: %w", err)
 		}
-		first := last - int64(len(enc)) + 1
+		v := last - int64(nfwd) + 1
 		now := time.Now().UnixNano()
-		row := func(args []any, i int) []any {
-			pending := 0
-			if enc[i].done {
-				pending = 1
+		for i := range enc {
+			if enc[i].fwd {
+				enc[i].args[argVersion], enc[i].args[argWritten] = v, now
+				v++
 			}
-			return append(args, pid, enc[i].args[1], first+int64(i), pending, now)
 		}
-		if err := s.chunked(ctx, tx, len(enc), queueChunk, queueOne, func(i int) []any {
-			return row(args[:0], i)
-		}, func(lo, hi int) []any {
-			args = args[:0]
-			for i := lo; i < hi; i++ {
-				args = row(args, i)
+	}
+
+	args := make([]any, 0, chunkSizes[0]*spanColumns)
+	for i := 0; i < len(enc); {
+		rows := 0
+		for _, n := range chunkSizes {
+			if n <= len(enc)-i {
+				rows = n
+				break
 			}
-			return args
-		}); err != nil {
-			return fmt.Errorf("queue spans: %w", err)
 		}
+		st, err := s.stmt(ctx, tx, upsertSpansByRows[rows])
+		if err != nil {
+			return err
+		}
+		args = args[:0]
+		for j := i; j < i+rows; j++ {
+			args = append(args, enc[j].args[:]...)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("write spans: %w", err)
+		}
+		i += rows
 	}
 
 	// Traces that spans moved out of.
@@ -279,22 +293,41 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []trans
 		return fmt.Errorf("read moves: %w", err)
 	}
 
-	var fresh map[string][]translator.Span
+	// Roll-ups: a trace new in the batch from the batch alone; one the
+	// writer has cached from the cache and the batch; any other (and one
+	// a span left) re-read from the table.
+	byTrace := spansByTrace(spans)
 	for tid, existed := range batchTraces {
-		if existed {
-			refresh[tid] = struct{}{}
-			continue
-		}
-		if fresh == nil {
-			fresh = spansByTrace(spans)
-		}
 		if _, ok := refresh[tid]; ok {
 			continue // also left by a moved span: re-read below
 		}
-		sum := translator.RollUp(fresh[tid])
-		if err := s.writeTrace(ctx, tx, pid, keyID(tid), sum, sum.Tags, nil); err != nil {
+		if existed {
+			ok, err := s.rollUpCached(ctx, tx, pid, tid, spans, enc, byTrace[tid])
+			if err != nil {
+				return err
+			}
+			if !ok {
+				refresh[tid] = struct{}{}
+			}
+			continue
+		}
+		idx := byTrace[tid]
+		lights := make([]light, len(idx))
+		for k, i := range idx {
+			lights[k] = lightOf(&spans[i], enc[i].args[argTags])
+		}
+		sum := rollUpLights(tid, lights, &s.rollups.scratch)
+		var tags []string
+		for _, i := range idx {
+			if spans[i].ID == sum.RootID {
+				tags = spans[i].Tags
+				break
+			}
+		}
+		if err := s.writeTrace(ctx, tx, pid, keyID(tid), sum, tags, nil); err != nil {
 			return err
 		}
+		s.rollups.stage(pid, tid, lights, tags)
 	}
 	for tid := range refresh {
 		if err := s.refreshTrace(ctx, tx, pid, tid); err != nil {
@@ -304,50 +337,20 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []trans
 	return nil
 }
 
-// spansByTrace groups a batch by trace, the last write of a span id
-// winning as it does in the table.
-func spansByTrace(spans []translator.Span) map[string][]translator.Span {
+// spansByTrace groups a batch by trace, as indexes into it, the last
+// write of a span id winning as it does in the table.
+func spansByTrace(spans []translator.Span) map[string][]int {
 	last := make(map[string]int, len(spans))
 	for i := range spans {
 		last[spans[i].ID] = i
 	}
-	out := map[string][]translator.Span{}
+	out := map[string][]int{}
 	for i := range spans {
 		if last[spans[i].ID] == i {
-			out[spans[i].TraceID] = append(out[spans[i].TraceID], spans[i])
+			out[spans[i].TraceID] = append(out[spans[i].TraceID], i)
 		}
 	}
 	return out
-}
-
-// chunked executes n rows as full chunks with the chunk statement and the
-// rest one by one with the single-row one.
-func (s *Store) chunked(ctx context.Context, tx *sql.Tx, n int, chunkSQL, oneSQL string,
-	one func(i int) []any, chunk func(lo, hi int) []any) error {
-	i := 0
-	if n >= chunkRows {
-		st, err := s.stmt(ctx, tx, chunkSQL)
-		if err != nil {
-			return err
-		}
-		for ; i+chunkRows <= n; i += chunkRows {
-			if _, err := st.ExecContext(ctx, chunk(i, i+chunkRows)...); err != nil {
-				return err
-			}
-		}
-	}
-	if i < n {
-		st, err := s.stmt(ctx, tx, oneSQL)
-		if err != nil {
-			return err
-		}
-		for ; i < n; i++ {
-			if _, err := st.ExecContext(ctx, one(i)...); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // DeleteSpan implements store.Store.
@@ -360,7 +363,7 @@ func (s *Store) DeleteSpan(ctx context.Context, project, spanID string) error {
 		return store.ErrNotFound
 	}
 	sid := keyID(spanID)
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	return s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var traceID any
 		err := tx.QueryRowContext(ctx, `SELECT trace_id FROM spans WHERE project = ? AND span_id = ?`, pid, sid).Scan(&traceID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -372,7 +375,6 @@ func (s *Store) DeleteSpan(ctx context.Context, project, spanID string) error {
 		for _, q := range [...]string{
 			`DELETE FROM metrics WHERE project = ? AND span_id = ?`,
 			`DELETE FROM events WHERE project = ? AND span_id = ?`,
-			`DELETE FROM outbox WHERE project = ? AND span_id = ?`,
 			`DELETE FROM spans WHERE project = ? AND span_id = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, pid, sid); err != nil {
@@ -396,7 +398,7 @@ func (s *Store) DeleteTrace(ctx context.Context, project, traceID string) error 
 		return store.ErrNotFound
 	}
 	tid := keyID(traceID)
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	return s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM spans WHERE project = ? AND trace_id = ?`, pid, tid).Scan(&n); err != nil {
 			return fmt.Errorf("sqlite: delete trace: %w", err)
@@ -406,7 +408,6 @@ func (s *Store) DeleteTrace(ctx context.Context, project, traceID string) error 
 		}
 		for _, q := range [...]string{
 			`DELETE FROM metrics WHERE project = ?1 AND span_id IN (SELECT span_id FROM spans WHERE project = ?1 AND trace_id = ?2)`,
-			`DELETE FROM outbox WHERE project = ?1 AND span_id IN (SELECT span_id FROM spans WHERE project = ?1 AND trace_id = ?2)`,
 			`DELETE FROM events WHERE project = ?1 AND trace_id = ?2`,
 			`DELETE FROM spans WHERE project = ?1 AND trace_id = ?2`,
 		} {
