@@ -75,7 +75,8 @@ func spanBody(i int64) []byte {
 }
 
 // BenchmarkCreateSpanV2 posts one span per request over keep-alive
-// connections, from as many clients as GOMAXPROCS*4.
+// connections, from GOMAXPROCS*16 concurrent clients (SDK processes
+// sending to one receiver), so the store's group commit can batch.
 func BenchmarkCreateSpanV2(b *testing.B) {
 	for _, st := range benchStores {
 		b.Run("store="+st, func(b *testing.B) { benchCreateSpanV2(b, st) })
@@ -86,7 +87,7 @@ func benchCreateSpanV2(b *testing.B, storeName string) {
 	url := startBenchReceiver(b, storeName) + "/v2/spans"
 	c := benchClient()
 	var seq atomic.Int64
-	b.SetParallelism(4)
+	b.SetParallelism(16)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
