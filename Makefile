@@ -41,7 +41,7 @@ GOFILES_CMD := git ls-files --cached --others --exclude-standard -- '*.go' ':!:t
 # npm-based test client (OTel SDK for Node); its dependencies are installed only once it exists.
 NODE_SDK_DIR := testdata/sdk
 
-.PHONY: help fmt lint generate deps test-node-deps test test-go bench benchstat fuzz
+.PHONY: help fmt lint generate deps test-node-deps test test-go bench benchstat fuzz build run
 
 ## help: list the targets
 help:
@@ -120,5 +120,31 @@ fuzz:
 	done <<< "$$targets"; \
 	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (failing inputs are under each package's testdata/fuzz/)"; exit 1; fi
 
-# build / run: a later issue adds the collector distribution built with ocb (cmd/builder) here,
-# e.g. `build` -> bin/otelcol-opper and `run` -> start it with a local config (data under data/).
+# The collector distribution: ocb (cmd/builder, pinned) builds builder-config.yaml into
+# bin/otelcol-opper. Its generated sources live in _build/ (ignored).
+OCB_VERSION := v0.164.0
+OCB         := bin/builder
+COLLECTOR   := bin/otelcol-opper
+RUN_CONFIG  ?= config/local.yaml
+
+$(OCB):
+	@mkdir -p bin
+	GOBIN=$(CURDIR)/bin $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+
+## build: build the collector distribution bin/otelcol-opper with ocb (installs ocb into bin/ first)
+build: $(OCB)
+	@mkdir -p _build
+	$(OCB) --config=builder-config.yaml
+	cp _build/otelcol-opper/otelcol-opper $(COLLECTOR)
+
+## run: build, then start the collector with config/local.yaml (RUN_CONFIG=... for another)
+run: build
+	@mkdir -p data
+	@echo
+	@echo "  otelcol-opper starting with $(RUN_CONFIG)"
+	@echo "  OTLP in:        grpc localhost:4317, http http://localhost:4318/v1/traces"
+	@echo "  Opper API:      http://localhost:8090/v2 (Opper SDK base URL), traces at http://localhost:8090/v2/traces"
+	@echo "  health:         http://localhost:13133/   own metrics: http://localhost:8889/metrics"
+	@echo "  data:           ./data/opper.db           stop with Ctrl-C"
+	@echo
+	$(COLLECTOR) --config=$(RUN_CONFIG)
