@@ -102,6 +102,19 @@ type ForwardConfig struct {
 	// spans; it doubles up to RetryMaxInterval. Retries never give up.
 	RetryInitialInterval time.Duration `mapstructure:"retry_initial_interval"`
 	RetryMaxInterval     time.Duration `mapstructure:"retry_max_interval"`
+	// IncludeExporterSpans forwards spans written by an opper exporter too.
+	// Off, the loop guard keeps them out of the pipeline: right when this
+	// collector's own exporter writes here. On, for a two-tier setup where
+	// other collectors export to this one and it passes their spans on.
+	IncludeExporterSpans bool `mapstructure:"include_exporter_spans"`
+	// WaitForPipeline answers a write only once the next consumer has
+	// accepted its spans: the client sees the pipeline's backpressure (503,
+	// or 400 for a permanent rejection) and retries,
+	// instead of the receiver retrying from its outbox. Every write goes
+	// through as written, so a span created running and completed later
+	// (the v3 SDKs) reaches the pipeline twice, first marked incomplete:
+	// meant for collectors exporting complete OTel spans to this one.
+	WaitForPipeline bool `mapstructure:"wait_for_pipeline"`
 }
 
 var (

@@ -198,3 +198,50 @@ func TestForwardObsReport(t *testing.T) {
 		return err == nil && m.Name != ""
 	}, 5*time.Second, 10*time.Millisecond)
 }
+
+func TestWaitForPipelinePassesBackpressureToTheClient(t *testing.T) {
+	next := new(flakyConsumer)
+	next.failures.Store(1)
+	_, url := startReceiver(t, next, nil, func(cfg *Config) { cfg.Forward.WaitForPipeline = true })
+	span := map[string]any{"name": "s", "id": "sync-1", "trace_id": "sync", "start_time": "2024-03-20T10:00:00Z", "end_time": "2024-03-20T10:00:01Z"}
+
+	resp, body := doRequest(t, url, "", "POST", "/v2/spans", span)
+	assert.Equal(t, 503, resp.StatusCode, "a refusing pipeline is a retryable error for the client")
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	assert.Contains(t, string(body), `"type"`)
+	assert.Zero(t, next.SpanCount())
+
+	resp, body = doRequest(t, url, "", "POST", "/v2/spans", span)
+	require.Equal(t, 200, resp.StatusCode, string(body))
+	assert.Equal(t, 1, next.SpanCount(), "delivered before the answer")
+	time.Sleep(50 * time.Millisecond)
+	assert.Equal(t, map[string]int{"sync-1": 1}, spanIDCounts(next.AllTraces()), "the outbox does not send it again")
+
+	next.permanent = true
+	next.failures.Store(1)
+	resp, _ = doRequest(t, url, "", "POST", "/v3/spans", map[string]any{"name": "v3"})
+	assert.Equal(t, 400, resp.StatusCode, "a permanent rejection is the client's to drop")
+}
+
+func TestIncludeExporterSpans(t *testing.T) {
+	for _, include := range []bool{false, true} {
+		t.Run(fmt.Sprint(include), func(t *testing.T) {
+			next := new(consumertest.TracesSink)
+			_, url := startReceiver(t, next, nil, func(cfg *Config) {
+				cfg.Forward.IncludeExporterSpans = include
+				cfg.Forward.PollInterval = 10 * time.Millisecond
+			})
+			resp, body := doRequest(t, url, "", "POST", "/v2/spans", map[string]any{
+				"name": "from a collector", "id": "x-1", "trace_id": "x",
+				"start_time": "2024-03-20T10:00:00Z", "end_time": "2024-03-20T10:00:01Z",
+			}, opperapi.HeaderSource, opperapi.SourceExporter)
+			require.Equal(t, 200, resp.StatusCode, string(body))
+			if include {
+				assert.Eventually(t, func() bool { return next.SpanCount() == 1 }, 5*time.Second, 10*time.Millisecond)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+			assert.Zero(t, next.SpanCount(), "the loop guard keeps the exporter's spans out")
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.uber.org/zap"
 
 	"github.com/opperotel/bridge/opperapi"
@@ -36,6 +37,9 @@ type api struct {
 
 	// writer commits concurrent writes together; nil writes directly.
 	writer *groupWriter
+	// pipeline hands completed spans to the next consumer and waits for
+	// it (forward.wait_for_pipeline); nil when the outbox forwards.
+	pipeline func(ctx context.Context, project string, spans []translator.Span) error
 
 	keys    []apiKey
 	maxBody int64
@@ -229,24 +233,48 @@ func (a *api) lockSpan(project, spanID string) func() {
 // when forwarding is off, and not when the request carries the exporter's
 // loop-guard header.
 func (a *api) forwardFor(r *http.Request) bool {
-	return a.cfg.Forward.Enabled && r.Header.Get(opperapi.HeaderSource) != opperapi.SourceExporter
+	return a.cfg.Forward.Enabled &&
+		(a.cfg.Forward.IncludeExporterSpans || r.Header.Get(opperapi.HeaderSource) != opperapi.SourceExporter)
 }
 
-// upsert stores spans and wakes the forwarder if any of them is complete.
+// upsert stores spans and wakes the forwarder if any of them is complete;
+// with forward.wait_for_pipeline it hands the completed ones to the next
+// consumer itself and reports the pipeline's refusal to the client.
 func (a *api) upsert(ctx context.Context, project string, spans []translator.Span, forward bool) error {
-	var err error
-	if a.writer != nil {
-		err = a.writer.upsert(ctx, project, spans, forward)
-	} else {
-		err = a.store.UpsertSpans(ctx, project, spans, forward)
+	if forward && a.pipeline != nil {
+		if err := a.write(ctx, project, spans, false); err != nil {
+			return err
+		}
+		// Every write goes through as written: a span still running is
+		// marked incomplete, and reaches the pipeline again when completed.
+		if err := a.pipeline(ctx, project, spans); err != nil {
+			if consumererror.IsPermanent(err) {
+				return &apiError{status: http.StatusBadRequest, msg: "the pipeline rejected the spans: " + err.Error()}
+			}
+			// No Retry-After: the client's own backoff paces the retry.
+			return &apiError{status: http.StatusServiceUnavailable,
+				msg: "the pipeline cannot take the spans now; the spans are stored, send them again: " + err.Error()}
+		}
+		return nil
 	}
-	if err != nil {
+	if err := a.write(ctx, project, spans, forward); err != nil {
 		return err
 	}
 	if forward && slices.ContainsFunc(spans, func(s translator.Span) bool { return !s.Running() }) {
 		a.notify()
 	}
 	return nil
+}
+
+// write stores spans, through the group writer when there is one.
+func (a *api) write(ctx context.Context, project string, spans []translator.Span, forward bool) error {
+	var err error
+	if a.writer != nil {
+		err = a.writer.upsert(ctx, project, spans, forward)
+	} else {
+		err = a.store.UpsertSpans(ctx, project, spans, forward)
+	}
+	return err
 }
 
 // finishSpan applies the server's part of a write: the project's retention.

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/translator"
 )
 
 // opperReceiver is the receiver component: the HTTP API, its store and the
@@ -53,6 +54,16 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Traces) (*opp
 	return &opperReceiver{cfg: cfg, settings: set, next: next, obsrep: obsrep, openStore: openStore}, nil
 }
 
+// consumeNow hands spans to the next consumer and waits for its answer
+// (forward.wait_for_pipeline).
+func (r *opperReceiver) consumeNow(ctx context.Context, project string, spans []translator.Span) error {
+	td := translator.ToOTLP(spans, map[string]any{"service.name": project, "opper.project": project})
+	opCtx := r.obsrep.StartTracesOp(ctx)
+	err := r.next.ConsumeTraces(opCtx, td)
+	r.obsrep.EndTracesOp(opCtx, format, td.SpanCount(), err)
+	return err
+}
+
 // Start opens the store, starts the forwarder and serves the API.
 func (r *opperReceiver) Start(ctx context.Context, host component.Host) error {
 	if err := r.start(ctx, host); err != nil {
@@ -81,6 +92,9 @@ func (r *opperReceiver) start(ctx context.Context, host component.Host) error {
 		r.forwarder.start()
 	}
 	r.api = newAPI(r.cfg, st, logger, notify)
+	if r.cfg.Forward.Enabled && r.cfg.Forward.WaitForPipeline {
+		r.api.pipeline = r.consumeNow
+	}
 	r.writer = newGroupWriter(st)
 	r.api.writer = r.writer
 
