@@ -1,0 +1,219 @@
+package opperexporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/opperotel/bridge/opperapi"
+	"github.com/opperotel/bridge/translator"
+)
+
+// benchServer is the cheapest server that honours the API's answers: 200
+// for a create, and one 200 result per item for a bulk request (items are
+// counted by scanning, not decoding).
+type benchServer struct {
+	spans atomic.Int64
+	bytes atomic.Int64
+	reqs  atomic.Int64
+}
+
+func (s *benchServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body := make([]byte, 0, max(r.ContentLength, 512))
+	buf := bytes.NewBuffer(body)
+	_, _ = buf.ReadFrom(r.Body)
+	body = buf.Bytes()
+	s.bytes.Add(int64(len(body)))
+	s.reqs.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path != opperapi.PathV2SpansBatch {
+		s.spans.Add(1)
+		_, _ = w.Write([]byte(`{"id":"x","name":"x"}`))
+		return
+	}
+	n := countItems(body)
+	s.spans.Add(int64(n))
+	out := make([]byte, 0, 16+n*28)
+	out = append(out, `{"results":[`...)
+	for i := range n {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `{"index":`...)
+		out = strconv.AppendInt(out, int64(i), 10)
+		out = append(out, `,"status":200}`...)
+	}
+	out = append(out, "]}"...)
+	_, _ = w.Write(out)
+}
+
+// countItems counts the elements of a JSON array of objects.
+func countItems(b []byte) int {
+	n, depth, inStr, esc := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case esc:
+			esc = false
+		case inStr:
+			if c == '\\' {
+				esc = true
+			} else if c == '"' {
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			if c == '{' && depth == 1 {
+				n++
+			}
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return n
+}
+
+// benchInput is the fixture mix replicated to n spans, each replica with
+// its own trace ids (so its own span ids).
+func benchInput(b *testing.B, n int) ptrace.Traces { return benchInputs(b, n, 1)[0] }
+
+// benchInputs is count distinct benchInput batches.
+func benchInputs(b *testing.B, n, count int) []ptrace.Traces {
+	base := allFixtures(b)
+	outs := make([]ptrace.Traces, count)
+	r := 0
+	for k := range outs {
+		outs[k] = replicate(base, n, &r)
+	}
+	return outs
+}
+
+func replicate(base ptrace.Traces, n int, r *int) ptrace.Traces {
+	out := ptrace.NewTraces()
+	for ; out.SpanCount() < n; *r++ {
+		r := *r
+		c := ptrace.NewTraces()
+		base.CopyTo(c)
+		forEach(c, func(_, _, _ int, s ptrace.Span) {
+			tid := s.TraceID()
+			binary.BigEndian.PutUint32(tid[0:4], uint32(r)^binary.BigEndian.Uint32(tid[0:4]))
+			s.SetTraceID(tid)
+		})
+		c.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+	}
+	return out
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Maxrss // KiB on Linux
+}
+
+// BenchmarkExport pushes fixture spans (retention full) through the whole
+// exporter (queue with batching, retry, HTTP) into an in-process server.
+// It reports spans/s, process CPU and allocations per span, and peak RSS.
+// The server's work is in the CPU figure too (it runs in the process);
+// BenchmarkTranslateOnly isolates the translator's share.
+func BenchmarkExport(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		bulk BulkMode
+		ret  translator.Retention
+	}{
+		{"per_span_c16/full", BulkOff, translator.RetentionFull},
+		{"bulk/full", BulkOn, translator.RetentionFull},
+		{"per_span_c16/metadata", BulkOff, translator.RetentionMetadata},
+		{"bulk/metadata", BulkOn, translator.RetentionMetadata},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			srv := &benchServer{}
+			hs := httptest.NewServer(srv)
+			defer hs.Close()
+			cfg := testConfig(hs.URL)
+			cfg.Bulk = mode.bulk
+			cfg.Retention = mode.ret
+			cfg.MaxConcurrency = 16
+			q := exporterhelper.NewDefaultQueueConfig()
+			batch := exporterhelper.NewDefaultBatchConfig()
+			batch.MaxSize = defaultBatchMaxSize
+			q.Batch = configoptional.Some(batch)
+			q.BlockOnOverflow = true
+			cfg.QueueConfig = configoptional.Some(q)
+			exp := startExporter(b, cfg)
+
+			// ConsumeTraces owns what it is given: one distinct copy per call.
+			const perCall = 1000
+			inputs := benchInputs(b, perCall, b.N)
+			n := int64(inputs[0].SpanCount())
+			var ms0, ms1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms0)
+			cpu0 := cpuTime()
+			start := time.Now()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				require.NoError(b, exp.ConsumeTraces(context.Background(), inputs[i]))
+			}
+			want := n * int64(b.N)
+			deadline := time.Now().Add(time.Minute)
+			for srv.spans.Load() < want {
+				if time.Now().After(deadline) {
+					b.Fatalf("server got %d of %d spans", srv.spans.Load(), want)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			cpu := cpuTime() - cpu0
+			runtime.ReadMemStats(&ms1)
+			total := float64(want)
+			b.ReportMetric(total/elapsed.Seconds(), "spans/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/total, "cpu-ns/span")
+			b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/total, "allocs/span")
+			b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/total, "B/span")
+			b.ReportMetric(float64(maxRSS())/1024, "peak-RSS-MiB")
+			b.ReportMetric(float64(srv.bytes.Load())/total, "body-B/span")
+			b.ReportMetric(total/float64(srv.reqs.Load()), "spans/request")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkTranslateOnly is the translator's share of BenchmarkExport:
+// ToOpper plus the v2 body encoding, single-threaded.
+func BenchmarkTranslateOnly(b *testing.B) {
+	td := benchInput(b, 1000)
+	tr := translator.New(translator.Options{Retention: translator.RetentionFull, MaxFieldBytes: defaultMaxFieldBytes})
+	buf := make([]byte, 0, 64<<10)
+	n := td.SpanCount()
+	b.ReportAllocs()
+	for b.Loop() {
+		spans := tr.ToOpper(td)
+		for i := range spans {
+			buf = translator.AppendCreateSpanV2(buf[:0], &spans[i])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/span")
+	b.ReportMetric(0, "ns/op")
+}

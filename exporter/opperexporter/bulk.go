@@ -1,0 +1,214 @@
+package opperexporter // import "github.com/opperotel/bridge/exporter/opperexporter"
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/opperotel/bridge/opperapi"
+	"github.com/opperotel/bridge/translator"
+)
+
+// Bulk: `POST /v2/spans/batch` takes a JSON array of create bodies and
+// answers one result per item (opperapi.BatchResponse), each with the
+// status a single create would have had. This project's receiver offers
+// it; the hosted API does not (it answers 404 or 405), and `bulk: auto`
+// then falls back to one request per span for good.
+
+const (
+	bulkMaxItems = 1000
+	bulkMaxBytes = 4 << 20
+)
+
+// pushBulk sends the batch's spans in bulk requests, depth by depth, so
+// parents are stored before their children. Items the server answers
+// 409 or 404 (parent) for take the single-span path. If the endpoint does
+// not exist, pushBulk returns with the spans still pending.
+func (e *opperExporter) pushBulk(ctx context.Context, b *batch) {
+	for start := 0; start < len(b.order); {
+		end := start
+		for end < len(b.order) && b.depth[b.order[end]] == b.depth[b.order[start]] {
+			end++
+		}
+		if !e.bulkLevel(ctx, b, b.order[start:end]) {
+			return
+		}
+		// Children of spans that must be retried go with them. Spans left
+		// pending (a chunk too large) go one by one, and so do the levels
+		// below them, in order.
+		left := false
+		for _, i := range b.order[start:end] {
+			switch b.state[i] {
+			case retry:
+				b.markRetry(i)
+			case pending:
+				left = true
+			}
+		}
+		if left {
+			return
+		}
+		start = end
+	}
+}
+
+// bulkLevel sends one depth level; it returns false when the bulk
+// endpoint is unsupported.
+func (e *opperExporter) bulkLevel(ctx context.Context, b *batch, level []int32) bool {
+	var items []int32
+	for _, i := range level {
+		if b.state[i] == pending {
+			items = append(items, i)
+		}
+	}
+	chunks := e.chunk(b, items)
+	if len(chunks) == 0 {
+		return true
+	}
+	if e.bulkState.Load() == bulkUnknown {
+		// Probe with the first chunk alone before sending the others.
+		if !e.sendChunk(ctx, b, chunks[0]) {
+			return false
+		}
+		chunks = chunks[1:]
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	supported := true
+	for _, c := range chunks {
+		wg.Go(func() {
+			if !e.sendChunk(ctx, b, c) {
+				mu.Lock()
+				supported = false
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return supported
+}
+
+type bulkChunk struct {
+	items []int32
+	body  *[]byte
+}
+
+// chunk encodes items into request bodies of at most bulkMaxItems spans
+// and about bulkMaxBytes.
+func (e *opperExporter) chunk(b *batch, items []int32) []bulkChunk {
+	var out []bulkChunk
+	var cur bulkChunk
+	for _, i := range items {
+		if cur.body == nil {
+			cur.body = getBuf()
+			*cur.body = append(*cur.body, '[')
+		} else {
+			*cur.body = append(*cur.body, ',')
+		}
+		*cur.body = translator.AppendCreateSpanV2(*cur.body, &b.spans[i])
+		cur.items = append(cur.items, i)
+		if len(cur.items) >= bulkMaxItems || len(*cur.body) >= bulkMaxBytes {
+			*cur.body = append(*cur.body, ']')
+			out = append(out, cur)
+			cur = bulkChunk{}
+		}
+	}
+	if cur.body != nil {
+		*cur.body = append(*cur.body, ']')
+		out = append(out, cur)
+	}
+	return out
+}
+
+// sendChunk sends one bulk request and settles its items; it returns
+// false, leaving them pending, if the endpoint is unsupported.
+func (e *opperExporter) sendChunk(ctx context.Context, b *batch, c bulkChunk) bool {
+	for _, i := range c.items {
+		if end, _ := e.inflight.begin(b.spans[i].ID); end != nil {
+			defer end()
+		}
+	}
+	r, err := e.call(ctx, opSpanBulk, http.MethodPost, e.bulkURL, *c.body, maxDataResponseReadBytes)
+	putBuf(c.body)
+	if err != nil {
+		f := networkFailure(err)
+		b.fail(f)
+		for _, i := range c.items {
+			b.state[i] = retry
+		}
+		return true
+	}
+	switch {
+	case r.status == http.StatusNotFound || r.status == http.StatusMethodNotAllowed || r.status == http.StatusNotImplemented:
+		if e.cfg.Bulk == BulkAuto {
+			if e.bulkState.CompareAndSwap(bulkUnknown, bulkUnsupported) {
+				e.logger.Info("The endpoint has no bulk span API; sending one request per span from now on",
+					zap.String("url", e.bulkURL), zap.Int("status", r.status))
+			}
+			e.bulkState.Store(bulkUnsupported)
+			return false
+		}
+	case r.status == http.StatusRequestEntityTooLarge && len(c.items) > 1:
+		// Too big as a whole: the single-span path takes these items.
+		return true
+	case isSuccess(r.status):
+		e.bulkState.CompareAndSwap(bulkUnknown, bulkSupported)
+		e.settleItems(ctx, b, c.items, r)
+		return true
+	}
+	f := classify("create spans in bulk", e.bulkURL, r)
+	if f.retry {
+		b.fail(f)
+		for _, i := range c.items {
+			b.state[i] = retry
+		}
+	} else {
+		e.drop(ctx, b, f, len(c.items))
+		for _, i := range c.items {
+			b.state[i] = dropped
+		}
+	}
+	return true
+}
+
+// settleItems applies the per-item results of a bulk answer. An item
+// without a result is retried.
+func (e *opperExporter) settleItems(ctx context.Context, b *batch, items []int32, r response) {
+	var resp opperapi.BatchResponse
+	if err := json.Unmarshal(r.body, &resp); err != nil {
+		b.fail(failure{retry: true, err: fmt.Errorf("create spans in bulk: %s: invalid response: %w", e.bulkURL, err)})
+		for _, i := range items {
+			b.state[i] = retry
+		}
+		return
+	}
+	got := make([]bool, len(items))
+	for _, res := range resp.Results {
+		if res.Index < 0 || res.Index >= len(items) || got[res.Index] {
+			continue
+		}
+		got[res.Index] = true
+		i := items[res.Index]
+		s := &b.spans[i]
+		item := response{status: res.Status}
+		if res.Error != nil {
+			item.body, _ = json.Marshal(res.Error)
+		}
+		if isSuccess(res.Status) && len(s.Metrics) == 0 {
+			b.state[i] = sent
+			continue
+		}
+		// 409, 404 (parent), metrics: the single-span path from here.
+		b.state[i] = e.afterCreateV2(ctx, b, s, item, stageFirst)
+	}
+	for k, ok := range got {
+		if !ok {
+			b.fail(failure{retry: true, err: fmt.Errorf("create spans in bulk: %s: no result for item %d", e.bulkURL, k)})
+			b.state[items[k]] = retry
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package opperexporter // import "github.com/opperotel/bridge/exporter/opperexporter"
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/opperotel/bridge/translator"
+)
+
+// APIVersion selects the Opper trace API the exporter speaks.
+type APIVersion string
+
+const (
+	// APIVersionV2 uses `/v2/spans` with client-chosen ids (idempotent).
+	APIVersionV2 APIVersion = "v2"
+	// APIVersionV3 uses `/v3/spans`, where the server assigns ids.
+	APIVersionV3 APIVersion = "v3"
+)
+
+// BulkMode says whether the exporter uses `POST /v2/spans/batch`.
+type BulkMode string
+
+const (
+	// BulkAuto tries the bulk endpoint once and falls back to one request
+	// per span, for good, when the server answers 404 or 405.
+	BulkAuto BulkMode = "auto"
+	// BulkOn always uses the bulk endpoint.
+	BulkOn BulkMode = "on"
+	// BulkOff always sends one request per span.
+	BulkOff BulkMode = "off"
+)
+
+// RetentionRule sets the retention of spans whose resource attributes equal
+// every entry of Match, e.g. {match: {service.name: checkout}, retention: full}.
+type RetentionRule struct {
+	// Match maps resource attribute keys to the values they must have.
+	Match map[string]string `mapstructure:"match"`
+	// Retention is `metadata` or `full`.
+	Retention translator.Retention `mapstructure:"retention"`
+	_         struct{}
+}
+
+// Config defines the configuration of the opper exporter.
+type Config struct {
+	// ClientConfig holds endpoint (the server root, e.g. https://api.opper.ai),
+	// timeout, headers, TLS, compression, auth and the other HTTP client settings.
+	ClientConfig confighttp.ClientConfig `mapstructure:",squash"`
+	// QueueConfig is the exporterhelper sending queue; on by default, with batching.
+	QueueConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+	// RetryConfig is the exporterhelper retry policy for retryable failures.
+	RetryConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+
+	// APIKey is sent as `Authorization: Bearer <api_key>`; empty sends no header.
+	APIKey configopaque.String `mapstructure:"api_key"`
+	// APIVersion is `v2` (default) or `v3`.
+	APIVersion APIVersion `mapstructure:"api_version"`
+
+	// Retention is the default content retention: `metadata` or `full`.
+	Retention translator.Retention `mapstructure:"retention"`
+	// RetentionRules override Retention for matching resources; the first match wins.
+	RetentionRules []RetentionRule `mapstructure:"retention_rules"`
+	// MaxFieldBytes caps input, output and instructions per span; 0 means no limit.
+	MaxFieldBytes int `mapstructure:"max_field_bytes"`
+	// DefaultType is the Opper type of spans without GenAI evidence.
+	DefaultType string `mapstructure:"default_type"`
+	// TypeMap renames span types after they are decided.
+	TypeMap map[string]string `mapstructure:"type_map"`
+	// PriceTable is a JSON file that extends or overrides the embedded prices.
+	PriceTable string `mapstructure:"price_table"`
+
+	// MaxConcurrency bounds the requests in flight per exporter.
+	MaxConcurrency int `mapstructure:"max_concurrency"`
+	// Bulk is `auto` (default), `on` or `off`; only API v2 has a bulk endpoint.
+	Bulk BulkMode `mapstructure:"bulk"`
+	// ParentWait is how long a span whose parent is not stored yet is held
+	// back (through retries) before a placeholder parent is created for it;
+	// 0 creates placeholders at once.
+	ParentWait time.Duration `mapstructure:"parent_wait"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var (
+	_ component.Config  = (*Config)(nil)
+	_ confmap.Validator = (*Config)(nil)
+)
+
+// Defaults that are not the collector's own.
+const (
+	defaultEndpoint       = "https://api.opper.ai"
+	defaultTimeout        = 30 * time.Second
+	defaultMaxFieldBytes  = 256 << 10
+	defaultMaxConcurrency = 16
+	defaultParentWait     = 10 * time.Second
+	// minMaxFieldBytes leaves room for the truncation marker.
+	minMaxFieldBytes = 64
+)
+
+// Validate checks the configuration; the collector calls it at start-up.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if err := validateEndpoint(cfg.ClientConfig.Endpoint); err != nil {
+		errs = append(errs, err)
+	}
+	switch cfg.APIVersion {
+	case APIVersionV2, APIVersionV3:
+	default:
+		errs = append(errs, fmt.Errorf("api_version must be %q or %q, got %q", APIVersionV2, APIVersionV3, cfg.APIVersion))
+	}
+	if !cfg.Retention.Valid() {
+		errs = append(errs, fmt.Errorf("retention must be %q or %q, got %q", translator.RetentionMetadata, translator.RetentionFull, cfg.Retention))
+	}
+	for i, r := range cfg.RetentionRules {
+		if len(r.Match) == 0 {
+			errs = append(errs, fmt.Errorf("retention_rules[%d]: match must list at least one resource attribute", i))
+		}
+		if !r.Retention.Valid() {
+			errs = append(errs, fmt.Errorf("retention_rules[%d]: retention must be %q or %q, got %q", i, translator.RetentionMetadata, translator.RetentionFull, r.Retention))
+		}
+	}
+	if cfg.MaxFieldBytes < 0 || (cfg.MaxFieldBytes > 0 && cfg.MaxFieldBytes < minMaxFieldBytes) {
+		errs = append(errs, fmt.Errorf("max_field_bytes must be 0 (no limit) or at least %d, got %d", minMaxFieldBytes, cfg.MaxFieldBytes))
+	}
+	for from, to := range cfg.TypeMap {
+		if from == "" || to == "" {
+			errs = append(errs, fmt.Errorf("type_map: empty type in %q: %q", from, to))
+		}
+	}
+	if cfg.MaxConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("max_concurrency must be at least 1, got %d", cfg.MaxConcurrency))
+	}
+	switch cfg.Bulk {
+	case BulkAuto, BulkOff:
+	case BulkOn:
+		if cfg.APIVersion == APIVersionV3 {
+			errs = append(errs, errors.New("bulk: on needs api_version v2: API v3 has no bulk endpoint"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("bulk must be %q, %q or %q, got %q", BulkAuto, BulkOn, BulkOff, cfg.Bulk))
+	}
+	if cfg.ParentWait < 0 {
+		errs = append(errs, fmt.Errorf("parent_wait must not be negative, got %v", cfg.ParentWait))
+	}
+	if cfg.ClientConfig.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout must not be negative, got %v", cfg.ClientConfig.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+func validateEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return errors.New(`endpoint must be set, e.g. "https://api.opper.ai" or "http://localhost:8090"`)
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("endpoint %q is not a valid URL: %w", endpoint, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("endpoint %q must start with http:// or https://", endpoint)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("endpoint %q has no host", endpoint)
+	}
+	if p := strings.TrimSuffix(u.Path, "/"); strings.HasSuffix(p, "/v2") || strings.HasSuffix(p, "/v3") {
+		return fmt.Errorf("endpoint %q must be the server root without the API version (the exporter adds /v2/spans or /v3/spans itself)", endpoint)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("endpoint %q must not have a query or fragment", endpoint)
+	}
+	return nil
+}
+
+// translatorOptions maps the configuration onto the translator's options;
+// prices are loaded by the caller.
+func (cfg *Config) translatorOptions(prices *translator.PriceTable) translator.Options {
+	rules := make([]translator.RetentionRule, 0, len(cfg.RetentionRules))
+	for _, r := range cfg.RetentionRules {
+		rules = append(rules, translator.RetentionRule{Match: r.Match, Retention: r.Retention})
+	}
+	return translator.Options{
+		Retention:      cfg.Retention,
+		RetentionRules: rules,
+		MaxFieldBytes:  cfg.MaxFieldBytes,
+		DefaultType:    cfg.DefaultType,
+		TypeMap:        cfg.TypeMap,
+		Prices:         prices,
+	}
+}
