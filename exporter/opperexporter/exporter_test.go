@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/opperotel/bridge/exporter/opperexporter/internal/opperfake"
+	"github.com/opperotel/bridge/internal/opperfake"
 	"github.com/opperotel/bridge/opperapi"
 )
 

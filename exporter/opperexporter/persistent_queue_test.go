@@ -22,7 +22,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/opperotel/bridge/exporter/opperexporter/internal/metadata"
-	"github.com/opperotel/bridge/exporter/opperexporter/internal/opperfake"
+	"github.com/opperotel/bridge/internal/opperfake"
 )
 
 // Environment of the helper process.

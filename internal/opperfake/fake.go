@@ -5,7 +5,7 @@
 // 409 for an existing id), optionally this project's bulk extension
 // (`POST /v2/spans/batch`) and v3 span create, plus switchable faults
 // (429 with Retry-After, 503, slow answers, down).
-package opperfake // import "github.com/opperotel/bridge/exporter/opperexporter/internal/opperfake"
+package opperfake // import "github.com/opperotel/bridge/internal/opperfake"
 
 import (
 	"bytes"
