@@ -126,6 +126,8 @@ OCB_VERSION := v0.164.0
 OCB         := bin/builder
 COLLECTOR   := bin/otelcol-opper
 RUN_CONFIG  ?= config/local.yaml
+# Extra collector flags for run, e.g. RUN_ARGS='--set=receivers.opper.endpoint=localhost:9090'.
+RUN_ARGS    ?=
 
 $(OCB):
 	@mkdir -p bin
@@ -147,4 +149,4 @@ run: build
 	@echo "  health:         http://localhost:13133/   own metrics: http://localhost:8889/metrics"
 	@echo "  data:           ./data/opper.db           stop with Ctrl-C"
 	@echo
-	$(COLLECTOR) --config=$(RUN_CONFIG)
+	$(COLLECTOR) --config=$(RUN_CONFIG) $(RUN_ARGS)
