@@ -202,7 +202,16 @@ func (a *attrView) unusedJSON() json.RawMessage {
 		return nil
 	}
 	slices.SortFunc(idx, func(x, y int) int { return strings.Compare(a.keys[x], a.keys[y]) })
-	b := make([]byte, 0, 64*len(idx))
+	size := 2
+	for _, i := range idx {
+		size += len(a.keys[i]) + 8
+		if a.vals[i].Type() == pcommon.ValueTypeStr {
+			size += len(a.vals[i].Str())
+		} else {
+			size += 16
+		}
+	}
+	b := make([]byte, 0, size)
 	b = append(b, '{')
 	for n, i := range idx {
 		if n > 0 {

@@ -105,6 +105,7 @@ func (c *spanCtx) meta() map[string]any {
 func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 	out := make([]Span, 0, td.SpanCount())
 	view := newAttrView()
+	c := new(spanCtx)
 	position := 0
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -121,9 +122,12 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 			scopeMeta := scopeJSON(ss.Scope())
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
-				var s Span
-				c := spanCtx{a: view, scopeMeta: scopeMeta, out: &s, retention: retention}
-				t.mapSpan(&c, spans.At(k), position)
+				// The span is built in place in the result, and one context
+				// serves every span: neither costs an allocation per span.
+				out = append(out, Span{})
+				s := &out[len(out)-1]
+				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, retention: retention}
+				t.mapSpan(c, spans.At(k), position)
 				position++
 				if env != "" {
 					if _, set := s.Meta["environment"]; !set {
@@ -138,9 +142,8 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 				c.otel.resource = resourceMeta
 				otel := c.otel
 				c.meta()["otel"] = otel.capped(t.opts.MaxOTelMetaBytes)
-				ApplyRetention(&s, retention)
-				TruncateContent(&s, t.opts.MaxFieldBytes)
-				out = append(out, s)
+				ApplyRetention(s, retention)
+				TruncateContent(s, t.opts.MaxFieldBytes)
 			}
 		}
 	}
