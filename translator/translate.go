@@ -106,6 +106,8 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 	out := make([]Span, 0, td.SpanCount())
 	view := newAttrView()
 	c := new(spanCtx)
+	// meta.otel of every span, in one allocation.
+	otelSlab := make([]otelMeta, td.SpanCount())
 	position := 0
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -140,7 +142,8 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 					}
 				}
 				c.otel.resource = resourceMeta
-				otel := c.otel
+				otel := &otelSlab[len(out)-1]
+				*otel = c.otel
 				c.meta()["otel"] = otel.capped(t.opts.MaxOTelMetaBytes)
 				ApplyRetention(s, retention)
 				TruncateContent(s, t.opts.MaxFieldBytes)
