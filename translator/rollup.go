@@ -22,7 +22,6 @@ const (
 // `embeddings` spans, an OpenInference LLM span wrapping another), so it is
 // marked aggregate and leaves the totals.
 func markAggregates(spans []Span) {
-	type spanKey struct{ trace, id string }
 	byID := make(map[spanKey]int, len(spans))
 	for i := range spans {
 		byID[spanKey{spans[i].TraceID, spans[i].ID}] = i

@@ -420,3 +420,24 @@ func TestStructuredAndStringContent(t *testing.T) {
 	require.NoError(t, json.Unmarshal(req.Output, &out))
 	assert.Equal(t, *s.Output, out, "encoded exactly once on the wire")
 }
+
+func TestAggregateTrackerAcrossBatches(t *testing.T) {
+	u := &Usage{Input: 6, Total: 6}
+	tracker := NewAggregateTracker(2)
+	// AI SDK 7 embeddings: the inner span goes out first, in its own batch.
+	inner := []Span{{TraceID: "t", ID: "inner", ParentID: "outer", Type: TypeEmbedding, Usage: u}}
+	assert.Zero(t, tracker.Mark(inner))
+	assert.False(t, inner[0].Aggregate)
+	outer := []Span{{TraceID: "t", ID: "outer", ParentID: "step", Type: TypeEmbedding, Usage: &Usage{Input: 6, Total: 6}}}
+	assert.Equal(t, 1, tracker.Mark(outer))
+	assert.True(t, outer[0].Aggregate, "the outer span repeats the inner one's usage")
+	assert.Zero(t, outer[0].TotalTokens())
+	step := []Span{{TraceID: "t", ID: "step", Type: TypeGeneration, Usage: &Usage{Input: 6, Total: 6}}}
+	assert.Equal(t, 1, tracker.Mark(step), "the rule climbs the tree across batches")
+
+	// Bounded: old entries are forgotten, not kept forever.
+	tracker.Mark([]Span{{TraceID: "t", ID: "a", ParentID: "p1", Usage: u}, {TraceID: "t", ID: "b", ParentID: "p2", Usage: u}, {TraceID: "t", ID: "c", ParentID: "p3", Usage: u}})
+	assert.Len(t, tracker.marked, 2)
+	late := []Span{{TraceID: "t", ID: "p1", Usage: &Usage{Total: 1}}}
+	assert.Zero(t, tracker.Mark(late), "evicted")
+}

@@ -34,15 +34,22 @@ const (
 	dropLogEvery   = time.Minute
 )
 
+// aggregateMemory is how many recent spans the aggregate tracker keeps:
+// enough for the parents still to come of the children a few batches have
+// sent, at about 100 bytes each.
+const aggregateMemory = 100_000
+
 type opperExporter struct {
-	cfg       *Config
-	settings  component.TelemetrySettings
-	logger    *zap.Logger
-	tr        *translator.Translator
-	telemetry *metadata.TelemetryBuilder
-	reqAttrs  *requestAttrs
-	dropAttrs sync.Map // reason -> metric.AddOption
-	drops     *dropLogger
+	cfg      *Config
+	settings component.TelemetrySettings
+	logger   *zap.Logger
+	tr       *translator.Translator
+	// aggregates remembers recent spans with usage-bearing descendants.
+	aggregates *translator.AggregateTracker
+	telemetry  *metadata.TelemetryBuilder
+	reqAttrs   *requestAttrs
+	dropAttrs  sync.Map // reason -> metric.AddOption
+	drops      *dropLogger
 
 	client        *http.Client
 	userAgent     string
@@ -81,6 +88,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*opperExporter, error) {
 		settings:     set.TelemetrySettings,
 		logger:       set.Logger,
 		tr:           translator.New(cfg.translatorOptions(prices)),
+		aggregates:   translator.NewAggregateTracker(aggregateMemory),
 		telemetry:    tb,
 		reqAttrs:     newRequestAttrs(),
 		drops:        newDropLogger(set.Logger, dropLogEvery),
@@ -264,6 +272,9 @@ func (e *opperExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 	if len(spans) == 0 {
 		return nil
 	}
+	// Children usually went out in an earlier batch: their parents' usage
+	// may be an aggregate that this batch alone cannot show.
+	e.aggregates.Mark(spans)
 	b := newBatch(spans)
 	switch {
 	case e.cfg.APIVersion == APIVersionV3:
