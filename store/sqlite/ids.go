@@ -1,8 +1,9 @@
 package sqlite
 
 import (
-	"encoding/hex"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Ids are keys of every index, so they are stored small: a canonical
@@ -52,17 +53,7 @@ func idString(v any) string {
 		if len(x) != 16 {
 			return string(x)
 		}
-		var b [36]byte
-		hex.Encode(b[0:8], x[0:4])
-		b[8] = '-'
-		hex.Encode(b[9:13], x[4:6])
-		b[13] = '-'
-		hex.Encode(b[14:18], x[6:8])
-		b[18] = '-'
-		hex.Encode(b[19:23], x[8:10])
-		b[23] = '-'
-		hex.Encode(b[24:], x[10:])
-		return string(b[:])
+		return uuid.UUID(x).String()
 	case string:
 		return x
 	}
