@@ -118,6 +118,8 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 		resourceMeta := mapJSON(resource)
 		env, _ := firstResourceStr(resource, "deployment.environment.name", "deployment.environment")
 		version, _ := firstResourceStr(resource, "service.version")
+		// Boxed once for all spans of the resource.
+		envAny, versionAny := any(env), any(version)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
@@ -133,12 +135,12 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 				position++
 				if env != "" {
 					if _, set := s.Meta["environment"]; !set {
-						c.meta()["environment"] = env
+						c.meta()["environment"] = envAny
 					}
 				}
 				if version != "" {
 					if _, set := s.Meta["version"]; !set {
-						c.meta()["version"] = version
+						c.meta()["version"] = versionAny
 					}
 				}
 				c.otel.resource = resourceMeta
