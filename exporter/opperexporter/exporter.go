@@ -253,16 +253,17 @@ func (b *batch) fail(f failure) {
 }
 
 // markRetry sets every pending descendant of i to retry: a child is not
-// sent when its parent must be retried, it goes with it. It returns how
-// many spans it marked.
+// sent when its parent must be retried, it goes with it. It returns the
+// number of descendants of i, marked now or before (by the bulk path, which
+// marks the descendants of a failed chunk's spans): none of them is sent
+// after i, so runOrdered counts them all as done with i.
 func (b *batch) markRetry(i int32) int {
 	n := 0
 	for _, c := range b.children(i) {
 		if b.state[c] == pending {
 			b.state[c] = retry
-			n++
 		}
-		n += b.markRetry(c)
+		n += 1 + b.markRetry(c)
 	}
 	return n
 }

@@ -248,3 +248,41 @@ func TestEmptyIDsKeepTheirIdsOnRetry(t *testing.T) {
 	require.NoError(t, exp.ConsumeTraces(context.Background(), td))
 	assert.Len(t, fake.Spans(), 3)
 }
+
+// TestBulkFailureOfATreeIsRetried: when a bulk request fails (a network
+// error or a 5xx), its spans and their descendants are all set to retry by
+// the bulk path; the per-span pass that follows must count the descendants
+// too and return, not wait for them forever (found by the end-to-end test
+// of config/opper-cloud.yaml with the API down).
+func TestBulkFailureOfATreeIsRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bulk  BulkMode
+		fault func(*opperfake.Server)
+	}{
+		{"on/503", BulkOn, func(f *opperfake.Server) { f.FailNext(1, http.StatusServiceUnavailable, "") }},
+		{"auto/down", BulkAuto, func(f *opperfake.Server) {
+			f.SetDown(true)
+			time.AfterFunc(200*time.Millisecond, func() { f.SetDown(false) })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := opperfake.New(opperfake.Options{APIKey: testKey, Bulk: true})
+			defer fake.Close()
+			cfg := testConfig(fake.URL())
+			cfg.Bulk = tc.bulk
+			exp := startExporter(t, cfg)
+			td := allFixtures(t)
+			tc.fault(fake)
+			done := make(chan error, 1)
+			go func() { done <- exp.ConsumeTraces(context.Background(), td) }()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(15 * time.Second):
+				t.Fatal("ConsumeTraces did not return: the push is stuck after a failed bulk request")
+			}
+			assert.Len(t, fake.Spans(), td.SpanCount())
+		})
+	}
+}
