@@ -87,7 +87,6 @@ test:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-go
-	@# Later: end-to-end tests (collector built with ocb + Node SDK client) go here.
 
 ## test-go: go test -race -count=1 ./...
 test-go:
@@ -137,7 +136,9 @@ $(OCB):
 build: $(OCB)
 	@mkdir -p _build
 	$(OCB) --config=builder-config.yaml
-	cp _build/otelcol-opper/otelcol-opper $(COLLECTOR)
+	@# Copy, then rename: a plain cp fails with "Text file busy" while the old binary runs (make run).
+	cp _build/otelcol-opper/otelcol-opper $(COLLECTOR).tmp
+	mv -f $(COLLECTOR).tmp $(COLLECTOR)
 
 ## run: build, then start the collector with config/local.yaml (RUN_CONFIG=... for another)
 run: build
