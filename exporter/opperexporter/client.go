@@ -141,10 +141,14 @@ func readResponseBody(resp *http.Response, limit int64) ([]byte, error) {
 	if resp.ContentLength == 0 {
 		return nil, nil
 	}
+	// Size the buffer to the announced length; a chunked answer (no
+	// length) starts small and grows, rather than reserving the whole
+	// limit (16 MiB for a bulk answer) for every request.
 	n := resp.ContentLength
-	if n < 0 || n > limit {
-		n = limit
+	if n < 0 {
+		n = 4 << 10
 	}
+	n = min(n, limit)
 	buf := bytes.NewBuffer(make([]byte, 0, n))
 	_, err := io.Copy(buf, io.LimitReader(resp.Body, limit))
 	return buf.Bytes(), err
