@@ -441,3 +441,16 @@ func TestAggregateTrackerAcrossBatches(t *testing.T) {
 	late := []Span{{TraceID: "t", ID: "p1", Usage: &Usage{Total: 1}}}
 	assert.Zero(t, tracker.Mark(late), "evicted")
 }
+
+func TestAppendRFC3339NanoMatchesTimeFormat(t *testing.T) {
+	for _, ts := range []time.Time{
+		time.Date(2024, 3, 20, 10, 0, 0, 0, time.UTC),
+		time.Date(2024, 3, 20, 10, 0, 10, 500_000_000, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.FixedZone("x", 3600)),
+		time.Date(2026, 11, 21, 14, 49, 2, 780_559_525, time.UTC),
+		time.Unix(0, 120).UTC(),
+	} {
+		assert.Equal(t, ts.UTC().Format(time.RFC3339Nano), string(appendRFC3339Nano(nil, ts)))
+	}
+}

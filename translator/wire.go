@@ -241,8 +241,48 @@ func appendTimeField(b []byte, name string, t time.Time) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, `":"`...)
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339Nano(b, t)
 	return append(b, '"')
+}
+
+// appendRFC3339Nano writes t in UTC as time.RFC3339Nano does (fraction
+// without trailing zeros, `Z`), for years 0 to 9999, without the layout
+// interpretation AppendFormat does: two timestamps a span.
+func appendRFC3339Nano(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	if ns := t.Nanosecond(); ns != 0 {
+		digits := 9
+		for ns%10 == 0 {
+			ns /= 10
+			digits--
+		}
+		b = append(b, '.')
+		b = appendDigits(b, ns, digits)
+	}
+	return append(b, 'Z')
+}
+
+// appendDigits writes v, 0 <= v, zero-padded to width digits.
+func appendDigits(b []byte, v, width int) []byte {
+	var buf [9]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, buf[:width]...)
 }
 
 func appendContentField(b []byte, name string, v *string, isJSON bool) []byte {
