@@ -121,6 +121,16 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	_, _ = w.Write(b)
 }
 
+// readJSON reads the request body (within the size limit) and decodes it
+// into dst, as decodeJSON does.
+func readJSON[T any](a *api, w http.ResponseWriter, r *http.Request, dst *T) *apiError {
+	body, e := a.readBody(w, r)
+	if e != nil {
+		return e
+	}
+	return decodeJSON(body, dst)
+}
+
 // decodeJSON decodes a request body into dst. A body that is not JSON is a
 // 400; JSON whose fields have the wrong type or form is an invalid-field
 // error naming each offending field.

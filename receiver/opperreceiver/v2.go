@@ -189,12 +189,8 @@ func (a *api) getSpanV2(w http.ResponseWriter, r *http.Request, project string) 
 
 // updateSpanV2 serves PATCH /v2/spans/{span_id}: 200 with the full span.
 func (a *api) updateSpanV2(w http.ResponseWriter, r *http.Request, project string) error {
-	body, e := a.readBody(w, r)
-	if e != nil {
-		return e
-	}
 	var req opperapi.UpdateSpanRequest
-	if e := decodeJSON(body, &req); e != nil {
+	if e := readJSON(a, w, r, &req); e != nil {
 		return e
 	}
 	if req.Name != nil && strings.TrimSpace(*req.Name) == "" {
@@ -229,12 +225,8 @@ func (a *api) deleteSpanV2(w http.ResponseWriter, r *http.Request, project strin
 
 // createMetric serves POST /v2/spans/{span_id}/metrics: 200 with the metric.
 func (a *api) createMetric(w http.ResponseWriter, r *http.Request, project string) error {
-	body, e := a.readBody(w, r)
-	if e != nil {
-		return e
-	}
 	var req opperapi.CreateSpanMetricRequest
-	if e := decodeJSON(body, &req); e != nil {
+	if e := readJSON(a, w, r, &req); e != nil {
 		return e
 	}
 	if strings.TrimSpace(req.Dimension) == "" {
@@ -280,12 +272,8 @@ func (a *api) getMetric(w http.ResponseWriter, r *http.Request, project string) 
 
 // updateMetric serves PATCH /v2/spans/{span_id}/metrics/{metric_id}.
 func (a *api) updateMetric(w http.ResponseWriter, r *http.Request, project string) error {
-	body, e := a.readBody(w, r)
-	if e != nil {
-		return e
-	}
 	var req opperapi.UpdateSpanMetricRequest
-	if e := decodeJSON(body, &req); e != nil {
+	if e := readJSON(a, w, r, &req); e != nil {
 		return e
 	}
 	if req.Dimension != nil && strings.TrimSpace(*req.Dimension) == "" {
@@ -311,12 +299,8 @@ func (a *api) deleteMetric(w http.ResponseWriter, r *http.Request, project strin
 // span event of kind feedback; save_to_dataset also records a
 // dataset_example event, as save_examples does.
 func (a *api) submitFeedback(w http.ResponseWriter, r *http.Request, project string) error {
-	body, e := a.readBody(w, r)
-	if e != nil {
-		return e
-	}
 	var req opperapi.SubmitFeedbackRequest
-	if e := decodeJSON(body, &req); e != nil {
+	if e := readJSON(a, w, r, &req); e != nil {
 		return e
 	}
 	if req.Score == nil {

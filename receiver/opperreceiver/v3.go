@@ -15,12 +15,8 @@ const maxKindBytes = 64
 // createSpanV3 serves POST /v3/spans: the server assigns the span id, and
 // the trace id of a root; 200 with {"data":{id,trace_id,name,parent_id,type}}.
 func (a *api) createSpanV3(w http.ResponseWriter, r *http.Request, project string) error {
-	body, e := a.readBody(w, r)
-	if e != nil {
-		return e
-	}
 	var req opperapi.CreateSpanRequestV3
-	if e := decodeJSON(body, &req); e != nil {
+	if e := readJSON(a, w, r, &req); e != nil {
 		return e
 	}
 	if strings.TrimSpace(req.Name) == "" {
@@ -67,12 +63,8 @@ func (a *api) getSpanV3(w http.ResponseWriter, r *http.Request, project string) 
 // updateSpanV3 serves PATCH /v3/spans/{span_id}: 200 with the updated span
 // in data (the SDKs ignore the body and accept 200 as well as 204).
 func (a *api) updateSpanV3(w http.ResponseWriter, r *http.Request, project string) error {
-	body, e := a.readBody(w, r)
-	if e != nil {
-		return e
-	}
 	var req opperapi.UpdateSpanRequestV3
-	if e := decodeJSON(body, &req); e != nil {
+	if e := readJSON(a, w, r, &req); e != nil {
 		return e
 	}
 	if e := checkTime(req.EndTime, "end_time"); e != nil {
@@ -118,12 +110,8 @@ func (a *api) listSpanEvents(w http.ResponseWriter, r *http.Request, project str
 // createSpanEvent serves POST /v3/spans/{span_id}/events: body
 // {"kind", "source"?, "data"?}; 200 with the event in data.
 func (a *api) createSpanEvent(w http.ResponseWriter, r *http.Request, project string) error {
-	body, e := a.readBody(w, r)
-	if e != nil {
-		return e
-	}
 	var req opperapi.CreateEventRequestV3
-	if e := decodeJSON(body, &req); e != nil {
+	if e := readJSON(a, w, r, &req); e != nil {
 		return e
 	}
 	kind := strings.TrimSpace(req.Kind)
