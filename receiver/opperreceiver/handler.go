@@ -35,8 +35,6 @@ type api struct {
 	notify func()
 	now    func() time.Time
 
-	// writer commits concurrent writes together; nil writes directly.
-	writer *groupWriter
 	// pipeline hands completed spans to the next consumer and waits for
 	// it (forward.wait_for_pipeline); nil when the outbox forwards.
 	pipeline func(ctx context.Context, project string, spans []translator.Span) error
@@ -266,15 +264,10 @@ func (a *api) upsert(ctx context.Context, project string, spans []translator.Spa
 	return nil
 }
 
-// write stores spans, through the group writer when there is one.
+// write stores spans. Concurrent requests' writes are committed together
+// by the store (the SQLite backend's group commit), not here.
 func (a *api) write(ctx context.Context, project string, spans []translator.Span, forward bool) error {
-	var err error
-	if a.writer != nil {
-		err = a.writer.upsert(ctx, project, spans, forward)
-	} else {
-		err = a.store.UpsertSpans(ctx, project, spans, forward)
-	}
-	return err
+	return a.store.UpsertSpans(ctx, project, spans, forward)
 }
 
 // finishSpan applies the server's part of a write: the project's retention.

@@ -33,7 +33,6 @@ type opperReceiver struct {
 	store     store.Store
 	api       *api
 	forwarder *forwarder
-	writer    *groupWriter
 	server    *http.Server
 	addr      net.Addr
 	serveWG   sync.WaitGroup
@@ -95,8 +94,6 @@ func (r *opperReceiver) start(ctx context.Context, host component.Host) error {
 	if r.cfg.Forward.Enabled && r.cfg.Forward.WaitForPipeline {
 		r.api.pipeline = r.consumeNow
 	}
-	r.writer = newGroupWriter(st)
-	r.api.writer = r.writer
 
 	ln, err := r.cfg.ServerConfig.ToListener(ctx)
 	if err != nil {
@@ -137,10 +134,9 @@ func (r *opperReceiver) Shutdown(context.Context) error {
 		r.serveWG.Wait()
 		r.server = nil
 	}
-	// Handlers still running after Close get errShuttingDown from the
-	// writer; their connections are gone, and nothing was acknowledged.
-	r.writer.close()
-	r.writer = nil
+	// Handlers still running after Close write to the store until it is
+	// closed below, then get its error; their connections are gone, so
+	// nothing they write afterwards was acknowledged.
 	r.forwarder.stop()
 	r.forwarder = nil
 	if r.store != nil {
