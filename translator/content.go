@@ -188,9 +188,6 @@ func flattenedField(prefix, field string) contentSource {
 	}
 }
 
-// retrievalDocuments rebuilds OpenInference retrieval.documents.{i}.document.*.
-func retrievalDocuments(prefix string) contentSource { return flattenedMessages(prefix) }
-
 var (
 	semconvInput       = attrText(kGenAiInputMessages)
 	semconvOutput      = attrText(kGenAiOutputMessages)
@@ -226,8 +223,8 @@ var (
 	plainOutput        = attrText(kOutput, kMlflowSpanOutputs)
 	retrievalQuery     = attrText(kGenAiRetrievalQueryText, kRerankerQuery)
 	semconvDocuments   = attrText(kGenAiRetrievalDocuments)
-	oiDocuments        = retrievalDocuments("retrieval.documents.")
-	rerankerDocuments  = retrievalDocuments("reranker.output_documents.")
+	oiDocuments        = flattenedMessages("retrieval.documents.")
+	rerankerDocuments  = flattenedMessages("reranker.output_documents.")
 )
 
 // Input and output are chosen independently, per type, from ordered
