@@ -147,11 +147,7 @@ func (f *forwarder) drain(ctx context.Context) {
 
 // forward converts one batch, hands it to the next consumer, and marks it.
 func (f *forwarder) forward(ctx context.Context, pending []store.Pending) error {
-	td := toTraces(pending)
-	n := td.SpanCount()
-	opCtx := f.obsrep.StartTracesOp(ctx)
-	err := f.next.ConsumeTraces(opCtx, td)
-	f.obsrep.EndTracesOp(opCtx, format, n, err)
+	err := consume(ctx, f.next, f.obsrep, toTraces(pending))
 	if err != nil && !consumererror.IsPermanent(err) {
 		return err
 	}
@@ -169,6 +165,22 @@ func (f *forwarder) forward(ctx context.Context, pending []store.Pending) error 
 	return f.store.MarkForwarded(ctx, keys)
 }
 
+// projectTraces converts one project's spans to OTLP under a resource
+// naming the project (spans that came from OTLP keep their own resource,
+// recorded in their meta).
+func projectTraces(project string, spans []translator.Span) ptrace.Traces {
+	return translator.ToOTLP(spans, map[string]any{"service.name": project, "opper.project": project})
+}
+
+// consume hands td to the next consumer, counted by the receiver's
+// ObsReport.
+func consume(ctx context.Context, next consumer.Traces, obsrep *receiverhelper.ObsReport, td ptrace.Traces) error {
+	opCtx := obsrep.StartTracesOp(ctx)
+	err := next.ConsumeTraces(opCtx, td)
+	obsrep.EndTracesOp(opCtx, format, td.SpanCount(), err)
+	return err
+}
+
 // toTraces converts pending spans to OTLP, one resource per project with
 // service.name set to the project (spans that came from OTLP keep their
 // own resource, recorded in their meta).
@@ -184,7 +196,7 @@ func toTraces(pending []store.Pending) ptrace.Traces {
 	}
 	td := ptrace.NewTraces()
 	for _, p := range order {
-		part := translator.ToOTLP(byProject[p], map[string]any{"service.name": p, "opper.project": p})
+		part := projectTraces(p, byProject[p])
 		part.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
 	}
 	return td

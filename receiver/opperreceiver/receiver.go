@@ -56,11 +56,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Traces) (*opp
 // consumeNow hands spans to the next consumer and waits for its answer
 // (forward.wait_for_pipeline).
 func (r *opperReceiver) consumeNow(ctx context.Context, project string, spans []translator.Span) error {
-	td := translator.ToOTLP(spans, map[string]any{"service.name": project, "opper.project": project})
-	opCtx := r.obsrep.StartTracesOp(ctx)
-	err := r.next.ConsumeTraces(opCtx, td)
-	r.obsrep.EndTracesOp(opCtx, format, td.SpanCount(), err)
-	return err
+	return consume(ctx, r.next, r.obsrep, projectTraces(project, spans))
 }
 
 // Start opens the store, starts the forwarder and serves the API.
