@@ -23,6 +23,11 @@ const format = "opper_json"
 // batch carries the spans of many requests instead of one each.
 const linger = 10 * time.Millisecond
 
+// markTimeout bounds recording an accepted batch as forwarded once a
+// shutdown has begun; a store that cannot write by then gets the batch sent
+// again at the next start rather than holding the shutdown.
+const markTimeout = 5 * time.Second
+
 // forwarder hands stored spans to the next consumer: it reads the store's
 // outbox, converts the spans to OTLP, and marks them forwarded once the
 // consumer accepted them. Writes wake it through a channel; a ticker also
@@ -162,7 +167,12 @@ func (f *forwarder) forward(ctx context.Context, pending []store.Pending) error 
 	} else {
 		f.forwarded.Add(int64(len(pending)))
 	}
-	return f.store.MarkForwarded(ctx, keys)
+	// The pipeline has these spans now, even when a shutdown cancelled ctx
+	// while it took them: recording that must not be cancelled with it, or
+	// the next start would send them again.
+	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	return f.store.MarkForwarded(markCtx, keys)
 }
 
 // projectTraces converts one project's spans to OTLP under a resource

@@ -245,3 +245,51 @@ func TestIncludeExporterSpans(t *testing.T) {
 		})
 	}
 }
+
+// shutdownDuringConsume holds the first batch until the receiver begins
+// shutting down, then accepts it: the forwarder's context is already
+// cancelled when it records the batch as forwarded.
+type shutdownDuringConsume struct {
+	consumertest.TracesSink
+	consuming chan struct{}
+	once      atomic.Bool
+}
+
+func (s *shutdownDuringConsume) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	if s.once.CompareAndSwap(false, true) {
+		close(s.consuming)
+		<-ctx.Done()
+	}
+	return s.TracesSink.ConsumeTraces(ctx, td)
+}
+
+// A batch the pipeline accepted while the receiver shuts down is still
+// recorded as forwarded: a restart must not send it again.
+func TestForwardRecordsBatchAcceptedDuringShutdown(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "opper.db")
+	useDB := func(cfg *Config) { cfg.Storage.SQLite.Path = dbPath }
+
+	// Stored while the pipeline refuses them, so that the next run's first
+	// batch holds all of them.
+	refusing := new(flakyConsumer)
+	refusing.failures.Store(1 << 40)
+	idle, url := startReceiver(t, refusing, nil, useDB)
+	postEndedSpans(t, url, 5, "t1")
+	require.NoError(t, idle.Shutdown(context.Background()))
+
+	first := &shutdownDuringConsume{consuming: make(chan struct{})}
+	r, _ := startReceiver(t, first, nil, useDB)
+	select {
+	case <-first.consuming:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the outbox was not forwarded")
+	}
+	require.NoError(t, r.Shutdown(context.Background()))
+	require.Equal(t, 5, first.SpanCount())
+
+	// Several polls of the second run (50 ms apart) find nothing due.
+	second := new(consumertest.TracesSink)
+	startReceiver(t, second, nil, useDB)
+	time.Sleep(300 * time.Millisecond)
+	assert.Zero(t, second.SpanCount(), "spans the first run's pipeline accepted were sent again")
+}
