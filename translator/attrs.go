@@ -30,8 +30,9 @@ type attrView struct {
 	// families has a bit for each key family present, so prefix scans of
 	// absent families are skipped.
 	families uint32
-	// eventUsed is scratch space for the span's events.
+	// eventUsed is scratch space for the span's events, idx for sorting.
 	eventUsed []bool
+	idx       []int
 }
 
 // Key families: the first segment of a dotted attribute key.
@@ -190,30 +191,21 @@ func (a *attrView) withPrefix(prefix string, f func(rest string, v pcommon.Value
 }
 
 // unusedJSON encodes the attributes no mapping consumed as one JSON
-// object, keys sorted, or returns nil when every attribute was consumed.
-func (a *attrView) unusedJSON() json.RawMessage {
-	idx := make([]int, 0, len(a.keys))
+// object, keys sorted, into the arena, or returns nil when every attribute
+// was consumed. scratch is reused between spans.
+func (a *attrView) unusedJSON(ar *arena, scratch []byte) (json.RawMessage, []byte) {
+	a.idx = a.idx[:0]
 	for i := range a.keys {
 		if !a.used[i] {
-			idx = append(idx, i)
+			a.idx = append(a.idx, i)
 		}
 	}
-	if len(idx) == 0 {
-		return nil
+	if len(a.idx) == 0 {
+		return nil, scratch
 	}
-	slices.SortFunc(idx, func(x, y int) int { return strings.Compare(a.keys[x], a.keys[y]) })
-	size := 2
-	for _, i := range idx {
-		size += len(a.keys[i]) + 8
-		if a.vals[i].Type() == pcommon.ValueTypeStr {
-			size += len(a.vals[i].Str())
-		} else {
-			size += 16
-		}
-	}
-	b := make([]byte, 0, size)
-	b = append(b, '{')
-	for n, i := range idx {
+	slices.SortFunc(a.idx, func(x, y int) int { return strings.Compare(a.keys[x], a.keys[y]) })
+	b := append(scratch[:0], '{')
+	for n, i := range a.idx {
 		if n > 0 {
 			b = append(b, ',')
 		}
@@ -221,7 +213,8 @@ func (a *attrView) unusedJSON() json.RawMessage {
 		b = append(b, ':')
 		b = appendValue(b, a.vals[i], 0)
 	}
-	return append(b, '}')
+	b = append(b, '}')
+	return ar.json(b), b
 }
 
 // appendValue encodes a value as JSON directly, as valueToAny followed by
@@ -267,7 +260,8 @@ type keyValue struct {
 
 // appendMap encodes a pcommon.Map as a JSON object with sorted keys.
 func appendMap(b []byte, m pcommon.Map, depth int) []byte {
-	kvs := make([]keyValue, 0, m.Len())
+	var stack [16]keyValue
+	kvs := stack[:0]
 	for k, v := range m.All() {
 		kvs = append(kvs, keyValue{k, v})
 	}
@@ -284,12 +278,14 @@ func appendMap(b []byte, m pcommon.Map, depth int) []byte {
 	return append(b, '}')
 }
 
-// mapJSON encodes a pcommon.Map as a JSON object, nil when empty.
-func mapJSON(m pcommon.Map) json.RawMessage {
+// mapJSON encodes a pcommon.Map as a JSON object into the arena, nil when
+// empty.
+func mapJSON(ar *arena, scratch []byte, m pcommon.Map) (json.RawMessage, []byte) {
 	if m.Len() == 0 {
-		return nil
+		return nil, scratch
 	}
-	return appendMap(make([]byte, 0, 64*m.Len()), m, 0)
+	b := appendMap(scratch[:0], m, 0)
+	return ar.json(b), b
 }
 
 // asMap returns a meta group as a map: groups the translator pre-encoded

@@ -156,6 +156,13 @@ func plain8(s string, i int) bool {
 // encodes, so runs of plain ASCII are checked eight bytes at a time.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendJSONStringContent(b, s)
+	return append(b, '"')
+}
+
+// appendJSONStringContent writes s escaped as the inside of a JSON string,
+// without the quotes.
+func appendJSONStringContent(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if i+8 <= len(s) && plain8(s, i) {
@@ -195,8 +202,7 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // encodeObject encodes m as an opperapi.Object, empty for an empty map.

@@ -13,6 +13,8 @@ type otelMeta struct {
 	attributes, events, links, resource, scope json.RawMessage
 
 	typeSource, spanKind, statusCode, traceState string
+	// typeSourceValue, when set, follows typeSource after a "=".
+	typeSourceValue string
 
 	droppedAttributes, droppedEvents, droppedFlattened, endBeforeStartNs int64
 
@@ -80,7 +82,16 @@ func (o *otelMeta) encode(b []byte) []byte {
 	str("status_code", o.statusCode)
 	flag("synthetic_id", o.syntheticID)
 	str("trace_state", o.traceState)
-	str("type_source", o.typeSource)
+	if o.typeSourceValue != "" {
+		sep("type_source")
+		b = append(b, '"')
+		b = appendJSONStringContent(b, o.typeSource)
+		b = append(b, '=')
+		b = appendJSONStringContent(b, o.typeSourceValue)
+		b = append(b, '"')
+	} else {
+		str("type_source", o.typeSource)
+	}
 	flag("unparsed", o.unparsed)
 	if first {
 		return append(b, "{}"...)

@@ -10,6 +10,10 @@ import (
 type typeDecision struct {
 	typ    string
 	source string
+	// sourceValue is the value of the source attribute that decided, for
+	// meta.otel.type_source ("source=value"); kept apart so that deciding
+	// costs no string concatenation.
+	sourceValue string
 	// subtype refines a type whose source distinguishes more than Opper's
 	// types do (rerank, prompt, event).
 	subtype string
@@ -87,7 +91,7 @@ func decideType(a *attrView, defaultType string) typeDecision {
 	if v := a.peekStr(kLangfuseObservationType); v != "" {
 		if t, ok := langfuseTypes[strings.ToLower(v)]; ok {
 			a.get(kLangfuseObservationType)
-			d := typeDecision{typ: t, source: "langfuse.observation.type=" + v}
+			d := typeDecision{typ: t, source: "langfuse.observation.type", sourceValue: v}
 			if strings.EqualFold(v, "event") {
 				d.subtype = "event"
 			}
@@ -98,7 +102,7 @@ func decideType(a *attrView, defaultType string) typeDecision {
 		kind := strings.ToUpper(v)
 		if t, ok := openInferenceKinds[kind]; ok {
 			a.get(kOpeninferenceSpanKind)
-			d := typeDecision{typ: t, source: "openinference.span.kind=" + v}
+			d := typeDecision{typ: t, source: "openinference.span.kind", sourceValue: v}
 			switch kind {
 			case "RERANKER":
 				d.subtype = "rerank"
@@ -111,7 +115,7 @@ func decideType(a *attrView, defaultType string) typeDecision {
 	if v := a.peekStr(kGenAiOperationName); v != "" {
 		if t, ok := genAIOperations[v]; ok {
 			a.get(kGenAiOperationName)
-			d := typeDecision{typ: t, source: "gen_ai.operation.name=" + v}
+			d := typeDecision{typ: t, source: "gen_ai.operation.name", sourceValue: v}
 			switch v {
 			case "agent_step":
 				d.container = true
@@ -124,27 +128,27 @@ func decideType(a *attrView, defaultType string) typeDecision {
 	if v := a.peekStr(kLangsmithSpanKind); v != "" {
 		if t, ok := langsmithKinds[strings.ToLower(v)]; ok {
 			a.get(kLangsmithSpanKind)
-			return typeDecision{typ: t, source: "langsmith.span.kind=" + v}
+			return typeDecision{typ: t, source: "langsmith.span.kind", sourceValue: v}
 		}
 	}
 	if op := aiSDKOperation(a); op != "" {
 		if d, ok := aiSDKOperations[op]; ok {
 			a.get(kAiOperationId)
 			a.get(kOperationName)
-			d.source = "ai.operationId=" + op
+			d.source, d.sourceValue = "ai.operationId", op
 			return d
 		}
 	}
 	if v := a.peekStr(kTraceloopSpanKind); v != "" {
 		if t, ok := traceloopKinds[strings.ToLower(v)]; ok {
 			a.get(kTraceloopSpanKind)
-			return typeDecision{typ: t, source: "traceloop.span.kind=" + v}
+			return typeDecision{typ: t, source: "traceloop.span.kind", sourceValue: v}
 		}
 	}
 	if v := a.peekStr(kLlmRequestType); v != "" {
 		if t, ok := llmRequestTypes[strings.ToLower(v)]; ok {
 			a.get(kLlmRequestType)
-			return typeDecision{typ: t, source: "llm.request.type=" + v}
+			return typeDecision{typ: t, source: "llm.request.type", sourceValue: v}
 		}
 	}
 	for _, k := range []attrKey{kGenAiToolName, kGenAiToolCallId, kAiToolCallName, kToolName} {

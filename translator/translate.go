@@ -61,6 +61,8 @@ const DefaultMaxOTelMetaBytes = 16 << 10
 // Translator maps OTLP traces to Opper spans. It is safe for concurrent use.
 type Translator struct {
 	opts Options
+	// costSource marks costs computed from opts.Prices.
+	costSource string
 }
 
 // New returns a Translator for opts.
@@ -77,7 +79,7 @@ func New(opts Options) *Translator {
 	if opts.MaxOTelMetaBytes == 0 {
 		opts.MaxOTelMetaBytes = DefaultMaxOTelMetaBytes
 	}
-	return &Translator{opts: opts}
+	return &Translator{opts: opts, costSource: "computed:" + opts.Prices.Version}
 }
 
 // spanCtx is the state of mapping one span.
@@ -90,6 +92,10 @@ type spanCtx struct {
 	otel      otelMeta
 	// retention decides whether content is mapped at all.
 	retention Retention
+	// arena holds what the batch's spans keep; scratch and obj are reused.
+	arena   *arena
+	scratch []byte
+	obj     *objectBuilder
 }
 
 func (c *spanCtx) meta() map[string]any {
@@ -105,6 +111,9 @@ func (c *spanCtx) meta() map[string]any {
 func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 	out := make([]Span, 0, td.SpanCount())
 	view := newAttrView()
+	ar := new(arena)
+	var scratch []byte
+	obj := new(objectBuilder)
 	c := new(spanCtx)
 	// meta.otel of every span, in one allocation.
 	otelSlab := make([]otelMeta, td.SpanCount())
@@ -115,7 +124,8 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 		resource := rs.Resource().Attributes()
 		retention := t.retentionFor(resource)
 		// Encoded once for all spans of the resource.
-		resourceMeta := mapJSON(resource)
+		var resourceMeta json.RawMessage
+		resourceMeta, scratch = mapJSON(ar, scratch, resource)
 		env, _ := firstResourceStr(resource, "deployment.environment.name", "deployment.environment")
 		version, _ := firstResourceStr(resource, "service.version")
 		// Boxed once for all spans of the resource.
@@ -123,15 +133,17 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
-			scopeMeta := scopeJSON(ss.Scope())
+			var scopeMeta json.RawMessage
+			scopeMeta, scratch = scopeJSON(ar, scratch, ss.Scope())
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				// The span is built in place in the result, and one context
 				// serves every span: neither costs an allocation per span.
 				out = append(out, Span{})
 				s := &out[len(out)-1]
-				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, retention: retention}
+				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, retention: retention, arena: ar, scratch: scratch, obj: obj}
 				t.mapSpan(c, spans.At(k), position)
+				scratch = c.scratch
 				position++
 				if env != "" {
 					if _, set := s.Meta["environment"]; !set {
@@ -226,7 +238,7 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 		s.Type = mapped
 	}
 	otel := &c.otel
-	otel.typeSource = d.source
+	otel.typeSource, otel.typeSourceValue = d.source, d.sourceValue
 	otel.spanKind = spanKindName(span.Kind())
 	if d.subtype != "" {
 		c.meta()["subtype"] = d.subtype
@@ -245,7 +257,7 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	s.Name = spanName(c, span.Name(), d.typ)
 	c.mapContent(d.typ)
 	c.mapModel(d)
-	c.mapUsageAndCost(d, t.opts.Prices)
+	c.mapUsageAndCost(d, t.opts.Prices, t.costSource)
 	c.mapError(span.Status())
 	c.mapIdentity()
 	c.mapMetrics()
@@ -256,7 +268,7 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 		s.Score = &score
 	}
 
-	otel.attributes = c.a.unusedJSON()
+	otel.attributes, c.scratch = c.a.unusedJSON(c.arena, c.scratch)
 	if c.retention == RetentionFull {
 		// Unconsumed events may hold message content.
 		otel.events = c.unusedEvents(span)
@@ -270,18 +282,21 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	}
 }
 
-// scopeJSON encodes a scope as {"name","version"}, nil without a name.
-func scopeJSON(scope pcommon.InstrumentationScope) json.RawMessage {
+// scopeJSON encodes a scope as {"name","version"} into the arena, nil
+// without a name.
+func scopeJSON(ar *arena, scratch []byte, scope pcommon.InstrumentationScope) (json.RawMessage, []byte) {
 	name := strings.TrimSpace(scope.Name())
 	if name == "" {
-		return nil
+		return nil, scratch
 	}
-	b := append([]byte(`{"name":`), appendJSONString(nil, name)...)
+	b := append(scratch[:0], `{"name":`...)
+	b = appendJSONString(b, name)
 	if v := scope.Version(); v != "" {
 		b = append(b, `,"version":`...)
 		b = appendJSONString(b, v)
 	}
-	return append(b, '}')
+	b = append(b, '}')
+	return ar.json(b), b
 }
 
 func spanKindName(k ptrace.SpanKind) string {
@@ -354,15 +369,14 @@ func (c *spanCtx) mapModel(d typeDecision) {
 	s.GenerationID, _ = c.a.str(kGenAiResponseId, kAiResponseId)
 
 	if v, ok := c.a.get(kGenAiResponseFinishReasons); ok {
-		if reasons := valueStrings(v); len(reasons) > 0 {
-			c.meta()["finish_reasons"] = reasons
-		}
+		c.putStrings("finish_reasons", v)
 	} else if r, ok := c.a.str(kAiResponseFinishReason, kGenAiFinishReason, kLlmFinishReason, kGenAiResponseFinishReason); ok {
-		c.meta()["finish_reasons"] = []string{r}
+		b := append(c.scratch[:0], '[')
+		b = appendJSONString(b, r)
+		c.scratch = append(b, ']')
+		c.meta()["finish_reasons"] = c.arena.json(c.scratch)
 	}
-	if params := c.modelParameters(); len(params) > 0 {
-		c.meta()["model_parameters"] = params
-	}
+	c.modelParameters()
 	// Tool definitions are content (descriptions written for the model):
 	// under metadata retention they are consumed, not read.
 	for _, k := range []attrKey{kGenAiToolDefinitions, kAiPromptTools} {
@@ -415,105 +429,105 @@ var toolKeys = []groupKey{
 // collectGroup moves the attributes in keys into meta[group], under their
 // short names, when any is present; the first of two aliases wins.
 func (c *spanCtx) collectGroup(group string, keys []groupKey) {
-	var m map[string]any
+	o := c.obj
+	o.reset()
 	for _, gk := range keys {
-		v, ok := c.a.get(gk.key)
-		if !ok {
-			continue
-		}
-		if m == nil {
-			m = make(map[string]any, 4)
-		}
-		if _, set := m[gk.short]; !set {
-			m[gk.short] = valueToAny(v, 0)
+		if v, ok := c.a.get(gk.key); ok && !o.has(gk.short) {
+			o.putValue(gk.short, v)
 		}
 	}
-	if m != nil {
-		c.meta()[group] = m
+	c.putGroup(group)
+}
+
+// putStrings sets meta[key] to v read as a list of strings (valueStrings),
+// unless it has none.
+func (c *spanCtx) putStrings(key string, v pcommon.Value) {
+	b := append(c.scratch[:0], '[')
+	n := 0
+	add := func(s string) {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+		n++
+	}
+	if v.Type() == pcommon.ValueTypeSlice {
+		// The common case, without the list valueStrings would build.
+		sl := v.Slice()
+		for i := 0; i < sl.Len(); i++ {
+			if str := valueString(sl.At(i)); str != "" {
+				add(str)
+			}
+		}
+	} else {
+		for _, str := range valueStrings(v) {
+			add(str)
+		}
+	}
+	c.scratch = append(b, ']')
+	if n > 0 {
+		c.meta()[key] = c.arena.json(c.scratch)
 	}
 }
 
-// modelParameters gathers request settings: explicit Langfuse parameters,
-// OpenInference invocation parameters (minus the model and tool list, kept
-// elsewhere), then every gen_ai.request.* and ai.settings.* key.
-func (c *spanCtx) modelParameters() map[string]any {
-	var params map[string]any
-	put := func(k string, v any) {
-		if params == nil {
-			params = make(map[string]any, 4)
-		}
-		params[k] = v
+// putGroup sets meta[group] to the object built in c.obj, unless empty.
+func (c *spanCtx) putGroup(group string) {
+	if c.obj.empty() {
+		return
 	}
+	var enc json.RawMessage
+	enc, c.scratch = c.obj.encode(c.arena, c.scratch)
+	c.meta()[group] = enc
+}
+
+// skipModelParameter leaves out of model parameters what is kept
+// elsewhere: the model, the tool list, the messages.
+func skipModelParameter(k string) bool { return k == "model" || k == "tools" || k == "messages" }
+
+// modelParameters gathers request settings into meta.model_parameters:
+// explicit Langfuse parameters, OpenInference invocation parameters (minus
+// the model and tool list, kept elsewhere), then every gen_ai.request.* and
+// ai.settings.* key.
+func (c *spanCtx) modelParameters() {
+	o := c.obj
+	o.reset()
 	for _, k := range []attrKey{kLlmInvocationParameters, kModelConfig, kLangfuseObservationModelParameters} {
 		if v, ok := c.a.get(k); ok {
-			for pk, pv := range jsonObjectFields(v) {
-				if pk == "model" || pk == "tools" || pk == "messages" {
-					continue
-				}
-				put(pk, pv)
-			}
+			o.putObjectFields(v, skipModelParameter)
 		}
 	}
 	if v, ok := c.a.get(kAiPromptToolChoice); ok {
-		put("tool_choice", valueToAny(v, 0))
+		o.putValue("tool_choice", v)
 	}
 	for _, prefix := range []string{"gen_ai.request.", "ai.settings.", "llm.invocation_parameters."} {
 		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
 			if rest == "model" || strings.HasPrefix(rest, "context.") {
 				return
 			}
-			put(rest, valueToAny(v, 0))
+			o.putValue(rest, v)
 		})
 	}
-	return params
+	c.putGroup("model_parameters")
 }
 
-// jsonObjectFields returns the fields of an object held as a JSON string or
-// a kvlist, each kept as raw JSON (decoding them into Go values costs more
-// than the rest of the span), or nil when the value is no object.
-func jsonObjectFields(v pcommon.Value) map[string]any {
-	if v.Type() == pcommon.ValueTypeMap {
-		return mapToAny(v.Map())
-	}
-	t := valueString(v)
-	i := skipSpace(t, 0)
-	if i >= len(t) || t[i] != '{' {
-		return nil
-	}
-	out := make(map[string]any, 8)
-	if objectFields(t, i, func(k, val string) bool {
-		if strings.IndexByte(k, '\\') >= 0 {
-			var unq string
-			if json.Unmarshal([]byte(`"`+k+`"`), &unq) == nil {
-				k = unq
-			}
-		}
-		out[k] = rawJSON(val)
-		return true
-	}) < 0 {
-		return nil
-	}
-	return out
-}
-
-func (c *spanCtx) mapUsageAndCost(d typeDecision, prices *PriceTable) {
+func (c *spanCtx) mapUsageAndCost(d typeDecision, prices *PriceTable, costSource string) {
 	s := c.out
-	u, aggregateByName := mapUsage(c.a)
-	if u != nil {
+	u, found, aggregateByName := mapUsage(c.a)
+	if found {
 		if (d.typ == TypeEmbedding || s.Type == TypeEmbedding || c.a.has(kAiUsageTokens)) && u.Input == 0 && u.Output == 0 {
 			// Embedding calls report one count, and it is all input.
 			u.Input = u.Total
 		}
-		s.Usage = u
+		s.Usage = c.arena.usage(u)
 		// Only generation and embedding spans consume tokens themselves;
 		// agents, steps and wrappers repeat their children's usage.
 		s.Aggregate = aggregateByName || d.container || (s.Type != TypeGeneration && s.Type != TypeEmbedding && d.typ != TypeGeneration && d.typ != TypeEmbedding)
 	}
 	if cost, ok := providedCost(c.a); ok && cost >= 0 {
-		s.Cost, s.CostSource = &cost, "provided"
+		s.Cost, s.CostSource = c.arena.float(cost), "provided"
 		return
 	}
-	if u == nil || s.Model == "" || s.Aggregate {
+	if !found || s.Model == "" || s.Aggregate {
 		return
 	}
 	p, ok := prices.Lookup(s.Model)
@@ -525,8 +539,8 @@ func (c *spanCtx) mapUsageAndCost(d typeDecision, prices *PriceTable) {
 	}
 	// Rounded to a picodollar so float noise does not reach golden files
 	// and UIs as 0.000025200000000000003.
-	cost := math.Round(p.Cost(u)*1e12) / 1e12
-	s.Cost, s.CostSource = &cost, "computed:"+prices.Version
+	cost := math.Round(p.Cost(s.Usage)*1e12) / 1e12
+	s.Cost, s.CostSource = c.arena.float(cost), costSource
 }
 
 func (c *spanCtx) mapError(status ptrace.Status) {
@@ -583,7 +597,7 @@ func (c *spanCtx) mapError(status ptrace.Status) {
 		}
 		return
 	}
-	s.Error = &msg
+	s.Error = new(msg)
 }
 
 func statusCodeName(c ptrace.StatusCode) string {
@@ -604,6 +618,8 @@ func firstNonEmpty(vals ...string) string {
 	}
 	return ""
 }
+
+func noSkip(string) bool { return false }
 
 // identityMetadataKeys are metadata entries that are the user, session or
 // tags, which have fields of their own.
@@ -630,21 +646,12 @@ func (c *spanCtx) mapIdentity() {
 		kLangfuseObservationMetadataLangfuseSessionId, kLangfuseTraceMetadataLangfuseSessionId,
 		kAiTelemetryMetadataSessionId, kTraceloopAssociationPropertiesSessionId, kLangsmithTraceSessionId)
 
-	var metadata map[string]any
-	put := func(k string, v any) {
-		if metadata == nil {
-			metadata = make(map[string]any, 4)
-		}
-		metadata[k] = v
-	}
+	o := c.obj
+	o.reset()
 	for _, k := range []attrKey{kLangfuseObservationMetadata, kLangfuseMetadata, kLangfuseTraceMetadata, kMetadata} {
 		if v, ok := c.a.get(k); ok {
-			fields := jsonObjectFields(v)
-			if fields == nil {
-				put(strings.TrimPrefix(keyNames[k], "langfuse."), valueString(v))
-			}
-			for mk, mv := range fields {
-				put(mk, mv)
+			if !o.putObjectFields(v, noSkip) {
+				o.putString(strings.TrimPrefix(keyNames[k], "langfuse."), valueString(v))
 			}
 		}
 	}
@@ -652,13 +659,11 @@ func (c *spanCtx) mapIdentity() {
 		"ai.settings.context.", "traceloop.association.properties.", "langsmith.metadata."} {
 		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
 			if !identityMetadataKeys[rest] {
-				put(rest, valueToAny(v, 0))
+				o.putValue(rest, v)
 			}
 		})
 	}
-	if len(metadata) > 0 {
-		c.meta()["metadata"] = metadata
-	}
+	c.putGroup("metadata")
 	if v, ok := c.a.str(kLangfuseEnvironment, kDeploymentEnvironmentName, kDeploymentEnvironment); ok {
 		c.meta()["environment"] = v
 	}

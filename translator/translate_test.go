@@ -267,7 +267,7 @@ func TestIdentityErrorsAndTags(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, s.Tags)
 	assert.Equal(t, "u1", s.UserID)
 	assert.Equal(t, "conv", s.SessionID)
-	assert.Equal(t, map[string]any{"plan": "pro"}, s.Meta["metadata"])
+	assert.Equal(t, map[string]any{"plan": "pro"}, mustMap(t, s.Meta["metadata"]))
 	require.NotNil(t, s.Error)
 	assert.Equal(t, "bad input", *s.Error)
 

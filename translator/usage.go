@@ -82,13 +82,13 @@ func (r *usageReading) read(a *attrView, f usageFields) {
 // excludes cache tokens and some instrumentations forward it raw: an input
 // smaller than its own cache buckets can only be exclusive, so the cache is
 // added (genai-mapping.md c.4).
-func (r *usageReading) usage() *Usage {
+func (r *usageReading) usage() (Usage, bool) {
 	// Detail buckets alone (AI SDK 7 step spans carry only
 	// ai.usage.*Details) are not a usage reading.
 	if !r.found[0] && !r.found[1] && !r.found[5] {
-		return nil
+		return Usage{}, false
 	}
-	u := &Usage{Input: r.vals[0], Output: r.vals[1], CacheRead: r.vals[2], CacheWrite: r.vals[3], Reasoning: r.vals[4]}
+	u := Usage{Input: r.vals[0], Output: r.vals[1], CacheRead: r.vals[2], CacheWrite: r.vals[3], Reasoning: r.vals[4]}
 	if u.Input < u.CacheRead+u.CacheWrite {
 		u.Input += u.CacheRead + u.CacheWrite
 	}
@@ -100,61 +100,44 @@ func (r *usageReading) usage() *Usage {
 	} else {
 		u.Total = u.Input + u.Output
 	}
-	return u
+	return u, true
 }
 
 // mapUsage reads the span's usage. The second result is true when the
 // usage is an aggregate by name (gen_ai.aggregated_usage.*).
-func mapUsage(a *attrView) (*Usage, bool) {
-	if u := langfuseUsage(a); u != nil {
-		return u, false
+func mapUsage(a *attrView) (u Usage, found, aggregate bool) {
+	if u, ok := langfuseUsage(a); ok {
+		return u, true, false
 	}
 	var r usageReading
 	for _, f := range usageFamilies {
 		r.read(a, f)
 	}
-	if u := r.usage(); u != nil {
-		return u, false
+	if u, ok := r.usage(); ok {
+		return u, true, false
 	}
 	var agg usageReading
 	agg.read(a, aggregatedUsage)
-	if u := agg.usage(); u != nil {
-		return u, true
+	if u, ok := agg.usage(); ok {
+		return u, true, true
 	}
-	return nil, false
+	return Usage{}, false, false
 }
 
 // langfuseUsage converts Langfuse's usage_details, whose buckets are
 // mutually exclusive ({"input":70,"input_cached_tokens":30,...}), to
 // inclusive totals: every input_* bucket is part of the input, every
 // output_* bucket part of the output.
-func langfuseUsage(a *attrView) *Usage {
+func langfuseUsage(a *attrView) (Usage, bool) {
 	raw, ok := a.str(kLangfuseObservationUsageDetails)
 	if !ok {
-		return nil
+		return Usage{}, false
 	}
-	buckets := make(map[string]json.Number, 12)
-	if objectFields(raw, skipSpace(raw, 0), func(k, v string) bool {
-		buckets[k] = json.Number(v)
-		return true
-	}) < 0 {
-		return nil
-	}
-	num := func(k string) int64 {
-		n, err := buckets[k].Int64()
-		if err != nil {
-			if f, ferr := buckets[k].Float64(); ferr == nil && f >= 0 {
-				return int64(f)
-			}
-			return 0
-		}
-		return max(n, 0)
-	}
-	u := &Usage{}
+	var u Usage
 	var total int64
 	hasTotal := false
-	for k := range buckets {
-		n := num(k)
+	if objectFields(raw, skipSpace(raw, 0), func(k, v string) bool {
+		n := bucketCount(v)
 		switch {
 		case k == "total":
 			total, hasTotal = n, true
@@ -175,11 +158,27 @@ func langfuseUsage(a *attrView) *Usage {
 				u.Reasoning += n
 			}
 		}
+		return true
+	}) < 0 {
+		return Usage{}, false
 	}
 	if hasTotal {
 		u.Total = total
 	} else {
 		u.Total = u.Input + u.Output
 	}
-	return u
+	return u, true
+}
+
+// bucketCount reads one usage_details bucket: a non-negative count, a
+// float count truncated, anything else zero.
+func bucketCount(raw string) int64 {
+	n := json.Number(raw)
+	if i, err := n.Int64(); err == nil {
+		return max(i, 0)
+	}
+	if f, err := n.Float64(); err == nil && f >= 0 {
+		return int64(f)
+	}
+	return 0
 }
