@@ -27,70 +27,22 @@ type attrView struct {
 	// slot[k] is 1 + the position of known key k on the span, 0 if absent.
 	slot []int32
 	set  []attrKey
-	// families has a bit for each key family present, so prefix scans of
-	// absent families are skipped.
-	families uint32
+	// present is the set of known keys on the span.
+	present keySet
+	// prefixes is the union of the attributes' registered prefixes; pfx
+	// and content hold each attribute's, in the order of keys.
+	prefixes uint64
+	pfx      []uint64
+	content  []bool
+	// cache classifies keys; it outlives the view's spans (see mapState).
+	cache keyCache
 	// eventUsed is scratch space for the span's events, idx for sorting.
 	eventUsed []bool
 	idx       []int
 }
 
-// Key families: the first segment of a dotted attribute key.
-const (
-	famOther uint32 = 1 << iota
-	famGenAI
-	famLLM
-	famAI
-	famLangfuse
-	famTraceloop
-	famOpenInference
-	famInputOutput
-	famTool
-	famEmbedding
-	famRetrieval
-	famLangsmith
-	famOpper
-	famSession
-)
-
-func familyOf(key string) uint32 {
-	i := strings.IndexByte(key, '.')
-	if i < 0 {
-		return famOther
-	}
-	switch key[:i] {
-	case "gen_ai":
-		return famGenAI
-	case "llm":
-		return famLLM
-	case "ai":
-		return famAI
-	case "langfuse":
-		return famLangfuse
-	case "traceloop":
-		return famTraceloop
-	case "openinference":
-		return famOpenInference
-	case "input", "output":
-		return famInputOutput
-	case "tool", "tool_call":
-		return famTool
-	case "embedding":
-		return famEmbedding
-	case "retrieval", "reranker":
-		return famRetrieval
-	case "langsmith":
-		return famLangsmith
-	case "opper":
-		return famOpper
-	case "session", "user", "enduser":
-		return famSession
-	}
-	return famOther
-}
-
 func newAttrView() *attrView {
-	return &attrView{slot: make([]int32, len(keyNames))}
+	return &attrView{slot: make([]int32, len(keyNames)), cache: make(keyCache, 256)}
 }
 
 func (a *attrView) reset(m pcommon.Map) {
@@ -98,22 +50,29 @@ func (a *attrView) reset(m pcommon.Map) {
 		a.slot[k] = 0
 	}
 	a.set = a.set[:0]
+	a.present = keySet{}
 	a.keys = a.keys[:0]
 	a.vals = a.vals[:0]
 	a.used = a.used[:0]
-	a.families = 0
+	a.pfx = a.pfx[:0]
+	a.content = a.content[:0]
+	a.prefixes = 0
 	for k, v := range m.All() {
-		if id, known := keyIDs[k]; known {
-			if a.slot[id] != 0 {
+		info := a.cache.info(k)
+		if info.known {
+			if a.slot[info.id] != 0 {
 				continue // a duplicate key: the first wins
 			}
-			a.slot[id] = int32(len(a.keys) + 1)
-			a.set = append(a.set, id)
+			a.slot[info.id] = int32(len(a.keys) + 1)
+			a.set = append(a.set, info.id)
+			a.present.add(info.id)
 		}
-		a.families |= familyOf(k)
+		a.prefixes |= info.prefixes
 		a.keys = append(a.keys, k)
 		a.vals = append(a.vals, v)
 		a.used = append(a.used, false)
+		a.pfx = append(a.pfx, info.prefixes)
+		a.content = append(a.content, info.content)
 	}
 }
 
@@ -126,6 +85,9 @@ func (a *attrView) get(key attrKey) (pcommon.Value, bool) {
 	a.used[i] = true
 	return a.vals[i], true
 }
+
+// anyOf reports whether any key of s is present.
+func (a *attrView) anyOf(s *keySet) bool { return a.present.intersects(s) }
 
 // has reports whether key is present without consuming it.
 func (a *attrView) has(key attrKey) bool { return a.slot[key] != 0 }
@@ -178,16 +140,26 @@ func (a *attrView) float(keys ...attrKey) (float64, bool) {
 
 // withPrefix calls f for every attribute whose key starts with prefix, in
 // the order they appear on the span, and marks them consumed.
-func (a *attrView) withPrefix(prefix string, f func(rest string, v pcommon.Value)) {
-	if a.families&familyOf(prefix) == 0 {
+func (a *attrView) withPrefix(p attrPrefix, f func(rest string, v pcommon.Value)) {
+	bit := p.bit()
+	if a.prefixes&bit == 0 {
 		return
 	}
+	n := len(prefixNames[p])
 	for i, k := range a.keys {
-		if strings.HasPrefix(k, prefix) {
+		if a.pfx[i]&bit != 0 {
 			a.used[i] = true
-			f(k[len(prefix):], a.vals[i])
+			f(k[n:], a.vals[i])
 		}
 	}
+}
+
+// clearRefs drops the view's references to the last span's attributes,
+// so that a pooled view does not keep a batch alive.
+func (a *attrView) clearRefs() {
+	clear(a.keys[:cap(a.keys)])
+	clear(a.vals[:cap(a.vals)])
+	a.keys, a.vals = a.keys[:0], a.vals[:0]
 }
 
 // unusedJSON encodes the attributes no mapping consumed as one JSON

@@ -17,7 +17,7 @@ func attrText(keys ...attrKey) contentSource {
 }
 
 // flattenedMessages rebuilds flattened message attributes under prefix.
-func flattenedMessages(prefix string) contentSource {
+func flattenedMessages(prefix attrPrefix) contentSource {
 	return func(c *spanCtx) (string, bool) {
 		msgs, dropped := rebuildFlattened(c.a, prefix)
 		if dropped > 0 {
@@ -170,7 +170,7 @@ func jsonElements(c *spanCtx, key attrKey) (string, bool) {
 // flattenedField rebuilds flattened elements under prefix and keeps one
 // field of each (OpenInference's embedding.embeddings.{i}.embedding.text
 // and .vector live side by side).
-func flattenedField(prefix, field string) contentSource {
+func flattenedField(prefix attrPrefix, field string) contentSource {
 	return func(c *spanCtx) (string, bool) {
 		items, _ := rebuildFlattened(c.a, prefix)
 		var out []any
@@ -195,14 +195,14 @@ var (
 	opDetailsOutput    = eventAttr("gen_ai.client.inference.operation.details", "gen_ai.output.messages")
 	veryOldPrompt      = eventAttr("gen_ai.content.prompt", "gen_ai.prompt")
 	veryOldCompletion  = eventAttr("gen_ai.content.completion", "gen_ai.completion")
-	oiInputMessages    = flattenedMessages("llm.input_messages.")
-	oiOutputMessages   = flattenedMessages("llm.output_messages.")
-	oiPrompts          = flattenedMessages("llm.prompts.")
-	oiChoices          = flattenedMessages("llm.choices.")
-	oiEmbeddingTexts   = flattenedField("embedding.embeddings.", "text")
-	oiEmbeddingVectors = flattenedField("embedding.embeddings.", "vector")
-	llmetryPrompt      = flattenedMessages("gen_ai.prompt.")
-	llmetryCompletion  = flattenedMessages("gen_ai.completion.")
+	oiInputMessages    = flattenedMessages(pLLMInputMessages)
+	oiOutputMessages   = flattenedMessages(pLLMOutputMessages)
+	oiPrompts          = flattenedMessages(pLLMPrompts)
+	oiChoices          = flattenedMessages(pLLMChoices)
+	oiEmbeddingTexts   = flattenedField(pEmbeddingEmbeddings, "text")
+	oiEmbeddingVectors = flattenedField(pEmbeddingEmbeddings, "vector")
+	llmetryPrompt      = flattenedMessages(pGenAIPrompt)
+	llmetryCompletion  = flattenedMessages(pGenAICompletion)
 	aiPromptMessages   = attrText(kAiPromptMessages)
 	aiPrompt           = attrText(kAiPrompt)
 	inputValue         = attrText(kInputValue)
@@ -223,8 +223,8 @@ var (
 	plainOutput        = attrText(kOutput, kMlflowSpanOutputs)
 	retrievalQuery     = attrText(kGenAiRetrievalQueryText, kRerankerQuery)
 	semconvDocuments   = attrText(kGenAiRetrievalDocuments)
-	oiDocuments        = flattenedMessages("retrieval.documents.")
-	rerankerDocuments  = flattenedMessages("reranker.output_documents.")
+	oiDocuments        = flattenedMessages(pRetrievalDocuments)
+	rerankerDocuments  = flattenedMessages(pRerankerOutputDocs)
 )
 
 // Input and output are chosen independently, per type, from ordered
@@ -268,29 +268,12 @@ var contentKeys = set(
 	"gen_ai.prompt", "gen_ai.completion",
 )
 
-var contentPrefixes = []string{
-	"llm.input_messages.", "llm.output_messages.", "llm.prompts.", "llm.choices.", "embedding.embeddings.",
-	"retrieval.documents.", "reranker.input_documents.", "reranker.output_documents.",
-}
-
 func set(keys ...string) map[string]bool {
 	m := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		m[k] = true
 	}
 	return m
-}
-
-func isContentKey(k string) bool {
-	if contentKeys[k] {
-		return true
-	}
-	for _, p := range contentPrefixes {
-		if strings.HasPrefix(k, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // contentEvents are span events that carry message content.
@@ -319,8 +302,8 @@ func (c *spanCtx) mapContent(typ string) {
 			c.out.Instructions = &instructions
 		}
 	}
-	for i, k := range c.a.keys {
-		if !c.a.used[i] && isContentKey(k) {
+	for i := range c.a.keys {
+		if !c.a.used[i] && c.a.content[i] {
 			c.a.used[i] = true
 		}
 	}
@@ -331,8 +314,8 @@ func (c *spanCtx) mapContent(typ string) {
 	}
 	// Flattened OpenLLMetry prompt keys are content too, but only under a
 	// numeric index: gen_ai.prompt.name is a prompt's name, not content.
-	rebuildFlattened(c.a, "gen_ai.prompt.")
-	rebuildFlattened(c.a, "gen_ai.completion.")
+	rebuildFlattened(c.a, pGenAIPrompt)
+	rebuildFlattened(c.a, pGenAICompletion)
 }
 
 // firstContent returns the text of the first source that has some.

@@ -162,9 +162,14 @@ func (p *ModelPrice) Cost(u *Usage) float64 {
 	return usd / 1e6
 }
 
+var costKeys = keysOf(kLangfuseObservationCostDetails, kGenAiUsageCost, kLlmCostTotal, kOperationCost, kLlmCostPrompt, kLlmCostCompletion)
+
 // providedCost reads a cost the span carries, which always wins over a
 // computed one (genai-mapping.md section 6).
 func providedCost(a *attrView) (float64, bool) {
+	if !a.anyOf(&costKeys) {
+		return 0, false
+	}
 	if raw, ok := a.str(kLangfuseObservationCostDetails); ok {
 		var d map[string]float64
 		if json.Unmarshal([]byte(raw), &d) == nil {

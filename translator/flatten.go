@@ -22,16 +22,18 @@ type indexed map[int]any
 // numerically, gaps are closed. Only keys whose first segment is numeric
 // are taken (so `gen_ai.prompt.name` is not). It returns nil when there are
 // none, and the number of keys dropped for an out-of-range index.
-func rebuildFlattened(a *attrView, prefix string) (out []any, dropped int) {
-	if a.families&familyOf(prefix) == 0 {
+func rebuildFlattened(a *attrView, p attrPrefix) (out []any, dropped int) {
+	bit := p.bit()
+	if a.prefixes&bit == 0 {
 		return nil, 0
 	}
+	n := len(prefixNames[p])
 	var root indexed
 	for i, k := range a.keys {
-		if !strings.HasPrefix(k, prefix) {
+		if a.pfx[i]&bit == 0 {
 			continue
 		}
-		rest := k[len(prefix):]
+		rest := k[n:]
 		dot := strings.IndexByte(rest, '.')
 		first := rest
 		if dot >= 0 {

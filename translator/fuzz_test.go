@@ -178,7 +178,7 @@ func FuzzJSONScan(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
-		c := spanCtx{out: &Span{}}
+		c := spanCtx{out: &Span{}, otel: &otelMeta{}}
 		_, _ = c.systemMessage(doc)
 		var want map[string]json.RawMessage
 		got := map[string]string{}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -82,6 +83,27 @@ func New(opts Options) *Translator {
 	return &Translator{opts: opts, costSource: "computed:" + opts.Prices.Version}
 }
 
+// mapState is what mapping reuses from batch to batch: the attribute view
+// with its key cache, and scratch buffers. Pooled, so a translator shared
+// by an exporter's workers gives each its own.
+type mapState struct {
+	view    *attrView
+	obj     objectBuilder
+	scratch []byte
+}
+
+var mapStates = sync.Pool{New: func() any { return &mapState{view: newAttrView()} }}
+
+func (st *mapState) release() {
+	st.view.clearRefs()
+	st.obj.reset()
+	if cap(st.scratch) > 1<<20 {
+		// One huge span should not pin its buffer.
+		st.scratch = nil
+	}
+	mapStates.Put(st)
+}
+
 // spanCtx is the state of mapping one span.
 type spanCtx struct {
 	a         *attrView
@@ -89,7 +111,7 @@ type spanCtx struct {
 	eventUsed []bool
 	scopeMeta json.RawMessage
 	out       *Span
-	otel      otelMeta
+	otel      *otelMeta // in the batch's slab
 	// retention decides whether content is mapped at all.
 	retention Retention
 	// arena holds what the batch's spans keep; scratch and obj are reused.
@@ -110,10 +132,12 @@ func (c *spanCtx) meta() map[string]any {
 // `function` span, so trees stay whole.
 func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 	out := make([]Span, 0, td.SpanCount())
-	view := newAttrView()
+	st := mapStates.Get().(*mapState)
+	defer st.release()
+	view, obj := st.view, &st.obj
 	ar := new(arena)
-	var scratch []byte
-	obj := new(objectBuilder)
+	scratch := st.scratch
+	defer func() { st.scratch = scratch[:0] }()
 	c := new(spanCtx)
 	// meta.otel of every span, in one allocation.
 	otelSlab := make([]otelMeta, td.SpanCount())
@@ -141,7 +165,8 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 				// serves every span: neither costs an allocation per span.
 				out = append(out, Span{})
 				s := &out[len(out)-1]
-				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, retention: retention, arena: ar, scratch: scratch, obj: obj}
+				otel := &otelSlab[len(out)-1]
+				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, otel: otel, retention: retention, arena: ar, scratch: scratch, obj: obj}
 				t.mapSpan(c, spans.At(k), position)
 				scratch = c.scratch
 				position++
@@ -155,9 +180,7 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 						c.meta()["version"] = versionAny
 					}
 				}
-				c.otel.resource = resourceMeta
-				otel := &otelSlab[len(out)-1]
-				*otel = c.otel
+				otel.resource = resourceMeta
 				c.meta()["otel"] = otel.capped(t.opts.MaxOTelMetaBytes)
 				ApplyRetention(s, retention)
 				TruncateContent(s, t.opts.MaxFieldBytes)
@@ -237,7 +260,7 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	if mapped, ok := t.opts.TypeMap[s.Type]; ok && mapped != "" {
 		s.Type = mapped
 	}
-	otel := &c.otel
+	otel := c.otel
 	otel.typeSource, otel.typeSourceValue = d.source, d.sourceValue
 	otel.spanKind = spanKindName(span.Kind())
 	if d.subtype != "" {
@@ -385,7 +408,7 @@ func (c *spanCtx) mapModel(d typeDecision) {
 			break
 		}
 	}
-	if tools, _ := rebuildFlattened(c.a, "llm.tools."); len(tools) > 0 && c.retention == RetentionFull {
+	if tools, _ := rebuildFlattened(c.a, pLLMTools); len(tools) > 0 && c.retention == RetentionFull {
 		c.meta()["tool_definitions"] = tools
 	}
 	c.collectGroup("agent", agentKeys)
@@ -499,7 +522,7 @@ func (c *spanCtx) modelParameters() {
 	if v, ok := c.a.get(kAiPromptToolChoice); ok {
 		o.putValue("tool_choice", v)
 	}
-	for _, prefix := range []string{"gen_ai.request.", "ai.settings.", "llm.invocation_parameters."} {
+	for _, prefix := range []attrPrefix{pGenAIRequest, pAISettings, pLLMInvocationParams} {
 		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
 			if rest == "model" || strings.HasPrefix(rest, "context.") {
 				return
@@ -655,8 +678,8 @@ func (c *spanCtx) mapIdentity() {
 			}
 		}
 	}
-	for _, prefix := range []string{"langfuse.observation.metadata.", "langfuse.trace.metadata.", "ai.telemetry.metadata.",
-		"ai.settings.context.", "traceloop.association.properties.", "langsmith.metadata."} {
+	for _, prefix := range []attrPrefix{pLangfuseObsMetadata, pLangfuseTraceMetadata, pAITelemetryMetadata,
+		pAISettingsContext, pTraceloopAssociation, pLangsmithMetadata} {
 		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
 			if !identityMetadataKeys[rest] {
 				o.putValue(rest, v)
@@ -699,7 +722,7 @@ func (c *spanCtx) mapMetrics() {
 		explanation, _ := attrs.Get("gen_ai.evaluation.explanation")
 		s.Metrics = append(s.Metrics, Metric{Dimension: name.Str(), Value: value, Comment: joinComment(label.Str(), explanation.Str())})
 	}
-	for _, prefix := range []string{"evaluations.", "annotations."} {
+	for _, prefix := range []attrPrefix{pEvaluations, pAnnotations} {
 		items, _ := rebuildFlattened(c.a, prefix)
 		for _, it := range items {
 			m, ok := it.(map[string]any)

@@ -2,6 +2,7 @@ package translator
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -452,5 +453,22 @@ func TestAppendRFC3339NanoMatchesTimeFormat(t *testing.T) {
 		time.Unix(0, 120).UTC(),
 	} {
 		assert.Equal(t, ts.UTC().Format(time.RFC3339Nano), string(appendRFC3339Nano(nil, ts)))
+	}
+	// Every day of years 0 to 9999 is reached by some of these.
+	rng := rand.New(rand.NewPCG(1, 2))
+	lo := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	hi := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+	for range 200_000 {
+		ts := time.Unix(lo+rng.Int64N(hi-lo+1), rng.Int64N(1e9)).UTC()
+		if rng.IntN(4) == 0 {
+			ts = ts.Truncate(time.Second)
+		}
+		if got, want := string(appendRFC3339Nano(nil, ts)), ts.Format(time.RFC3339Nano); got != want {
+			t.Fatalf("%v: got %s, want %s", ts.Unix(), got, want)
+		}
+	}
+	for _, ts := range []time.Time{time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		_, ok := appendRFC3339NanoChecked(nil, ts)
+		assert.False(t, ok, ts)
 	}
 }

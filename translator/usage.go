@@ -11,6 +11,26 @@ type usageFields struct {
 	input, output, cacheRead, cacheWrite, reasoning, total []attrKey
 }
 
+// keys returns every key of f.
+func (f *usageFields) keys() keySet {
+	var s keySet
+	for _, keys := range [...][]attrKey{f.input, f.output, f.cacheRead, f.cacheWrite, f.reasoning, f.total} {
+		s.union(keysOf(keys...))
+	}
+	return s
+}
+
+// usageKeySets are the keys of each of usageFamilies, in that order.
+var usageKeySets = func() []keySet {
+	out := make([]keySet, len(usageFamilies))
+	for i := range usageFamilies {
+		out[i] = usageFamilies[i].keys()
+	}
+	return out
+}()
+
+var aggregatedUsageKeys = aggregatedUsage.keys()
+
 // usageFamilies are read in this order and merged field by field, so an AI
 // SDK span that has gen_ai.usage.input_tokens and ai.usage.cachedInputTokens
 // gets both. All of them count input inclusive of cache tokens and output
@@ -67,7 +87,7 @@ type usageReading struct {
 // read takes the buckets of one family that earlier families did not
 // supply; the keys it does not need are consumed all the same, as they
 // repeat a count already taken.
-func (r *usageReading) read(a *attrView, f usageFields) {
+func (r *usageReading) read(a *attrView, f *usageFields) {
 	for i, keys := range [6][]attrKey{f.input, f.output, f.cacheRead, f.cacheWrite, f.reasoning, f.total} {
 		if len(keys) == 0 {
 			continue
@@ -110,14 +130,19 @@ func mapUsage(a *attrView) (u Usage, found, aggregate bool) {
 		return u, true, false
 	}
 	var r usageReading
-	for _, f := range usageFamilies {
-		r.read(a, f)
+	for i := range usageFamilies {
+		if a.anyOf(&usageKeySets[i]) {
+			r.read(a, &usageFamilies[i])
+		}
 	}
 	if u, ok := r.usage(); ok {
 		return u, true, false
 	}
+	if !a.anyOf(&aggregatedUsageKeys) {
+		return Usage{}, false, false
+	}
 	var agg usageReading
-	agg.read(a, aggregatedUsage)
+	agg.read(a, &aggregatedUsage)
 	if u, ok := agg.usage(); ok {
 		return u, true, true
 	}
@@ -129,6 +154,9 @@ func mapUsage(a *attrView) (u Usage, found, aggregate bool) {
 // inclusive totals: every input_* bucket is part of the input, every
 // output_* bucket part of the output.
 func langfuseUsage(a *attrView) (Usage, bool) {
+	if !a.has(kLangfuseObservationUsageDetails) {
+		return Usage{}, false
+	}
 	raw, ok := a.str(kLangfuseObservationUsageDetails)
 	if !ok {
 		return Usage{}, false

@@ -237,34 +237,73 @@ func AppendCreateSpanV2(b []byte, s *Span) []byte {
 }
 
 func appendTimeField(b []byte, name string, t time.Time) []byte {
-	if t.IsZero() || t.Year() > 9999 || t.Year() < 0 {
+	if t.IsZero() {
 		return b
 	}
+	start := len(b)
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, `":"`...)
-	b = appendRFC3339Nano(b, t)
+	b, ok := appendRFC3339NanoChecked(b, t)
+	if !ok {
+		// Outside what RFC 3339 can write: the field is left out.
+		return b[:start]
+	}
 	return append(b, '"')
 }
+
+// twoDigits holds "00" to "99" back to back.
+const twoDigits = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
 // appendRFC3339Nano writes t in UTC as time.RFC3339Nano does (fraction
 // without trailing zeros, `Z`), for years 0 to 9999, without the layout
 // interpretation AppendFormat does: two timestamps a span.
 func appendRFC3339Nano(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	hour, minute, sec := t.Clock()
-	b = appendDigits(b, year, 4)
-	b = append(b, '-')
-	b = appendDigits(b, int(month), 2)
-	b = append(b, '-')
-	b = appendDigits(b, day, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, hour, 2)
-	b = append(b, ':')
-	b = appendDigits(b, minute, 2)
-	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
+	b, _ = appendRFC3339NanoChecked(b, t)
+	return b
+}
+
+// appendRFC3339NanoChecked is appendRFC3339Nano that reports, instead of
+// writing, a year outside 0 to 9999. The date comes from the Unix time by
+// Hinnant's days-to-civil algorithm: a few integer operations, where
+// Time.Date and Time.Clock each work the calendar out again.
+func appendRFC3339NanoChecked(b []byte, t time.Time) ([]byte, bool) {
+	sec := t.Unix()
+	days := sec / 86400
+	rem := sec % 86400
+	if rem < 0 {
+		rem += 86400
+		days--
+	}
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	year := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if mp >= 10 {
+		month = mp - 9
+	}
+	if month <= 2 {
+		year++
+	}
+	if year < 0 || year > 9999 {
+		return b, false
+	}
+	b = append(b, twoDigits[2*(year/100):2*(year/100)+2]...)
+	b = append(b, twoDigits[2*(year%100):2*(year%100)+2]...)
+	b = append(b, '-', twoDigits[2*month], twoDigits[2*month+1], '-', twoDigits[2*day], twoDigits[2*day+1], 'T')
+	hour, minute, second := rem/3600, rem/60%60, rem%60
+	b = append(b, twoDigits[2*hour], twoDigits[2*hour+1], ':', twoDigits[2*minute], twoDigits[2*minute+1], ':',
+		twoDigits[2*second], twoDigits[2*second+1])
 	if ns := t.Nanosecond(); ns != 0 {
 		digits := 9
 		for ns%10 == 0 {
@@ -274,7 +313,7 @@ func appendRFC3339Nano(b []byte, t time.Time) []byte {
 		b = append(b, '.')
 		b = appendDigits(b, ns, digits)
 	}
-	return append(b, 'Z')
+	return append(b, 'Z'), true
 }
 
 // appendDigits writes v, 0 <= v, zero-padded to width digits.

@@ -1,0 +1,110 @@
+package translator
+
+import "strings"
+
+// attrPrefix is a key prefix the mappings scan for: flattened lists,
+// metadata groups, content. Prefixes are registered like known keys, so
+// that which of them a key starts with is worked out once per distinct key
+// (and cached), and a scan is a bit test per attribute, not a string
+// comparison per attribute and prefix.
+type attrPrefix uint8
+
+var prefixNames []string
+
+// prefix registers an attribute key prefix; it is only called from
+// package-level variable initialisers.
+func prefix(name string) attrPrefix {
+	for i, p := range prefixNames {
+		if p == name {
+			return attrPrefix(i)
+		}
+	}
+	if len(prefixNames) == 64 {
+		panic("translator: more than 64 attribute prefixes")
+	}
+	prefixNames = append(prefixNames, name)
+	return attrPrefix(len(prefixNames) - 1)
+}
+
+func (p attrPrefix) bit() uint64    { return 1 << p }
+func (p attrPrefix) String() string { return prefixNames[p] }
+
+// Prefixes the mappings scan.
+var (
+	pGenAIRequest           = prefix("gen_ai.request.")
+	pAISettings             = prefix("ai.settings.")
+	pLLMInvocationParams    = prefix("llm.invocation_parameters.")
+	pLangfuseObsMetadata    = prefix("langfuse.observation.metadata.")
+	pLangfuseTraceMetadata  = prefix("langfuse.trace.metadata.")
+	pAITelemetryMetadata    = prefix("ai.telemetry.metadata.")
+	pAISettingsContext      = prefix("ai.settings.context.")
+	pTraceloopAssociation   = prefix("traceloop.association.properties.")
+	pLangsmithMetadata      = prefix("langsmith.metadata.")
+	pGenAIPrompt            = prefix("gen_ai.prompt.")
+	pGenAICompletion        = prefix("gen_ai.completion.")
+	pLLMTools               = prefix("llm.tools.")
+	pEvaluations            = prefix("evaluations.")
+	pAnnotations            = prefix("annotations.")
+	pLLMInputMessages       = prefix("llm.input_messages.")
+	pLLMOutputMessages      = prefix("llm.output_messages.")
+	pLLMPrompts             = prefix("llm.prompts.")
+	pLLMChoices             = prefix("llm.choices.")
+	pEmbeddingEmbeddings    = prefix("embedding.embeddings.")
+	pRetrievalDocuments     = prefix("retrieval.documents.")
+	pRerankerInputDocuments = prefix("reranker.input_documents.")
+	pRerankerOutputDocs     = prefix("reranker.output_documents.")
+)
+
+// contentPrefixes hold message content under any key that starts with them.
+var contentPrefixes = []attrPrefix{
+	pLLMInputMessages, pLLMOutputMessages, pLLMPrompts, pLLMChoices, pEmbeddingEmbeddings,
+	pRetrievalDocuments, pRerankerInputDocuments, pRerankerOutputDocs,
+}
+
+// keyInfo is what the translator needs to know about an attribute key.
+type keyInfo struct {
+	id    attrKey // valid when known
+	known bool
+	// prefixes has the bit of every registered prefix the key starts with.
+	prefixes uint64
+	content  bool
+}
+
+// classify works out a key's keyInfo.
+func classify(k string) keyInfo {
+	var info keyInfo
+	info.id, info.known = keyIDs[k]
+	for i, p := range prefixNames {
+		if strings.HasPrefix(k, p) {
+			info.prefixes |= attrPrefix(i).bit()
+		}
+	}
+	info.content = contentKeys[k]
+	for _, p := range contentPrefixes {
+		if info.prefixes&p.bit() != 0 {
+			info.content = true
+		}
+	}
+	return info
+}
+
+// maxCachedKeys bounds a key cache: spans with ever new keys (ids in key
+// names) would otherwise grow it without end.
+const maxCachedKeys = 8192
+
+// keyCache remembers the keyInfo of keys seen before. The keys of a
+// batch's spans repeat (one instrumentation writes the same keys on every
+// span), so one map lookup per attribute replaces the classification.
+type keyCache map[string]keyInfo
+
+func (c keyCache) info(k string) keyInfo {
+	if info, ok := c[k]; ok {
+		return info
+	}
+	info := classify(k)
+	if len(c) >= maxCachedKeys {
+		clear(c)
+	}
+	c[k] = info
+	return info
+}
