@@ -19,6 +19,39 @@ type arena struct {
 	bytes  []byte
 	usages []Usage
 	floats []float64
+	// metas is the free part of a block of meta fields; the span being
+	// mapped writes its fields at its start (metaWindow, keepMeta).
+	metas []MetaField
+}
+
+// metaBlock is how many meta fields a block holds, minMetaWindow the room
+// a span's window starts with.
+const (
+	metaBlock     = 2048
+	minMetaWindow = 24
+)
+
+// metaWindow returns an empty Meta whose capacity is the free part of the
+// current block, for the span about to be mapped.
+func (a *arena) metaWindow() Meta {
+	if cap(a.metas) < minMetaWindow {
+		a.metas = make([]MetaField, 0, metaBlock)
+	}
+	return Meta(a.metas[:0])
+}
+
+// keepMeta settles a span's Meta once it is complete: the fields it wrote
+// in its window leave the free part, and its capacity is clipped so that
+// later Sets copy instead of writing into the next span's fields. A Meta
+// that outgrew its window already lives elsewhere and takes nothing.
+func (a *arena) keepMeta(m Meta) Meta {
+	if len(m) == 0 {
+		return nil
+	}
+	if cap(a.metas) > 0 && &m[:1][0] == &a.metas[:1][0] {
+		a.metas = a.metas[len(m):len(m)]
+	}
+	return m[:len(m):len(m)]
 }
 
 // json copies b, an encoded JSON value, into the arena.

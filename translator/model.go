@@ -68,7 +68,7 @@ type Span struct {
 	// Meta is everything else, JSON-ready: finish reasons, model
 	// parameters, user metadata, and the unconsumed OTel attributes under
 	// "otel".
-	Meta map[string]any
+	Meta Meta
 }
 
 // Usage is a token count breakdown with inclusive semantics (semconv).

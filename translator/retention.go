@@ -21,18 +21,18 @@ func ApplyRetention(s *Span, r Retention) {
 	dropped := s.Input != nil || s.Output != nil || s.Instructions != nil
 	s.Input, s.Output, s.Instructions = nil, nil, nil
 	for _, k := range contentMetaKeys {
-		if _, ok := s.Meta[k]; ok {
-			delete(s.Meta, k)
+		if s.Meta.Has(k) {
+			s.Meta.Delete(k)
 			dropped = true
 		}
 	}
-	switch otel := s.Meta["otel"].(type) {
+	switch otel := s.Meta.Value(MetaOTel).(type) {
 	case *otelMeta:
 		if otel.events != nil {
 			// Copy before changing: the value may be shared.
 			trimmed := *otel
 			trimmed.events = nil
-			s.Meta["otel"] = &trimmed
+			s.Meta.Set(MetaOTel, &trimmed)
 			dropped = true
 		}
 	case map[string]any:
@@ -45,16 +45,13 @@ func ApplyRetention(s *Span, r Retention) {
 		if m, ok := asMap(otel); ok {
 			if _, has := m["events"]; has {
 				delete(m, "events")
-				s.Meta["otel"] = json.RawMessage(appendJSON(nil, m))
+				s.Meta.Set(MetaOTel, json.RawMessage(appendJSON(nil, m)))
 				dropped = true
 			}
 		}
 	}
 	if dropped {
-		if s.Meta == nil {
-			s.Meta = make(map[string]any, 1)
-		}
-		s.Meta["retention"] = string(RetentionMetadata)
+		s.Meta.Set(MetaRetention, string(RetentionMetadata))
 	}
 }
 
@@ -78,15 +75,13 @@ func TruncateContent(s *Span, limit int) {
 		orig := len(**f.p)
 		cut := TruncateUTF8(**f.p, limit-len(TruncateMarker)) + TruncateMarker
 		*f.p = &cut
-		if s.Meta == nil {
-			s.Meta = make(map[string]any, 1)
-		}
-		tr, ok := asMap(s.Meta["truncated"])
+		// A copy when it was encoded, so it is set back.
+		tr, ok := asMap(s.Meta.Value(MetaTruncated))
 		if !ok {
 			tr = make(map[string]any, 3)
-			s.Meta["truncated"] = tr
 		}
 		tr[f.name] = int64(orig)
+		s.Meta.Set(MetaTruncated, tr)
 	}
 }
 

@@ -149,7 +149,7 @@ func RollUp(spans []Span) TraceSummary {
 	r := &spans[root]
 	t.RootID = r.ID
 	t.Name = r.Name
-	if v, ok := r.Meta["trace_name"].(string); ok && v != "" {
+	if v, ok := r.Meta.Value(MetaTraceName).(string); ok && v != "" {
 		t.Name = v
 	}
 	t.Input, t.Output, t.Tags = r.Input, r.Output, r.Tags

@@ -91,7 +91,7 @@ func TestOpperRoundTrip(t *testing.T) {
 	spans := []Span{
 		{TraceID: "3f2b6c1e-9d4a-4c1b-8e2f-0a1b2c3d4e5f", ID: "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b", Name: "workflow",
 			Type: "workflow", StartTime: start, EndTime: start.Add(2 * time.Second), Input: &in, InputJSON: true,
-			Meta: map[string]any{"k": "v", "n": int64(1)}, Tags: []string{"beta"}, Score: &score},
+			Meta: Meta{{"k", "v"}, {"n", int64(1)}}, Tags: []string{"beta"}, Score: &score},
 		{TraceID: "3f2b6c1e-9d4a-4c1b-8e2f-0a1b2c3d4e5f", ID: "c4d5e6f7-1234-4abc-9def-112233445566", ParentID: "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
 			Name: "call model", Type: TypeGeneration, StartTime: start.Add(time.Second), EndTime: start.Add(1500 * time.Millisecond),
 			Output: &out, Instructions: &instr, Model: "gpt-4o", Usage: &Usage{Input: 10, Output: 5, Total: 15}, Error: &errMsg,
@@ -123,10 +123,10 @@ func TestOpperRoundTrip(t *testing.T) {
 		assert.Equal(t, a.Metrics, b.Metrics)
 		assert.True(t, a.StartTime.Equal(b.StartTime))
 	}
-	assert.Equal(t, "v", back[0].Meta["k"])
+	assert.Equal(t, "v", back[0].Meta.Value("k"))
 	assert.True(t, back[0].InputJSON, "JSON input stays JSON")
 	// A span forwarded before it ended is marked, and its end is its start.
-	attrs, ok := asMap(mustMap(t, back[2].Meta["otel"])["attributes"])
+	attrs, ok := asMap(mustMap(t, back[2].Meta.Value("otel"))["attributes"])
 	require.True(t, ok)
 	assert.Equal(t, true, attrs[AttrIncomplete])
 }

@@ -39,7 +39,7 @@ func ToOTLP(spans []Span, resource map[string]any) ptrace.Traces {
 		s := &spans[i]
 		res := resource
 		scopeName, scopeVersion := ScopeName, ""
-		if otel, ok := asMap(s.Meta["otel"]); ok {
+		if otel, ok := asMap(s.Meta.Value(MetaOTel)); ok {
 			if r, ok := asMap(otel["resource"]); ok {
 				res = r
 			}
@@ -84,7 +84,7 @@ func spanToOTLP(s *Span, dst ptrace.Span) {
 	dst.SetEndTimestamp(timestamp(end))
 	dst.SetKind(ptrace.SpanKindInternal)
 
-	otel, _ := asMap(s.Meta["otel"])
+	otel, _ := asMap(s.Meta.Value(MetaOTel))
 	if kind, ok := otel["span_kind"].(string); ok {
 		dst.SetKind(parseSpanKind(kind))
 	}
@@ -193,7 +193,7 @@ func spanToOTLP(s *Span, dst ptrace.Span) {
 		dst.Status().SetCode(ptrace.StatusCodeError)
 		dst.Status().SetMessage(*s.Error)
 		errType := "error"
-		if et, ok := s.Meta["error_type"].(string); ok && et != "" {
+		if et, ok := s.Meta.Value("error_type").(string); ok && et != "" {
 			errType = et
 		}
 		attrs.PutStr("error.type", errType)
@@ -283,16 +283,16 @@ func isSemconvMessages(s string) bool {
 }
 
 // restMeta is the meta that has no OTLP attribute of its own.
-func restMeta(meta map[string]any) map[string]any {
+func restMeta(meta Meta) map[string]any {
 	var rest map[string]any
-	for k, v := range meta {
-		if k == "otel" {
+	for _, f := range meta {
+		if f.Key == MetaOTel {
 			continue
 		}
 		if rest == nil {
 			rest = make(map[string]any, len(meta))
 		}
-		rest[k] = v
+		rest[f.Key] = f.Value
 	}
 	return rest
 }

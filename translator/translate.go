@@ -120,11 +120,25 @@ type spanCtx struct {
 	obj     *objectBuilder
 }
 
-func (c *spanCtx) meta() map[string]any {
-	if c.out.Meta == nil {
-		c.out.Meta = make(map[string]any, 6)
+// setMeta sets a meta field of the span being mapped, in its window of
+// the arena while there is room (see arena.metaWindow).
+func (c *spanCtx) setMeta(key string, v any) {
+	m := c.out.Meta
+	for i := range m {
+		if m[i].Key == key {
+			m[i].Value = v
+			return
+		}
 	}
-	return c.out.Meta
+	if len(m) == cap(m) {
+		c.out.Meta.Set(key, v)
+		return
+	}
+	i := insertPos(m, key)
+	m = m[:len(m)+1]
+	copy(m[i+1:], m[i:])
+	m[i] = MetaField{key, v}
+	c.out.Meta = m
 }
 
 // ToOpper maps every span of td to an Opper span, in the order of td.
@@ -166,24 +180,26 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 				out = append(out, Span{})
 				s := &out[len(out)-1]
 				otel := &otelSlab[len(out)-1]
+				s.Meta = ar.metaWindow()
 				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, otel: otel, retention: retention, arena: ar, scratch: scratch, obj: obj}
 				t.mapSpan(c, spans.At(k), position)
 				scratch = c.scratch
 				position++
 				if env != "" {
-					if _, set := s.Meta["environment"]; !set {
-						c.meta()["environment"] = envAny
+					if !s.Meta.Has("environment") {
+						c.setMeta("environment", envAny)
 					}
 				}
 				if version != "" {
-					if _, set := s.Meta["version"]; !set {
-						c.meta()["version"] = versionAny
+					if !s.Meta.Has("version") {
+						c.setMeta("version", versionAny)
 					}
 				}
 				otel.resource = resourceMeta
-				c.meta()["otel"] = otel.capped(t.opts.MaxOTelMetaBytes)
+				c.setMeta("otel", otel.capped(t.opts.MaxOTelMetaBytes))
 				ApplyRetention(s, retention)
 				TruncateContent(s, t.opts.MaxFieldBytes)
+				s.Meta = ar.keepMeta(s.Meta)
 			}
 		}
 	}
@@ -264,7 +280,7 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 	otel.typeSource, otel.typeSourceValue = d.source, d.sourceValue
 	otel.spanKind = spanKindName(span.Kind())
 	if d.subtype != "" {
-		c.meta()["subtype"] = d.subtype
+		c.setMeta("subtype", d.subtype)
 	}
 	if d.subtype == "event" {
 		s.EndTime = s.StartTime
@@ -397,19 +413,19 @@ func (c *spanCtx) mapModel(d typeDecision) {
 		b := append(c.scratch[:0], '[')
 		b = appendJSONString(b, r)
 		c.scratch = append(b, ']')
-		c.meta()["finish_reasons"] = c.arena.json(c.scratch)
+		c.setMeta("finish_reasons", c.arena.json(c.scratch))
 	}
 	c.modelParameters()
 	// Tool definitions are content (descriptions written for the model):
 	// under metadata retention they are consumed, not read.
 	for _, k := range []attrKey{kGenAiToolDefinitions, kAiPromptTools} {
 		if v, ok := c.a.get(k); ok && c.retention == RetentionFull {
-			c.meta()["tool_definitions"] = rawOrText(v)
+			c.setMeta("tool_definitions", rawOrText(v))
 			break
 		}
 	}
 	if tools, _ := rebuildFlattened(c.a, pLLMTools); len(tools) > 0 && c.retention == RetentionFull {
-		c.meta()["tool_definitions"] = tools
+		c.setMeta("tool_definitions", tools)
 	}
 	c.collectGroup("agent", agentKeys)
 	c.collectGroup("tool", toolKeys)
@@ -489,7 +505,7 @@ func (c *spanCtx) putStrings(key string, v pcommon.Value) {
 	}
 	c.scratch = append(b, ']')
 	if n > 0 {
-		c.meta()[key] = c.arena.json(c.scratch)
+		c.setMeta(key, c.arena.json(c.scratch))
 	}
 }
 
@@ -500,7 +516,7 @@ func (c *spanCtx) putGroup(group string) {
 	}
 	var enc json.RawMessage
 	enc, c.scratch = c.obj.encode(c.arena, c.scratch)
-	c.meta()[group] = enc
+	c.setMeta(group, enc)
 }
 
 // skipModelParameter leaves out of model parameters what is kept
@@ -587,7 +603,7 @@ func (c *spanCtx) mapError(status ptrace.Status) {
 			exception = typ.Str()
 		}
 		if st, ok := attrs.Get("exception.stacktrace"); ok && st.Str() != "" {
-			c.meta()["exception_stacktrace"] = st.Str()
+			c.setMeta("exception_stacktrace", st.Str())
 		}
 		break
 	}
@@ -595,14 +611,14 @@ func (c *spanCtx) mapError(status ptrace.Status) {
 	level, _ := c.a.str(kLangfuseObservationLevel)
 	levelMessage, _ := c.a.str(kLangfuseObservationStatusMessage)
 	if level != "" {
-		c.meta()["level"] = level
+		c.setMeta("level", level)
 	}
 	var msg string
 	switch {
 	case status.Code() == ptrace.StatusCodeError:
 		msg = firstNonEmpty(status.Message(), exception, errorType, levelMessage, "span status is ERROR")
 		if errorType != "" {
-			c.meta()["error_type"] = errorType
+			c.setMeta("error_type", errorType)
 		}
 	case strings.EqualFold(level, "ERROR"):
 		msg = firstNonEmpty(levelMessage, status.Message(), exception, "level ERROR")
@@ -613,10 +629,10 @@ func (c *spanCtx) mapError(status ptrace.Status) {
 		// An exception recorded on a span that did not fail (a handled
 		// error, a deferred tool call) is not the span's error.
 		if exception != "" {
-			c.meta()["exception"] = exception
+			c.setMeta("exception", exception)
 		}
 		if errorType != "" {
-			c.meta()["error_type"] = errorType
+			c.setMeta("error_type", errorType)
 		}
 		return
 	}
@@ -688,16 +704,16 @@ func (c *spanCtx) mapIdentity() {
 	}
 	c.putGroup("metadata")
 	if v, ok := c.a.str(kLangfuseEnvironment, kDeploymentEnvironmentName, kDeploymentEnvironment); ok {
-		c.meta()["environment"] = v
+		c.setMeta("environment", v)
 	}
 	if v, ok := c.a.str(kLangfuseRelease); ok {
-		c.meta()["release"] = v
+		c.setMeta("release", v)
 	}
 	if v, ok := c.a.str(kLangfuseVersion); ok {
-		c.meta()["version"] = v
+		c.setMeta("version", v)
 	}
 	if v, ok := c.a.str(kLangfuseTraceName); ok {
-		c.meta()["trace_name"] = v
+		c.setMeta("trace_name", v)
 	}
 }
 
@@ -788,14 +804,14 @@ func (c *spanCtx) mapTiming() {
 		}
 	}
 	if found && ms >= 0 {
-		c.meta()["time_to_first_token_ms"] = ms
+		c.setMeta("time_to_first_token_ms", ms)
 	}
 	if v, ok := c.a.get(kGenAiRequestStream); ok && v.Bool() {
-		c.meta()["stream"] = true
+		c.setMeta("stream", true)
 	} else if v, ok := c.a.get(kGenAiIsStreaming); ok && v.Bool() {
-		c.meta()["stream"] = true
+		c.setMeta("stream", true)
 	} else if v, ok := c.a.get(kLlmIsStreaming); ok && v.Bool() {
-		c.meta()["stream"] = true
+		c.setMeta("stream", true)
 	}
 }
 
@@ -818,8 +834,8 @@ func (c *spanCtx) mapOpperMeta() {
 		case MetaOutputJSON:
 			c.out.OutputJSON, _ = val.(bool)
 		default:
-			if _, set := c.meta()[k]; !set {
-				c.meta()[k] = val
+			if !c.out.Meta.Has(k) {
+				c.setMeta(k, val)
 			}
 		}
 	}

@@ -92,7 +92,7 @@ func TestDefaultTypeAndTypeMap(t *testing.T) {
 	assert.Equal(t, "call", s.Type)
 	s = translateOne(t, Options{TypeMap: map[string]string{TypeEmbedding: TypeGeneration}}, "e", map[string]any{"gen_ai.operation.name": "embeddings"})
 	assert.Equal(t, TypeGeneration, s.Type)
-	assert.Equal(t, "gen_ai.operation.name=embeddings", mustMap(t, s.Meta["otel"])["type_source"])
+	assert.Equal(t, "gen_ai.operation.name=embeddings", mustMap(t, s.Meta.Value("otel"))["type_source"])
 }
 
 func TestUsageNormalisation(t *testing.T) {
@@ -212,7 +212,7 @@ func TestRetention(t *testing.T) {
 	assert.Nil(t, s.Input)
 	assert.Nil(t, s.Output)
 	assert.Nil(t, s.Instructions)
-	assert.NotContains(t, s.Meta, "tool_definitions")
+	assert.False(t, s.Meta.Has("tool_definitions"))
 	assert.Equal(t, "gpt-4o", s.Model)
 	assert.Equal(t, int64(5), s.Usage.Input)
 	body := string(AppendCreateSpanV2(nil, &s))
@@ -258,7 +258,7 @@ func TestFlattenedRebuild(t *testing.T) {
 	require.Len(t, msgs, 4, "gaps closed, the hostile index dropped")
 	assert.Equal(t, []any{"m0", "m2", "m9", "m10"}, []any{msgs[0]["content"], msgs[1]["content"], msgs[2]["content"], msgs[3]["content"]})
 	assert.Equal(t, []any{map[string]any{"function": map[string]any{"name": "f"}}}, msgs[2]["tool_calls"])
-	assert.Equal(t, int64(1), mustMap(t, s.Meta["otel"])["dropped_flattened_keys"])
+	assert.Equal(t, int64(1), mustMap(t, s.Meta.Value("otel"))["dropped_flattened_keys"])
 }
 
 func TestIdentityErrorsAndTags(t *testing.T) {
@@ -268,7 +268,7 @@ func TestIdentityErrorsAndTags(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, s.Tags)
 	assert.Equal(t, "u1", s.UserID)
 	assert.Equal(t, "conv", s.SessionID)
-	assert.Equal(t, map[string]any{"plan": "pro"}, mustMap(t, s.Meta["metadata"]))
+	assert.Equal(t, map[string]any{"plan": "pro"}, mustMap(t, s.Meta.Value("metadata")))
 	require.NotNil(t, s.Error)
 	assert.Equal(t, "bad input", *s.Error)
 
@@ -289,7 +289,7 @@ func TestIdentityErrorsAndTags(t *testing.T) {
 	ev.Attributes().PutStr("exception.stacktrace", "at x")
 	s = New(Options{Retention: RetentionFull}).ToOpper(td)[0]
 	assert.Equal(t, "TimeoutError: took too long", *s.Error, "the exception beats the low-cardinality error.type")
-	assert.Equal(t, "at x", s.Meta["exception_stacktrace"])
+	assert.Equal(t, "at x", s.Meta.Value("exception_stacktrace"))
 
 	span.Status().SetMessage("status says")
 	assert.Equal(t, "status says", *New(Options{}).ToOpper(td)[0].Error, "the status message comes first")
@@ -397,7 +397,7 @@ func TestTimeToFirstToken(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			attrs["gen_ai.operation.name"] = "chat"
 			s := translateOne(t, Options{}, "chat", attrs)
-			assert.Equal(t, 250.0, s.Meta["time_to_first_token_ms"])
+			assert.Equal(t, 250.0, s.Meta.Value("time_to_first_token_ms"))
 		})
 	}
 }

@@ -38,6 +38,18 @@ const (
 	MetaOutputJSON     = "output_is_json"
 )
 
+// Meta keys the translator writes into Meta itself.
+const (
+	// MetaOTel holds what the span kept of its OTel origin.
+	MetaOTel = "otel"
+	// MetaRetention says content was removed ("metadata").
+	MetaRetention = "retention"
+	// MetaTruncated maps each cut content field to its original size.
+	MetaTruncated = "truncated"
+	// MetaTraceName names the span's trace.
+	MetaTraceName = "trace_name"
+)
+
 // metaEntry is one key of the wire meta. Strings and numbers are held in
 // typed fields: boxing them into an interface would allocate per key.
 type metaEntry struct {
@@ -144,22 +156,19 @@ func wireMetaEntries(s *Span, out []metaEntry) []metaEntry {
 	}
 	addStr(MetaUserID, s.UserID)
 
-	var keyBuf [16]string
-	keys := keyBuf[:0]
-	for k := range s.Meta {
-		if !slices.ContainsFunc(fixed, func(e metaEntry) bool { return e.k == k }) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
+	meta := s.Meta.sorted()
 	i, j := 0, 0
-	for i < len(fixed) || j < len(keys) {
-		if j >= len(keys) || i < len(fixed) && fixed[i].k < keys[j] {
+	for i < len(fixed) || j < len(meta) {
+		if j < len(meta) && slices.ContainsFunc(fixed, func(e metaEntry) bool { return e.k == meta[j].Key }) {
+			j++ // a structured field wins
+			continue
+		}
+		if j >= len(meta) || i < len(fixed) && fixed[i].k < meta[j].Key {
 			out = append(out, fixed[i])
 			i++
 			continue
 		}
-		out = append(out, metaEntry{k: keys[j], v: s.Meta[keys[j]]})
+		out = append(out, metaEntry{k: meta[j].Key, v: meta[j].Value})
 		j++
 	}
 	return out
@@ -473,17 +482,14 @@ func (s *Span) mergeV3Extras(metadata, tags opperapi.Object) error {
 		if err != nil {
 			return err
 		}
-		if s.Meta == nil {
-			s.Meta = make(map[string]any, 1)
-		}
-		existing, _ := asMap(s.Meta["metadata"])
+		existing, _ := asMap(s.Meta.Value("metadata"))
 		if existing == nil {
 			existing = make(map[string]any, len(m))
 		}
 		for k, v := range m {
 			existing[k] = v
 		}
-		s.Meta["metadata"] = existing
+		s.Meta.Set("metadata", existing)
 	}
 	if len(tags) > 0 {
 		m, err := tags.Map()
@@ -542,26 +548,26 @@ func (s *Span) mergeWireMeta(raw opperapi.Object) error {
 		// already checked the whole object.
 		return errors.New("meta is not a valid JSON object")
 	}
-	var rest map[string]any
+	// A repeated key: the last one wins, as with encoding/json. Many keys
+	// are checked through a map, not pairwise.
+	var last map[string]int
+	if len(fields) > 32 {
+		last = make(map[string]int, len(fields))
+		for i, f := range fields {
+			last[f.k] = i
+		}
+	}
+	var rest Meta
 	for i, f := range fields {
-		// A repeated key: the last one wins, as with encoding/json.
-		if slices.ContainsFunc(fields[i+1:], func(g field) bool { return g.k == f.k }) {
+		if last != nil && last[f.k] != i ||
+			last == nil && slices.ContainsFunc(fields[i+1:], func(g field) bool { return g.k == f.k }) {
 			continue
 		}
 		if !s.takeWireField(f.k, f.v) {
-			if rest == nil {
-				rest = make(map[string]any, len(fields)-i)
-			}
-			rest[f.k] = scalarOrRaw(f.v)
+			rest = append(rest, MetaField{f.k, scalarOrRaw(f.v)})
 		}
 	}
-	if s.Meta == nil {
-		s.Meta = rest
-		return nil
-	}
-	for k, v := range rest {
-		s.Meta[k] = v
-	}
+	s.Meta.merge(rest)
 	return nil
 }
 
@@ -869,7 +875,7 @@ func ToSpanV3(s *Span) opperapi.SpanV3 {
 	if s.Type != "" {
 		out.Type = &s.Type
 	}
-	if md, ok := asMap(s.Meta["metadata"]); ok {
+	if md, ok := asMap(s.Meta.Value("metadata")); ok {
 		out.Metadata = encodeObject(md)
 	}
 	if len(s.Tags) > 0 {

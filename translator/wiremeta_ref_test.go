@@ -77,12 +77,8 @@ func (s *Span) mergeWireMetaDecoded(raw opperapi.Object) error {
 	if len(m) == 0 {
 		return nil
 	}
-	if s.Meta == nil {
-		s.Meta = m
-		return nil
-	}
 	for k, v := range m {
-		s.Meta[k] = v
+		s.Meta.Set(k, v)
 	}
 	return nil
 }

@@ -81,7 +81,7 @@ func genTrace(n int, start time.Time, out []translator.Span) []translator.Span {
 		StartTime: at(0), Input: &prompt, Output: &completion,
 		Tags:   []string{"env:prod", "customer-" + strconv.Itoa(rng.IntN(100))},
 		UserID: "user-" + strconv.Itoa(rng.IntN(5000)), SessionID: "session-" + strconv.Itoa(n/10),
-		Meta: map[string]any{"release": "2026.3.1", "region": "eu-west-1"},
+		Meta: translator.MetaOf(map[string]any{"release": "2026.3.1", "region": "eu-west-1"}),
 	})
 	ms := 5
 	for i := 1; i < spansPerTrace; {
@@ -105,7 +105,7 @@ func genTrace(n int, start time.Time, out []translator.Span) []translator.Span {
 				TraceID: tid, ID: sid(i), ParentID: sid(step), Name: "chat " + models[m], Type: translator.TypeGeneration,
 				StartTime: at(ms + 5), EndTime: at(ms + 5 + dur), Model: models[m], Provider: providers[m],
 				Input: &prompt, Output: &completion, Usage: usage, Cost: &c, CostSource: "computed:2026-01",
-				Meta: map[string]any{"finish_reasons": []any{"stop"}, "temperature": 0.2, "max_tokens": int64(1024)},
+				Meta: translator.MetaOf(map[string]any{"finish_reasons": []any{"stop"}, "temperature": 0.2, "max_tokens": int64(1024)}),
 			}
 			out = append(out, gen)
 			i++

@@ -108,7 +108,12 @@ func appendBody(b []byte, s *translator.Span) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value))
 		b = appendString(b, m.Comment)
 	}
-	return appendMap(b, s.Meta, 0)
+	b = appendLen(b, s.Meta == nil, len(s.Meta))
+	for _, f := range s.Meta {
+		b = appendString(b, f.Key)
+		b = appendValue(b, f.Value, 1)
+	}
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
@@ -444,7 +449,13 @@ func decodeBody(b []byte, s *translator.Span) error {
 			s.Metrics[i] = translator.Metric{Dimension: d.string(), Value: d.float(), Comment: d.string()}
 		}
 	}
-	s.Meta = d.mapAny(0)
+	if n, isNil := d.length(); !isNil {
+		s.Meta = make(translator.Meta, 0, n)
+		for range n {
+			k := d.string()
+			s.Meta = append(s.Meta, translator.MetaField{Key: k, Value: d.value(1)})
+		}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail()
 	}

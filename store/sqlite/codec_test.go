@@ -15,7 +15,7 @@ func FuzzDecodeBody(f *testing.F) {
 	f.Add(appendBody(nil, &translator.Span{
 		TraceID: "t", ID: "s", Name: "n", StartTime: time.Unix(1, 2), Cost: &cost, Tags: []string{"a"},
 		Usage: &translator.Usage{Total: 3}, Metrics: []translator.Metric{{Dimension: "d"}},
-		Meta: map[string]any{"a": []any{int64(1), json.Number("2"), map[string]any{"b": nil}}},
+		Meta: translator.MetaOf(map[string]any{"a": []any{int64(1), json.Number("2"), map[string]any{"b": nil}}}),
 	}))
 	f.Add([]byte{bodyVersion})
 	f.Fuzz(func(t *testing.T, b []byte) {

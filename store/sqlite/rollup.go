@@ -53,7 +53,7 @@ type light struct {
 func lightOf(sp *translator.Span, tags any) light {
 	l := light{id: sp.ID, parent: sp.ParentID, typ: sp.Type, name: sp.Name, hasErr: sp.Error != nil,
 		agg: sp.Aggregate, start: columnTime(sp.StartTime), end: columnTime(sp.EndTime)}
-	if v, ok := sp.Meta["trace_name"].(string); ok && v != "" {
+	if v, ok := sp.Meta.Value(translator.MetaTraceName).(string); ok && v != "" {
 		l.traceName = v
 	}
 	if sp.Usage != nil {
@@ -98,7 +98,7 @@ func rollUpLights(tid string, lights []light, scratch *[]translator.Span) transl
 			sp.Cost = &l.cost
 		}
 		if l.traceName != "" {
-			sp.Meta = map[string]any{"trace_name": l.traceName}
+			sp.Meta = translator.Meta{{Key: translator.MetaTraceName, Value: l.traceName}}
 		}
 	}
 	return translator.RollUp(spans)

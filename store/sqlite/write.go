@@ -149,7 +149,7 @@ func encodeSpan(e *encoded, project int64, s *translator.Span, forward bool) {
 	if s.Cost != nil {
 		cost = *s.Cost
 	}
-	if v, ok := s.Meta["trace_name"].(string); ok && v != "" {
+	if v, ok := s.Meta.Value(translator.MetaTraceName).(string); ok && v != "" {
 		traceName = v
 	}
 	if s.Tags != nil {

@@ -169,14 +169,14 @@ func fullSpan() translator.Span {
 		UserID: "user-1", SessionID: "session-1",
 		Metrics: []translator.Metric{{Dimension: "accuracy", Value: 0.9, Comment: "ok"}, {Dimension: "tone", Value: -1}},
 		Score:   ptr(int64(7)),
-		Meta: map[string]any{
+		Meta: translator.MetaOf(map[string]any{
 			"str": "x", "empty": "", "int64": int64(-42), "int": 7, "float": 3.5, "big": 1e300,
 			"true": true, "false": false, "nil": nil,
 			"number": json.Number("12.50"), "raw": json.RawMessage(`{"k":[1,2]}`),
 			"strings": []string{"p", "q"}, "counts": map[string]int64{"stop": 2},
 			"list":   []any{int64(1), "two", 3.0, []any{}, map[string]any{}},
 			"nested": map[string]any{"otel": map[string]any{"gen_ai.system": "openai", "deep": map[string]any{"n": int64(1)}}},
-		},
+		}),
 	}
 }
 
@@ -185,7 +185,7 @@ func testGetSpanRoundTrip(t *testing.T, s store.Store) {
 	full := fullSpan()
 	minimal := translator.Span{TraceID: traceID(9), ID: spanID(9, 0), Name: "", Type: ""}
 	running := translator.Span{TraceID: traceID(9), ID: spanID(9, 2), ParentID: spanID(9, 0), Name: "running",
-		Type: translator.TypeTool, StartTime: t0, Tags: []string{}, Meta: map[string]any{}, Input: ptr("")}
+		Type: translator.TypeTool, StartTime: t0, Tags: []string{}, Meta: translator.Meta{}, Input: ptr("")}
 	// Ids that are not canonical UUIDs are kept as they are.
 	odd := translator.Span{TraceID: "Trace-Not-A-UUID", ID: "0A000000-0000-4000-8000-000000000001", Name: "odd",
 		StartTime: time.Date(1969, 7, 20, 20, 17, 0, 1, time.UTC), EndTime: time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)}

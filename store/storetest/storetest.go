@@ -118,7 +118,7 @@ func traceSpans(n int, start time.Time) []translator.Span {
 			Input: ptr(fmt.Sprintf("question %d", n)), Output: ptr(fmt.Sprintf("answer %d", n)),
 			Usage: &translator.Usage{Input: 300, Output: 150, Total: 450}, Aggregate: true, Cost: ptr(0.045),
 			Tags: []string{"prod", fmt.Sprintf("t%d", n)}, UserID: "u1", SessionID: "s1",
-			Meta: map[string]any{"env": "prod"},
+			Meta: translator.Meta{{Key: "env", Value: "prod"}},
 		},
 		{
 			TraceID: tid, ID: spanID(n, 1), ParentID: root, Name: "plan", Type: translator.TypeGeneration,

@@ -53,7 +53,7 @@ func testRollUpStatus(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	running := traceSpans(1, t0)
 	running[0].EndTime = time.Time{}
-	running[0].Meta = map[string]any{"trace_name": "named trace"}
+	running[0].Meta = translator.Meta{{Key: translator.MetaTraceName, Value: "named trace"}}
 	failed := traceSpans(2, t0.Add(time.Minute))
 	failed[0].Error = ptr("tool failed")
 	failed[4].Error = ptr("timeout")

@@ -527,7 +527,12 @@ func cloneSpan(sp *translator.Span) translator.Span {
 		u := *sp.Usage
 		c.Usage = &u
 	}
-	c.Meta = cloneAny(sp.Meta).(map[string]any)
+	if sp.Meta != nil {
+		c.Meta = make(translator.Meta, len(sp.Meta))
+		for i, f := range sp.Meta {
+			c.Meta[i] = translator.MetaField{Key: f.Key, Value: cloneAny(f.Value)}
+		}
+	}
 	return c
 }
 
