@@ -21,24 +21,39 @@ const maxValueDepth = 32
 // span, when the view is reset), so the hundreds of candidate keys the
 // conventions define cost an array index each, not a hash.
 type attrView struct {
-	keys []string
-	vals []pcommon.Value
-	used []bool
+	attrs []attr
 	// slot[k] is 1 + the position of known key k on the span, 0 if absent.
 	slot []int32
 	set  []attrKey
 	// present is the set of known keys on the span.
 	present keySet
-	// prefixes is the union of the attributes' registered prefixes; pfx
-	// and content hold each attribute's, in the order of keys.
+	// prefixes is the union of the attributes' registered prefixes.
 	prefixes uint64
-	pfx      []uint64
-	content  []bool
 	// cache classifies keys; it outlives the view's spans (see mapState).
 	cache keyCache
+	// prev holds the previous span's keys with their keyInfo: spans of one
+	// instrumentation write the same keys in the same order, so the key at
+	// a position is most often the one before's, and an equal string costs
+	// less to compare than to hash.
+	prev []prevKey
 	// eventUsed is scratch space for the span's events, idx for sorting.
 	eventUsed []bool
 	idx       []int
+}
+
+type prevKey struct {
+	key  string
+	info keyInfo
+}
+
+// attr is one attribute of the span, with what its key's keyInfo says.
+type attr struct {
+	key      string
+	val      pcommon.Value
+	prefixes uint64
+	used     bool
+	content  bool
+	plainKey bool
 }
 
 func newAttrView() *attrView {
@@ -51,28 +66,32 @@ func (a *attrView) reset(m pcommon.Map) {
 	}
 	a.set = a.set[:0]
 	a.present = keySet{}
-	a.keys = a.keys[:0]
-	a.vals = a.vals[:0]
-	a.used = a.used[:0]
-	a.pfx = a.pfx[:0]
-	a.content = a.content[:0]
+	a.attrs = a.attrs[:0]
 	a.prefixes = 0
+	pos := 0
 	for k, v := range m.All() {
-		info := a.cache.info(k)
+		var info keyInfo
+		if pos < len(a.prev) && a.prev[pos].key == k {
+			info = a.prev[pos].info
+		} else {
+			info = a.cache.info(k)
+			if pos < len(a.prev) {
+				a.prev[pos] = prevKey{k, info}
+			} else {
+				a.prev = append(a.prev, prevKey{k, info})
+			}
+		}
+		pos++
 		if info.known {
 			if a.slot[info.id] != 0 {
 				continue // a duplicate key: the first wins
 			}
-			a.slot[info.id] = int32(len(a.keys) + 1)
+			a.slot[info.id] = int32(len(a.attrs) + 1)
 			a.set = append(a.set, info.id)
 			a.present.add(info.id)
 		}
 		a.prefixes |= info.prefixes
-		a.keys = append(a.keys, k)
-		a.vals = append(a.vals, v)
-		a.used = append(a.used, false)
-		a.pfx = append(a.pfx, info.prefixes)
-		a.content = append(a.content, info.content)
+		a.attrs = append(a.attrs, attr{key: k, val: v, prefixes: info.prefixes, content: info.content, plainKey: info.plainJSON})
 	}
 }
 
@@ -82,8 +101,8 @@ func (a *attrView) get(key attrKey) (pcommon.Value, bool) {
 	if i < 0 {
 		return pcommon.Value{}, false
 	}
-	a.used[i] = true
-	return a.vals[i], true
+	a.attrs[i].used = true
+	return a.attrs[i].val, true
 }
 
 // anyOf reports whether any key of s is present.
@@ -98,7 +117,7 @@ func (a *attrView) peekStr(key attrKey) string {
 	if i < 0 {
 		return ""
 	}
-	return valueString(a.vals[i])
+	return valueString(a.attrs[i].val)
 }
 
 // str returns the first non-empty attribute among keys as a string. The
@@ -146,10 +165,10 @@ func (a *attrView) withPrefix(p attrPrefix, f func(rest string, v pcommon.Value)
 		return
 	}
 	n := len(prefixNames[p])
-	for i, k := range a.keys {
-		if a.pfx[i]&bit != 0 {
-			a.used[i] = true
-			f(k[n:], a.vals[i])
+	for i := range a.attrs {
+		if at := &a.attrs[i]; at.prefixes&bit != 0 {
+			at.used = true
+			f(at.key[n:], at.val)
 		}
 	}
 }
@@ -157,9 +176,10 @@ func (a *attrView) withPrefix(p attrPrefix, f func(rest string, v pcommon.Value)
 // clearRefs drops the view's references to the last span's attributes,
 // so that a pooled view does not keep a batch alive.
 func (a *attrView) clearRefs() {
-	clear(a.keys[:cap(a.keys)])
-	clear(a.vals[:cap(a.vals)])
-	a.keys, a.vals = a.keys[:0], a.vals[:0]
+	clear(a.attrs[:cap(a.attrs)])
+	a.attrs = a.attrs[:0]
+	clear(a.prev)
+	a.prev = a.prev[:0]
 }
 
 // unusedJSON encodes the attributes no mapping consumed as one JSON
@@ -167,23 +187,30 @@ func (a *attrView) clearRefs() {
 // was consumed. scratch is reused between spans.
 func (a *attrView) unusedJSON(ar *arena, scratch []byte) (json.RawMessage, []byte) {
 	a.idx = a.idx[:0]
-	for i := range a.keys {
-		if !a.used[i] {
+	for i := range a.attrs {
+		if !a.attrs[i].used {
 			a.idx = append(a.idx, i)
 		}
 	}
 	if len(a.idx) == 0 {
 		return nil, scratch
 	}
-	slices.SortFunc(a.idx, func(x, y int) int { return strings.Compare(a.keys[x], a.keys[y]) })
+	slices.SortFunc(a.idx, func(x, y int) int { return strings.Compare(a.attrs[x].key, a.attrs[y].key) })
 	b := append(scratch[:0], '{')
 	for n, i := range a.idx {
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, a.keys[i])
-		b = append(b, ':')
-		b = appendValue(b, a.vals[i], 0)
+		at := &a.attrs[i]
+		if at.plainKey {
+			b = append(b, '"')
+			b = append(b, at.key...)
+			b = append(b, '"', ':')
+		} else {
+			b = appendJSONString(b, at.key)
+			b = append(b, ':')
+		}
+		b = appendValue(b, at.val, 0)
 	}
 	b = append(b, '}')
 	return ar.json(b), b

@@ -302,9 +302,9 @@ func (c *spanCtx) mapContent(typ string) {
 			c.out.Instructions = &instructions
 		}
 	}
-	for i := range c.a.keys {
-		if !c.a.used[i] && c.a.content[i] {
-			c.a.used[i] = true
+	for i := range c.a.attrs {
+		if at := &c.a.attrs[i]; at.content {
+			at.used = true
 		}
 	}
 	for i := 0; i < c.events.Len(); i++ {

@@ -29,11 +29,12 @@ func rebuildFlattened(a *attrView, p attrPrefix) (out []any, dropped int) {
 	}
 	n := len(prefixNames[p])
 	var root indexed
-	for i, k := range a.keys {
-		if a.pfx[i]&bit == 0 {
+	for i := range a.attrs {
+		at := &a.attrs[i]
+		if at.prefixes&bit == 0 {
 			continue
 		}
-		rest := k[n:]
+		rest := at.key[n:]
 		dot := strings.IndexByte(rest, '.')
 		first := rest
 		if dot >= 0 {
@@ -42,13 +43,13 @@ func rebuildFlattened(a *attrView, p attrPrefix) (out []any, dropped int) {
 		if !isIndex(first) {
 			continue
 		}
-		a.used[i] = true
+		at.used = true
 		if root == nil {
 			root = indexed{}
 		}
 		var ok bool
 		var c any = root
-		if c, ok = insertPath(c, strings.Split(rest, "."), valueToAny(a.vals[i], 0)); !ok {
+		if c, ok = insertPath(c, strings.Split(rest, "."), valueToAny(at.val, 0)); !ok {
 			dropped++
 			continue
 		}

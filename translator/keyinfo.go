@@ -68,6 +68,8 @@ type keyInfo struct {
 	// prefixes has the bit of every registered prefix the key starts with.
 	prefixes uint64
 	content  bool
+	// plainJSON says the key is written in JSON as it is, unescaped.
+	plainJSON bool
 }
 
 // classify works out a key's keyInfo.
@@ -79,6 +81,7 @@ func classify(k string) keyInfo {
 			info.prefixes |= attrPrefix(i).bit()
 		}
 	}
+	info.plainJSON = string(appendJSONStringContent(nil, k)) == k
 	info.content = contentKeys[k]
 	for _, p := range contentPrefixes {
 		if info.prefixes&p.bit() != 0 {

@@ -3,6 +3,7 @@ package translator
 import (
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -153,6 +154,7 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 	scratch := st.scratch
 	defer func() { st.scratch = scratch[:0] }()
 	c := new(spanCtx)
+	resources := resourceCache{}
 	// meta.otel of every span, in one allocation.
 	otelSlab := make([]otelMeta, td.SpanCount())
 	position := 0
@@ -160,14 +162,10 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		resource := rs.Resource().Attributes()
-		retention := t.retentionFor(resource)
-		// Encoded once for all spans of the resource.
-		var resourceMeta json.RawMessage
-		resourceMeta, scratch = mapJSON(ar, scratch, resource)
-		env, _ := firstResourceStr(resource, "deployment.environment.name", "deployment.environment")
-		version, _ := firstResourceStr(resource, "service.version")
-		// Boxed once for all spans of the resource.
-		envAny, versionAny := any(env), any(version)
+		var rf *resourceFacts
+		rf, scratch = resources.facts(t, ar, scratch, resource)
+		retention, resourceMeta := rf.retention, rf.meta
+		env, version, envAny, versionAny := rf.env, rf.version, rf.envAny, rf.versionAny
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
@@ -205,6 +203,73 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 	}
 	markAggregates(out)
 	return out
+}
+
+// resourceFacts is what the spans of a resource share: their retention,
+// meta.otel.resource, environment and version.
+type resourceFacts struct {
+	attrs              pcommon.Map
+	retention          Retention
+	meta               json.RawMessage
+	env, version       string
+	envAny, versionAny any
+}
+
+// resourceCache finds the facts of a resource seen earlier in the batch.
+// A batch assembled by the collector holds one ResourceSpans per export
+// request that went into it, so the same resource comes many times;
+// hashing it and checking equality costs less than encoding it again.
+type resourceCache map[uint64][]*resourceFacts
+
+// maxCachedResourceAttrs leaves out of the cache resources whose equality
+// check (quadratic in pdata) would cost more than encoding them.
+const maxCachedResourceAttrs = 64
+
+var resourceSeed = maphash.MakeSeed()
+
+func (rc resourceCache) facts(t *Translator, ar *arena, scratch []byte, resource pcommon.Map) (*resourceFacts, []byte) {
+	cacheable := resource.Len() <= maxCachedResourceAttrs
+	var h uint64
+	if cacheable {
+		h = hashMap(resource)
+		for _, rf := range rc[h] {
+			if rf.attrs.Equal(resource) {
+				return rf, scratch
+			}
+		}
+	}
+	rf := &resourceFacts{attrs: resource, retention: t.retentionFor(resource)}
+	rf.meta, scratch = mapJSON(ar, scratch, resource)
+	rf.env, _ = firstResourceStr(resource, "deployment.environment.name", "deployment.environment")
+	rf.version, _ = firstResourceStr(resource, "service.version")
+	// Boxed once for all spans of the resource.
+	rf.envAny, rf.versionAny = any(rf.env), any(rf.version)
+	if cacheable {
+		rc[h] = append(rc[h], rf)
+	}
+	return rf, scratch
+}
+
+// hashMap hashes the keys and scalar values of m, in order; structured
+// values count by type only (equality is checked after).
+func hashMap(m pcommon.Map) uint64 {
+	var h maphash.Hash
+	h.SetSeed(resourceSeed)
+	for k, v := range m.All() {
+		h.WriteString(k)
+		h.WriteByte(byte(v.Type()))
+		switch v.Type() {
+		case pcommon.ValueTypeStr:
+			h.WriteString(v.Str())
+		case pcommon.ValueTypeInt:
+			maphash.WriteComparable(&h, v.Int())
+		case pcommon.ValueTypeDouble:
+			maphash.WriteComparable(&h, v.Double())
+		case pcommon.ValueTypeBool:
+			maphash.WriteComparable(&h, v.Bool())
+		}
+	}
+	return h.Sum64()
 }
 
 func firstResourceStr(m pcommon.Map, keys ...string) (string, bool) {

@@ -2,9 +2,11 @@ package translator
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -470,5 +472,31 @@ func TestAppendRFC3339NanoMatchesTimeFormat(t *testing.T) {
 	for _, ts := range []time.Time{time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
 		_, ok := appendRFC3339NanoChecked(nil, ts)
 		assert.False(t, ok, ts)
+	}
+}
+
+// appendWireMeta merges the structured fields into Meta as it writes; it
+// must write exactly what encoding the WireMeta map writes.
+func TestAppendWireMetaMatchesWireMeta(t *testing.T) {
+	require.True(t, slices.IsSorted(wireFixedKeys[:]), "wireFixedKeys must be sorted")
+	var spans []Span
+	for _, f := range fixtureFiles(t) {
+		for _, r := range []Retention{RetentionMetadata, RetentionFull} {
+			spans = append(spans, New(Options{Retention: r}).ToOpper(loadTraces(t, f))...)
+		}
+	}
+	cost, nan := 0.5, math.NaN()
+	instructions := "be brief"
+	spans = append(spans,
+		Span{Cost: &cost, CostSource: "provided", Aggregate: true, Usage: &Usage{Total: 3},
+			Tags: []string{"b", "a", "b"}, Meta: Meta{{"cost", "shadowed"}, {"model", "kept: no Model"}, {"zz", 1.5}}},
+		Span{Cost: &nan, CostSource: "dropped with the cost", InputJSON: true, OutputJSON: true, Instructions: &instructions,
+			Model: "m", Meta: Meta{{"model", "shadowed"}, {"a", nil}, {"usage", "kept: no Usage"}}},
+		Span{Meta: Meta{{"z", true}, {"b", "unsorted literal"}}},
+		Span{},
+	)
+	for i := range spans {
+		want := string(appendJSON(nil, WireMeta(&spans[i])))
+		require.Equal(t, want, string(appendWireMeta(nil, &spans[i])), "span %d (%s)", i, spans[i].Name)
 	}
 }

@@ -185,18 +185,151 @@ func WireMeta(s *Span) map[string]any {
 	return m
 }
 
-// appendWireMeta writes WireMeta(s) as JSON without building the map.
+// wireFixedKeys are the keys of the structured fields in the wire meta, in
+// the order appendWireMeta writes them: sorted, so that one pass merges them
+// with the sorted Meta.
+var wireFixedKeys = [...]string{
+	MetaCost, MetaCostAggregate, MetaCostSource, MetaFunction, MetaGenerationID, MetaInputJSON, MetaInstructions,
+	MetaModel, MetaOutputJSON, MetaProvider, MetaRequestModel, MetaSessionID, MetaTags, MetaTotalTokens,
+	MetaUsage, MetaUsageAggregate, MetaUserID,
+}
+
+// appendWireMeta writes WireMeta(s) as JSON, without building the map or
+// the entry list: the structured fields, in key order, are merged with the
+// sorted Meta as they are written. Encoding is most of an exporter's CPU
+// per span, and this is its largest part.
 func appendWireMeta(b []byte, s *Span) []byte {
-	var buf [24]metaEntry
-	entries := wireMetaEntries(s, buf[:0])
+	meta := s.Meta.sorted()
+	hasCost := s.Cost != nil && !math.IsNaN(*s.Cost) && !math.IsInf(*s.Cost, 0)
 	b = append(b, '{')
-	for i := range entries {
+	n := 0
+	key := func(k string) {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+	}
+	j := 0
+	for i, k := range wireFixedKeys {
+		for j < len(meta) && meta[j].Key < k {
+			key(meta[j].Key)
+			b = appendJSON(b, meta[j].Value)
+			j++
+		}
+		present := true
+		switch i {
+		case 0: // cost
+			if present = hasCost && !s.Aggregate; present {
+				key(k)
+				b = appendJSONFloat(b, *s.Cost)
+			}
+		case 1: // cost_aggregate: an aggregate's cost repeats its children's,
+			// under its own key, so nothing that sums meta.cost counts it twice.
+			if present = hasCost && s.Aggregate; present {
+				key(k)
+				b = appendJSONFloat(b, *s.Cost)
+			}
+		case 2:
+			if present = hasCost && s.CostSource != ""; present {
+				key(k)
+				b = appendJSONString(b, s.CostSource)
+			}
+		case 3:
+			present = appendStrField(&b, &n, k, s.Function)
+		case 4:
+			present = appendStrField(&b, &n, k, s.GenerationID)
+		case 5:
+			if present = s.InputJSON; present {
+				key(k)
+				b = append(b, "true"...)
+			}
+		case 6:
+			if present = s.Instructions != nil; present {
+				key(k)
+				b = appendJSONString(b, *s.Instructions)
+			}
+		case 7:
+			present = appendStrField(&b, &n, k, s.Model)
+		case 8:
+			if present = s.OutputJSON; present {
+				key(k)
+				b = append(b, "true"...)
+			}
+		case 9:
+			present = appendStrField(&b, &n, k, s.Provider)
+		case 10:
+			present = appendStrField(&b, &n, k, s.RequestModel)
+		case 11:
+			present = appendStrField(&b, &n, k, s.SessionID)
+		case 12:
+			if present = len(s.Tags) > 0; present {
+				key(k)
+				b = appendTagMap(b, s.Tags)
+			}
+		case 13:
+			if present = s.Usage != nil && !s.Aggregate; present {
+				key(k)
+				b = strconv.AppendInt(b, s.Usage.Total, 10)
+			}
+		case 14:
+			if present = s.Usage != nil && !s.Aggregate; present {
+				key(k)
+				b = s.Usage.appendJSON(b, false)
+			}
+		case 15:
+			if present = s.Usage != nil && s.Aggregate; present {
+				key(k)
+				b = s.Usage.appendJSON(b, true)
+			}
+		case 16:
+			present = appendStrField(&b, &n, k, s.UserID)
+		}
+		if present && j < len(meta) && meta[j].Key == k {
+			j++ // the structured field wins
+		}
+	}
+	for ; j < len(meta); j++ {
+		key(meta[j].Key)
+		b = appendJSON(b, meta[j].Value)
+	}
+	return append(b, '}')
+}
+
+// appendStrField writes `"k":"v"` after the n fields already written,
+// unless v is empty, and reports whether it did.
+func appendStrField(b *[]byte, n *int, k, v string) bool {
+	if v == "" {
+		return false
+	}
+	if *n > 0 {
+		*b = append(*b, ',')
+	}
+	*n++
+	*b = appendJSONString(*b, k)
+	*b = append(*b, ':')
+	*b = appendJSONString(*b, v)
+	return true
+}
+
+// appendTagMap writes tags in Opper's map form, {"tag": true}, keys sorted
+// and repeats once, as the encoding of tagMap(tags) is.
+func appendTagMap(b []byte, tags []string) []byte {
+	sorted := tags
+	if !slices.IsSorted(tags) {
+		sorted = slices.Sorted(slices.Values(tags))
+	}
+	b = append(b, '{')
+	for i, t := range sorted {
+		if i > 0 && t == sorted[i-1] {
+			continue
+		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, entries[i].k)
-		b = append(b, ':')
-		b = entries[i].appendValue(b)
+		b = appendJSONString(b, t)
+		b = append(b, ":true"...)
 	}
 	return append(b, '}')
 }
