@@ -89,22 +89,6 @@ func (e *metaEntry) value() any {
 	return e.v
 }
 
-func (e *metaEntry) appendValue(b []byte) []byte {
-	switch e.kind {
-	case entryStr:
-		return appendJSONString(b, e.s)
-	case entryInt:
-		return strconv.AppendInt(b, e.n, 10)
-	case entryFloat:
-		return appendJSONFloat(b, e.f)
-	case entryBool:
-		return append(b, "true"...)
-	case entryUsage, entryUsageAggregate:
-		return e.v.(*Usage).appendJSON(b, e.kind == entryUsageAggregate)
-	}
-	return appendJSON(b, e.v)
-}
-
 // wireMetaEntries appends the span's meta with its structured fields merged
 // in, as it goes on the wire, sorted by key; structured fields win over
 // same-named keys of s.Meta. The structured fields are appended in key
