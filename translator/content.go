@@ -314,8 +314,8 @@ func (c *spanCtx) mapContent(typ string) {
 	}
 	// Flattened OpenLLMetry prompt keys are content too, but only under a
 	// numeric index: gen_ai.prompt.name is a prompt's name, not content.
-	rebuildFlattened(c.a, pGenAIPrompt)
-	rebuildFlattened(c.a, pGenAICompletion)
+	consumeFlattened(c.a, pGenAIPrompt)
+	consumeFlattened(c.a, pGenAICompletion)
 }
 
 // firstContent returns the text of the first source that has some.

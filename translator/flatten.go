@@ -61,6 +61,30 @@ func rebuildFlattened(a *attrView, p attrPrefix) (out []any, dropped int) {
 	return finalizeFlattened(root).([]any), dropped
 }
 
+// consumeFlattened marks consumed the attributes rebuildFlattened would
+// rebuild under p, without rebuilding them: what metadata retention and
+// content already read need.
+func consumeFlattened(a *attrView, p attrPrefix) {
+	bit := p.bit()
+	if a.prefixes&bit == 0 {
+		return
+	}
+	n := len(prefixNames[p])
+	for i := range a.attrs {
+		at := &a.attrs[i]
+		if at.prefixes&bit == 0 {
+			continue
+		}
+		first := at.key[n:]
+		if dot := strings.IndexByte(first, '.'); dot >= 0 {
+			first = first[:dot]
+		}
+		if isIndex(first) {
+			at.used = true
+		}
+	}
+}
+
 func insertPath(container any, segs []string, v any) (any, bool) {
 	if len(segs) == 0 {
 		return v, true

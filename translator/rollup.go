@@ -22,9 +22,38 @@ const (
 // `embeddings` spans, an OpenInference LLM span wrapping another), so it is
 // marked aggregate and leaves the totals.
 func markAggregates(spans []Span) {
-	byID := make(map[spanKey]int, len(spans))
+	// Nothing to mark without two usages.
+	usages := 0
 	for i := range spans {
-		byID[spanKey{spans[i].TraceID, spans[i].ID}] = i
+		if spans[i].Usage != nil {
+			usages++
+		}
+	}
+	if usages < 2 {
+		return
+	}
+	// Span ids are unique across traces but for explicit ids; indexing by
+	// id alone hashes one string instead of two, and the trace is checked
+	// on each hit. Ids that repeat fall back to indexing by both.
+	byID := make(map[string]int32, len(spans))
+	var byKey map[spanKey]int32
+	for i := range spans {
+		if _, dup := byID[spans[i].ID]; dup {
+			byKey = make(map[spanKey]int32, len(spans))
+			for j := range spans {
+				byKey[spanKey{spans[j].TraceID, spans[j].ID}] = int32(j)
+			}
+			break
+		}
+		byID[spans[i].ID] = int32(i)
+	}
+	find := func(traceID, id string) (int32, bool) {
+		if byKey != nil {
+			j, ok := byKey[spanKey{traceID, id}]
+			return j, ok
+		}
+		j, ok := byID[id]
+		return j, ok && spans[j].TraceID == traceID
 	}
 	for i := range spans {
 		if spans[i].Usage == nil || spans[i].Aggregate {
@@ -33,7 +62,7 @@ func markAggregates(spans []Span) {
 		parent := spans[i].ParentID
 		// The bound stops a malicious cycle of parent links.
 		for steps := 0; parent != "" && steps < len(spans); steps++ {
-			j, ok := byID[spanKey{spans[i].TraceID, parent}]
+			j, ok := find(spans[i].TraceID, parent)
 			if !ok {
 				break
 			}

@@ -489,8 +489,12 @@ func (c *spanCtx) mapModel(d typeDecision) {
 			break
 		}
 	}
-	if tools, _ := rebuildFlattened(c.a, pLLMTools); len(tools) > 0 && c.retention == RetentionFull {
-		c.setMeta("tool_definitions", tools)
+	if c.retention == RetentionFull {
+		if tools, _ := rebuildFlattened(c.a, pLLMTools); len(tools) > 0 {
+			c.setMeta("tool_definitions", tools)
+		}
+	} else {
+		consumeFlattened(c.a, pLLMTools)
 	}
 	c.collectGroup("agent", agentKeys)
 	c.collectGroup("tool", toolKeys)

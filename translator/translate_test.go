@@ -500,3 +500,40 @@ func TestAppendWireMetaMatchesWireMeta(t *testing.T) {
 		require.Equal(t, want, string(appendWireMeta(nil, &spans[i])), "span %d (%s)", i, spans[i].Name)
 	}
 }
+
+// A usage span over a descendant with usage repeats it: marked aggregate,
+// across an intermediate span without usage, and per trace even when two
+// traces use the same explicit span ids.
+func TestMarkAggregates(t *testing.T) {
+	u := func() *Usage { return &Usage{Total: 10} }
+	spans := []Span{
+		{TraceID: "t1", ID: "root", Usage: u()},
+		{TraceID: "t1", ID: "step", ParentID: "root"},
+		{TraceID: "t1", ID: "llm", ParentID: "step", Usage: u()},
+		{TraceID: "t2", ID: "root", Usage: u()},
+		{TraceID: "t2", ID: "llm", ParentID: "root"},
+		{TraceID: "t3", ID: "alone", Usage: u()},
+		{TraceID: "t3", ID: "cycle-a", ParentID: "cycle-b", Usage: u()},
+		{TraceID: "t3", ID: "cycle-b", ParentID: "cycle-a"},
+	}
+	markAggregates(spans)
+	var marked []string
+	for _, s := range spans {
+		if s.Aggregate {
+			marked = append(marked, s.TraceID+"/"+s.ID)
+		}
+	}
+	// t2's llm has no usage: its root keeps its own. The cycle only has to
+	// end (its span is its own ancestor, so it counts as repeating).
+	assert.Equal(t, []string{"t1/root", "t3/cycle-a"}, marked)
+
+	unique := []Span{
+		{TraceID: "t1", ID: "a", Usage: u()},
+		{TraceID: "t1", ID: "b", ParentID: "a", Usage: u()},
+		{TraceID: "t2", ID: "a2", Usage: u()},
+		{TraceID: "t2", ID: "b2", ParentID: "a", Usage: u()}, // "a" is in another trace
+	}
+	markAggregates(unique)
+	assert.True(t, unique[0].Aggregate)
+	assert.False(t, unique[2].Aggregate)
+}
