@@ -31,19 +31,10 @@ type attrView struct {
 	prefixes uint64
 	// cache classifies keys; it outlives the view's spans (see mapState).
 	cache keyCache
-	// prev holds the previous span's keys with their keyInfo: spans of one
-	// instrumentation write the same keys in the same order, so the key at
-	// a position is most often the one before's, and an equal string costs
-	// less to compare than to hash.
-	prev []prevKey
+
 	// eventUsed is scratch space for the span's events, idx for sorting.
 	eventUsed []bool
 	idx       []int
-}
-
-type prevKey struct {
-	key  string
-	info keyInfo
 }
 
 // attr is one attribute of the span, with what its key's keyInfo says.
@@ -68,20 +59,8 @@ func (a *attrView) reset(m pcommon.Map) {
 	a.present = keySet{}
 	a.attrs = a.attrs[:0]
 	a.prefixes = 0
-	pos := 0
 	for k, v := range m.All() {
-		var info keyInfo
-		if pos < len(a.prev) && a.prev[pos].key == k {
-			info = a.prev[pos].info
-		} else {
-			info = a.cache.info(k)
-			if pos < len(a.prev) {
-				a.prev[pos] = prevKey{k, info}
-			} else {
-				a.prev = append(a.prev, prevKey{k, info})
-			}
-		}
-		pos++
+		info := a.cache.info(k)
 		if info.known {
 			if a.slot[info.id] != 0 {
 				continue // a duplicate key: the first wins
@@ -178,8 +157,7 @@ func (a *attrView) withPrefix(p attrPrefix, f func(rest string, v pcommon.Value)
 func (a *attrView) clearRefs() {
 	clear(a.attrs[:cap(a.attrs)])
 	a.attrs = a.attrs[:0]
-	clear(a.prev)
-	a.prev = a.prev[:0]
+
 }
 
 // unusedJSON encodes the attributes no mapping consumed as one JSON
