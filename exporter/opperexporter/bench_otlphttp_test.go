@@ -1,0 +1,185 @@
+package opperexporter
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// otlpServer answers OTLP/HTTP trace exports with an empty success and
+// counts the spans, for proto without decoding them (a walk over the
+// top-level fields) and for JSON by scanning, as benchServer does: its CPU
+// is in the figures too, and should be as small as benchServer's.
+type otlpServer struct {
+	spans, bytes, reqs atomic.Int64
+}
+
+func (s *otlpServer) accepted() (int64, int64, int64) {
+	return s.spans.Load(), s.bytes.Load(), s.reqs.Load()
+}
+
+func (s *otlpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	buf.Grow(int(max(r.ContentLength, 512)))
+	_, _ = buf.ReadFrom(r.Body)
+	body := buf.Bytes()
+	s.bytes.Add(int64(len(body)))
+	s.reqs.Add(1)
+	ct := r.Header.Get("Content-Type")
+	w.Header().Set("Content-Type", ct)
+	if ct == "application/json" {
+		s.spans.Add(int64(countJSONSpans(body)))
+		_, _ = w.Write([]byte("{}"))
+		return
+	}
+	s.spans.Add(int64(countProtoSpans(body)))
+}
+
+// countProtoSpans counts the spans of an ExportTraceServiceRequest:
+// resource_spans (1) > scope_spans (2) > spans (2).
+func countProtoSpans(b []byte) int {
+	n := 0
+	eachField(b, 1, func(rs []byte) {
+		eachField(rs, 2, func(ss []byte) {
+			eachField(ss, 2, func([]byte) { n++ })
+		})
+	})
+	return n
+}
+
+// eachField calls f with every length-delimited field num of a message.
+func eachField(b []byte, num protowire.Number, f func([]byte)) {
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return
+		}
+		b = b[l:]
+		if typ == protowire.BytesType && n == num {
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return
+			}
+			f(v)
+			b = b[l:]
+			continue
+		}
+		l = protowire.ConsumeFieldValue(n, typ, b)
+		if l < 0 {
+			return
+		}
+		b = b[l:]
+	}
+}
+
+// countJSONSpans counts the objects in every "spans" array of an OTLP
+// JSON request.
+func countJSONSpans(b []byte) int {
+	n := 0
+	key := []byte(`"spans":[`)
+	for {
+		i := bytes.Index(b, key)
+		if i < 0 {
+			return n
+		}
+		b = b[i+len(key):]
+		// The array's elements are the objects at depth 1 within it.
+		depth, inStr, esc := 1, false, false
+	scan:
+		for j, c := range b {
+			switch {
+			case esc:
+				esc = false
+			case inStr:
+				if c == '\\' {
+					esc = true
+				} else if c == '"' {
+					inStr = false
+				}
+			case c == '"':
+				inStr = true
+			case c == '{' || c == '[':
+				if c == '{' && depth == 1 {
+					n++
+				}
+				depth++
+			case c == '}' || c == ']':
+				depth--
+				if depth == 0 {
+					b = b[j+1:]
+					break scan
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkExportOTLPHTTP is the reference for the exporter's CPU: the
+// stock otlp_http exporter with the same queue, batching and (no)
+// compression, fed the same spans, into a server that does as little as
+// benchServer. Compare cpu-ns/span with BenchmarkExport's.
+func BenchmarkExportOTLPHTTP(b *testing.B) {
+	for _, enc := range []otlphttpexporter.EncodingType{otlphttpexporter.EncodingProto, otlphttpexporter.EncodingJSON} {
+		b.Run("encoding="+string(enc), func(b *testing.B) {
+			srv := &otlpServer{}
+			hs := httptest.NewServer(srv)
+			defer hs.Close()
+			f := otlphttpexporter.NewFactory()
+			cfg := f.CreateDefaultConfig().(*otlphttpexporter.Config)
+			cfg.ClientConfig.Endpoint = hs.URL
+			// Uncompressed, as the opper exporter sends by default.
+			cfg.ClientConfig.Compression = ""
+			cfg.Encoding = enc
+			q := exporterhelper.NewDefaultQueueConfig()
+			batch := exporterhelper.NewDefaultBatchConfig()
+			batch.MaxSize = defaultBatchMaxSize
+			q.Batch = configoptional.Some(batch)
+			q.BlockOnOverflow = true
+			cfg.QueueConfig = configoptional.Some(q)
+			exp, err := f.CreateTraces(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
+			require.NoError(b, err)
+			require.NoError(b, exp.Start(context.Background(), componenttest.NewNopHost()))
+			defer func() { require.NoError(b, exp.Shutdown(context.Background())) }()
+			measureExport(b, exp, srv)
+		})
+	}
+}
+
+// The span counters must count what the exporters send, or the benchmark
+// waits forever or stops early.
+func TestBenchServersCountSpans(t *testing.T) {
+	td := benchInput(&testing.B{}, 50)
+	srv := &otlpServer{}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	for _, enc := range []otlphttpexporter.EncodingType{otlphttpexporter.EncodingProto, otlphttpexporter.EncodingJSON} {
+		f := otlphttpexporter.NewFactory()
+		cfg := f.CreateDefaultConfig().(*otlphttpexporter.Config)
+		cfg.ClientConfig.Endpoint = hs.URL
+		cfg.ClientConfig.Compression = ""
+		cfg.Encoding = enc
+		cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+		exp, err := f.CreateTraces(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
+		require.NoError(t, err)
+		require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+		before, _, _ := srv.accepted()
+		c := ptrace.NewTraces()
+		td.CopyTo(c)
+		require.NoError(t, exp.ConsumeTraces(context.Background(), c))
+		after, _, _ := srv.accepted()
+		require.Equal(t, int64(td.SpanCount()), after-before, string(enc))
+		require.NoError(t, exp.Shutdown(context.Background()))
+	}
+}
