@@ -216,8 +216,10 @@ func measureExport(b *testing.B, exp consumer.Traces, srv spanCounter) {
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/total, "allocs/span")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/total, "B/span")
 	b.ReportMetric(float64(maxRSS())/1024, "peak-RSS-MiB")
-	b.ReportMetric(float64(bodyBytes)/total, "body-B/span")
-	b.ReportMetric(total/float64(reqs), "spans/request")
+	if reqs > 0 {
+		b.ReportMetric(float64(bodyBytes)/total, "body-B/span")
+		b.ReportMetric(total/float64(reqs), "spans/request")
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
