@@ -89,42 +89,16 @@ func eachField(b []byte, num protowire.Number, f func([]byte)) {
 // countJSONSpans counts the objects in every "spans" array of an OTLP
 // JSON request.
 func countJSONSpans(b []byte) int {
-	n := 0
+	total := 0
 	key := []byte(`"spans":[`)
 	for {
 		i := bytes.Index(b, key)
 		if i < 0 {
-			return n
+			return total
 		}
-		b = b[i+len(key):]
-		// The array's elements are the objects at depth 1 within it.
-		depth, inStr, esc := 1, false, false
-	scan:
-		for j, c := range b {
-			switch {
-			case esc:
-				esc = false
-			case inStr:
-				if c == '\\' {
-					esc = true
-				} else if c == '"' {
-					inStr = false
-				}
-			case c == '"':
-				inStr = true
-			case c == '{' || c == '[':
-				if c == '{' && depth == 1 {
-					n++
-				}
-				depth++
-			case c == '}' || c == ']':
-				depth--
-				if depth == 0 {
-					b = b[j+1:]
-					break scan
-				}
-			}
-		}
+		n, end := arrayObjects(b[i+len(key):])
+		total += n
+		b = b[i+len(key)+end:]
 	}
 }
 

@@ -63,8 +63,20 @@ func (s *benchServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // countItems counts the elements of a JSON array of objects.
 func countItems(b []byte) int {
-	n, depth, inStr, esc := 0, 0, false, false
-	for _, c := range b {
+	i := bytes.IndexByte(b, '[')
+	if i < 0 {
+		return 0
+	}
+	n, _ := arrayObjects(b[i+1:])
+	return n
+}
+
+// arrayObjects counts the objects directly inside a JSON array, b being
+// what follows its '[', and returns the length of the array's rest up to
+// and including its ']'.
+func arrayObjects(b []byte) (n, end int) {
+	depth, inStr, esc := 1, false, false
+	for j, c := range b {
 		switch {
 		case esc:
 			esc = false
@@ -83,9 +95,12 @@ func countItems(b []byte) int {
 			depth++
 		case c == '}' || c == ']':
 			depth--
+			if depth == 0 {
+				return n, j + 1
+			}
 		}
 	}
-	return n
+	return n, len(b)
 }
 
 // benchInput is the fixture mix replicated to n spans, each replica with
