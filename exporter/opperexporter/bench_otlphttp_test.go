@@ -118,12 +118,7 @@ func BenchmarkExportOTLPHTTP(b *testing.B) {
 			// Uncompressed, as the opper exporter sends by default.
 			cfg.ClientConfig.Compression = ""
 			cfg.Encoding = enc
-			q := exporterhelper.NewDefaultQueueConfig()
-			batch := exporterhelper.NewDefaultBatchConfig()
-			batch.MaxSize = defaultBatchMaxSize
-			q.Batch = configoptional.Some(batch)
-			q.BlockOnOverflow = true
-			cfg.QueueConfig = configoptional.Some(q)
+			cfg.QueueConfig = benchQueue()
 			exp, err := f.CreateTraces(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
 			require.NoError(b, err)
 			require.NoError(b, exp.Start(context.Background(), componenttest.NewNopHost()))
@@ -171,17 +166,12 @@ func (n *nopCounter) accepted() (int64, int64, int64) { return n.spans.Load(), 0
 // target over this floor ("per 1,000 spans over a nop exporter").
 func BenchmarkExportNop(b *testing.B) {
 	n := &nopCounter{}
-	q := exporterhelper.NewDefaultQueueConfig()
-	batch := exporterhelper.NewDefaultBatchConfig()
-	batch.MaxSize = defaultBatchMaxSize
-	q.Batch = configoptional.Some(batch)
-	q.BlockOnOverflow = true
 	set := exportertest.NewNopSettings(metadata.Type)
 	exp, err := exporterhelper.NewTraces(context.Background(), set, &struct{}{},
 		func(_ context.Context, td ptrace.Traces) error {
 			n.spans.Add(int64(td.SpanCount()))
 			return nil
-		}, exporterhelper.WithQueue(configoptional.Some(q)))
+		}, exporterhelper.WithQueue(benchQueue()))
 	require.NoError(b, err)
 	require.NoError(b, exp.Start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(b, exp.Shutdown(context.Background())) }()

@@ -170,16 +170,22 @@ func BenchmarkExport(b *testing.B) {
 			cfg.Bulk = mode.bulk
 			cfg.Retention = mode.ret
 			cfg.MaxConcurrency = 16
-			q := exporterhelper.NewDefaultQueueConfig()
-			batch := exporterhelper.NewDefaultBatchConfig()
-			batch.MaxSize = defaultBatchMaxSize
-			q.Batch = configoptional.Some(batch)
-			q.BlockOnOverflow = true
-			cfg.QueueConfig = configoptional.Some(q)
+			cfg.QueueConfig = benchQueue()
 			exp := startExporter(b, cfg)
 			measureExport(b, exp, srv)
 		})
 	}
+}
+
+// benchQueue is the queue every export benchmark runs with: the default,
+// batching up to the exporter's batch size, blocking when full.
+func benchQueue() configoptional.Optional[exporterhelper.QueueBatchConfig] {
+	q := exporterhelper.NewDefaultQueueConfig()
+	batch := exporterhelper.NewDefaultBatchConfig()
+	batch.MaxSize = defaultBatchMaxSize
+	q.Batch = configoptional.Some(batch)
+	q.BlockOnOverflow = true
+	return configoptional.Some(q)
 }
 
 // spanCounter is a benchmark server that counts the spans it accepted.
