@@ -26,7 +26,16 @@ func prefix(name string) attrPrefix {
 	return attrPrefix(len(prefixNames) - 1)
 }
 
-func (p attrPrefix) bit() uint64    { return 1 << p }
+func (p attrPrefix) bit() uint64 { return 1 << p }
+
+// prefixBits is the union of the prefixes' bits.
+func prefixBits(ps ...attrPrefix) uint64 {
+	var b uint64
+	for _, p := range ps {
+		b |= p.bit()
+	}
+	return b
+}
 func (p attrPrefix) String() string { return prefixNames[p] }
 
 // Prefixes the mappings scan.

@@ -17,6 +17,14 @@ func keysOf(keys ...attrKey) keySet {
 	return s
 }
 
+func keysOfLists(lists ...[]attrKey) keySet {
+	var s keySet
+	for _, l := range lists {
+		s.union(keysOf(l...))
+	}
+	return s
+}
+
 func (s *keySet) add(k attrKey) { s[k>>6] |= 1 << (k & 63) }
 
 func (s *keySet) union(o keySet) {

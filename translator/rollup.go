@@ -35,13 +35,22 @@ func markAggregates(spans []Span) {
 	// Span ids are unique across traces but for explicit ids; indexing by
 	// id alone hashes one string instead of two, and the trace is checked
 	// on each hit. Ids that repeat fall back to indexing by both.
+	// A span with neither usage nor parent ends every walk that reaches it
+	// without changing anything, as a span missing from the index does: it
+	// is left out.
+	indexed := func(s *Span) bool { return s.Usage != nil || s.ParentID != "" }
 	byID := make(map[string]int32, len(spans))
 	var byKey map[spanKey]int32
 	for i := range spans {
+		if !indexed(&spans[i]) {
+			continue
+		}
 		if _, dup := byID[spans[i].ID]; dup {
 			byKey = make(map[spanKey]int32, len(spans))
 			for j := range spans {
-				byKey[spanKey{spans[j].TraceID, spans[j].ID}] = int32(j)
+				if indexed(&spans[j]) {
+					byKey[spanKey{spans[j].TraceID, spans[j].ID}] = int32(j)
+				}
 			}
 			break
 		}

@@ -496,8 +496,8 @@ func (c *spanCtx) mapModel(d typeDecision) {
 	} else {
 		consumeFlattened(c.a, pLLMTools)
 	}
-	c.collectGroup("agent", agentKeys)
-	c.collectGroup("tool", toolKeys)
+	c.collectGroup("agent", agentKeys, &agentKeySet)
+	c.collectGroup("tool", toolKeys, &toolKeySet)
 	if d.typ == TypeFunction || d.typ == TypeAgent {
 		s.Function, _ = c.a.str(kGenAiAgentName, kAiTelemetryFunctionId, kGenAiWorkflowName)
 		if s.Function == "" {
@@ -514,6 +514,16 @@ func (c *spanCtx) mapModel(d typeDecision) {
 			s.Function = v
 		}
 	}
+}
+
+var agentKeySet, toolKeySet = groupKeySet(agentKeys), groupKeySet(toolKeys)
+
+func groupKeySet(keys []groupKey) keySet {
+	var s keySet
+	for _, gk := range keys {
+		s.add(gk.key)
+	}
+	return s
 }
 
 type groupKey struct {
@@ -536,7 +546,10 @@ var toolKeys = []groupKey{
 
 // collectGroup moves the attributes in keys into meta[group], under their
 // short names, when any is present; the first of two aliases wins.
-func (c *spanCtx) collectGroup(group string, keys []groupKey) {
+func (c *spanCtx) collectGroup(group string, keys []groupKey, all *keySet) {
+	if !c.a.anyOf(all) {
+		return
+	}
 	o := c.obj
 	o.reset()
 	for _, gk := range keys {
@@ -588,6 +601,15 @@ func (c *spanCtx) putGroup(group string) {
 	c.setMeta(group, enc)
 }
 
+// What modelParameters reads: objects of parameters, the tool choice, and
+// keys under prefixes.
+var (
+	modelParameterObjects    = []attrKey{kLlmInvocationParameters, kModelConfig, kLangfuseObservationModelParameters}
+	modelParameterPrefixes   = []attrPrefix{pGenAIRequest, pAISettings, pLLMInvocationParams}
+	modelParameterKeys       = keysOfLists(modelParameterObjects, []attrKey{kAiPromptToolChoice})
+	modelParameterPrefixBits = prefixBits(modelParameterPrefixes...)
+)
+
 // skipModelParameter leaves out of model parameters what is kept
 // elsewhere: the model, the tool list, the messages.
 func skipModelParameter(k string) bool { return k == "model" || k == "tools" || k == "messages" }
@@ -597,9 +619,12 @@ func skipModelParameter(k string) bool { return k == "model" || k == "tools" || 
 // the model and tool list, kept elsewhere), then every gen_ai.request.* and
 // ai.settings.* key.
 func (c *spanCtx) modelParameters() {
+	if !c.a.anyOf(&modelParameterKeys) && c.a.prefixes&modelParameterPrefixBits == 0 {
+		return
+	}
 	o := c.obj
 	o.reset()
-	for _, k := range []attrKey{kLlmInvocationParameters, kModelConfig, kLangfuseObservationModelParameters} {
+	for _, k := range modelParameterObjects {
 		if v, ok := c.a.get(k); ok {
 			o.putObjectFields(v, skipModelParameter)
 		}
@@ -607,7 +632,7 @@ func (c *spanCtx) modelParameters() {
 	if v, ok := c.a.get(kAiPromptToolChoice); ok {
 		o.putValue("tool_choice", v)
 	}
-	for _, prefix := range []attrPrefix{pGenAIRequest, pAISettings, pLLMInvocationParams} {
+	for _, prefix := range modelParameterPrefixes {
 		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
 			if rest == "model" || strings.HasPrefix(rest, "context.") {
 				return
@@ -737,9 +762,11 @@ var identityMetadataKeys = map[string]bool{"userId": true, "sessionId": true, "t
 // mapIdentity reads tags, user, session, user metadata and environment
 // (genai-mapping.md b.9).
 func (c *spanCtx) mapIdentity() {
+	if !c.a.anyOf(&identityKeys) && c.a.prefixes&identityPrefixBits == 0 {
+		return
+	}
 	s := c.out
-	for _, k := range []attrKey{kLangfuseTraceTags, kLangfuseTags, kLangfuseObservationMetadataLangfuseTags,
-		kLangfuseTraceMetadataLangfuseTags, kAiTelemetryMetadataTags, kTagTags, kLangsmithSpanTags} {
+	for _, k := range tagKeys {
 		if v, ok := c.a.get(k); ok {
 			if tags := valueStrings(v); len(tags) > 0 {
 				s.Tags = tags
@@ -747,24 +774,19 @@ func (c *spanCtx) mapIdentity() {
 			}
 		}
 	}
-	s.UserID, _ = c.a.str(kLangfuseUserId, kUserId, kLangfuseObservationMetadataLangfuseUserId,
-		kLangfuseTraceMetadataLangfuseUserId, kAiTelemetryMetadataUserId,
-		kTraceloopAssociationPropertiesUserId, kEnduserId, kGenAiUser)
-	s.SessionID, _ = c.a.str(kLangfuseSessionId, kSessionId, kGenAiConversationId,
-		kLangfuseObservationMetadataLangfuseSessionId, kLangfuseTraceMetadataLangfuseSessionId,
-		kAiTelemetryMetadataSessionId, kTraceloopAssociationPropertiesSessionId, kLangsmithTraceSessionId)
+	s.UserID, _ = c.a.str(userKeys...)
+	s.SessionID, _ = c.a.str(sessionKeys...)
 
 	o := c.obj
 	o.reset()
-	for _, k := range []attrKey{kLangfuseObservationMetadata, kLangfuseMetadata, kLangfuseTraceMetadata, kMetadata} {
+	for _, k := range metadataKeys {
 		if v, ok := c.a.get(k); ok {
 			if !o.putObjectFields(v, noSkip) {
 				o.putString(strings.TrimPrefix(keyNames[k], "langfuse."), valueString(v))
 			}
 		}
 	}
-	for _, prefix := range []attrPrefix{pLangfuseObsMetadata, pLangfuseTraceMetadata, pAITelemetryMetadata,
-		pAISettingsContext, pTraceloopAssociation, pLangsmithMetadata} {
+	for _, prefix := range identityPrefixes {
 		c.a.withPrefix(prefix, func(rest string, v pcommon.Value) {
 			if !identityMetadataKeys[rest] {
 				o.putValue(rest, v)
@@ -772,7 +794,7 @@ func (c *spanCtx) mapIdentity() {
 		})
 	}
 	c.putGroup("metadata")
-	if v, ok := c.a.str(kLangfuseEnvironment, kDeploymentEnvironmentName, kDeploymentEnvironment); ok {
+	if v, ok := c.a.str(environmentKeys...); ok {
 		c.setMeta("environment", v)
 	}
 	if v, ok := c.a.str(kLangfuseRelease); ok {
@@ -785,6 +807,25 @@ func (c *spanCtx) mapIdentity() {
 		c.setMeta("trace_name", v)
 	}
 }
+
+// The keys and prefixes mapIdentity reads, each list in order of
+// precedence; identityKeys and identityPrefixBits let it skip spans that
+// have none.
+var (
+	tagKeys = []attrKey{kLangfuseTraceTags, kLangfuseTags, kLangfuseObservationMetadataLangfuseTags,
+		kLangfuseTraceMetadataLangfuseTags, kAiTelemetryMetadataTags, kTagTags, kLangsmithSpanTags}
+	userKeys = []attrKey{kLangfuseUserId, kUserId, kLangfuseObservationMetadataLangfuseUserId,
+		kLangfuseTraceMetadataLangfuseUserId, kAiTelemetryMetadataUserId,
+		kTraceloopAssociationPropertiesUserId, kEnduserId, kGenAiUser}
+	sessionKeys = []attrKey{kLangfuseSessionId, kSessionId, kGenAiConversationId,
+		kLangfuseObservationMetadataLangfuseSessionId, kLangfuseTraceMetadataLangfuseSessionId,
+		kAiTelemetryMetadataSessionId, kTraceloopAssociationPropertiesSessionId, kLangsmithTraceSessionId}
+	metadataKeys       = []attrKey{kLangfuseObservationMetadata, kLangfuseMetadata, kLangfuseTraceMetadata, kMetadata}
+	environmentKeys    = []attrKey{kLangfuseEnvironment, kDeploymentEnvironmentName, kDeploymentEnvironment}
+	identityPrefixes   = []attrPrefix{pLangfuseObsMetadata, pLangfuseTraceMetadata, pAITelemetryMetadata, pAISettingsContext, pTraceloopAssociation, pLangsmithMetadata}
+	identityKeys       = keysOfLists(tagKeys, userKeys, sessionKeys, metadataKeys, environmentKeys, []attrKey{kLangfuseRelease, kLangfuseVersion, kLangfuseTraceName})
+	identityPrefixBits = prefixBits(identityPrefixes...)
+)
 
 // mapMetrics reads evaluations: semconv gen_ai.evaluation.result events
 // and OpenInference flattened evaluations and annotations.
@@ -850,8 +891,15 @@ func anyFloat(v any) (float64, bool) {
 	return 0, false
 }
 
+// timingKeys are every key mapTiming reads.
+var timingKeys = keysOf(kLangfuseObservationCompletionStartTime, kAiResponseMsToFirstChunk, kAiStreamMsToFirstChunk,
+	kGenAiResponseTimeToFirstChunk, kGenAiClientOperationTimeToFirstChunk, kGenAiRequestStream, kGenAiIsStreaming, kLlmIsStreaming)
+
 // mapTiming records time to first token (genai-mapping.md b.1) in meta.
 func (c *spanCtx) mapTiming() {
+	if !c.a.anyOf(&timingKeys) {
+		return
+	}
 	s := c.out
 	var ms float64
 	found := false
