@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // Trace statuses in roll-ups.
@@ -21,7 +23,7 @@ const (
 // own usage repeats that usage (an AI SDK 7 `embeddings` root over inner
 // `embeddings` spans, an OpenInference LLM span wrapping another), so it is
 // marked aggregate and leaves the totals.
-func markAggregates(spans []Span) {
+func markAggregates(spans []Span, raw []rawSpanID) {
 	// Nothing to mark without two usages.
 	usages := 0
 	for i := range spans {
@@ -32,54 +34,96 @@ func markAggregates(spans []Span) {
 	if usages < 2 {
 		return
 	}
-	// Span ids are unique across traces but for explicit ids; indexing by
-	// id alone hashes one string instead of two, and the trace is checked
-	// on each hit. Ids that repeat fall back to indexing by both.
-	// A span with neither usage nor parent ends every walk that reaches it
-	// without changing anything, as a span missing from the index does: it
-	// is left out.
-	indexed := func(s *Span) bool { return s.Usage != nil || s.ParentID != "" }
-	byID := make(map[string]int32, len(spans))
-	var byKey map[spanKey]int32
-	for i := range spans {
-		if !indexed(&spans[i]) {
-			continue
-		}
-		if _, dup := byID[spans[i].ID]; dup {
-			byKey = make(map[spanKey]int32, len(spans))
-			for j := range spans {
-				if indexed(&spans[j]) {
-					byKey[spanKey{spans[j].TraceID, spans[j].ID}] = int32(j)
-				}
-			}
-			break
-		}
-		byID[spans[i].ID] = int32(i)
-	}
-	find := func(traceID, id string) (int32, bool) {
-		if byKey != nil {
-			j, ok := byKey[spanKey{traceID, id}]
-			return j, ok
-		}
-		j, ok := byID[id]
-		return j, ok && spans[j].TraceID == traceID
-	}
+	find := spanIndex(spans, raw)
 	for i := range spans {
 		if spans[i].Usage == nil || spans[i].Aggregate {
 			continue
 		}
-		parent := spans[i].ParentID
 		// The bound stops a malicious cycle of parent links.
-		for steps := 0; parent != "" && steps < len(spans); steps++ {
-			j, ok := find(spans[i].TraceID, parent)
+		at := i
+		for steps := 0; steps < len(spans); steps++ {
+			j, ok := find(at)
 			if !ok {
 				break
 			}
 			if spans[j].Usage != nil {
 				spans[j].Aggregate = true
 			}
-			parent = spans[j].ParentID
+			at = j
 		}
+	}
+}
+
+// rawKey is a span's OTLP trace and span id.
+type rawKey struct {
+	trace pcommon.TraceID
+	span  pcommon.SpanID
+}
+
+// rawSpanID is what ToOpper derived a span's ids from: exact when the
+// span's Opper ids are those of its OTLP ids (no explicit opper.* id).
+type rawSpanID struct {
+	id     rawKey
+	parent pcommon.SpanID
+	exact  bool
+}
+
+// spanIndex returns a function giving the index of the parent of span i in
+// spans. Spans with neither usage nor parent end every walk that reaches
+// them without changing anything, as a span missing from the index does:
+// they are left out. When every span's ids are its OTLP ids (raw, from
+// ToOpper), the index is keyed by those 24 bytes, cheaper to hash than two
+// id strings; else by id, the trace checked on each hit; else, where ids
+// repeat, by trace and id.
+func spanIndex(spans []Span, raw []rawSpanID) func(i int) (int, bool) {
+	indexed := func(s *Span) bool { return s.Usage != nil || s.ParentID != "" }
+	exact := len(raw) == len(spans)
+	for i := 0; exact && i < len(raw); i++ {
+		exact = raw[i].exact
+	}
+	if exact {
+		byRaw := make(map[rawKey]int32, len(spans))
+		for i := range spans {
+			if indexed(&spans[i]) {
+				byRaw[raw[i].id] = int32(i)
+			}
+		}
+		return func(i int) (int, bool) {
+			if raw[i].parent.IsEmpty() {
+				return 0, false
+			}
+			j, ok := byRaw[rawKey{raw[i].id.trace, raw[i].parent}]
+			return int(j), ok
+		}
+	}
+	byID := make(map[string]int32, len(spans))
+	for i := range spans {
+		if !indexed(&spans[i]) {
+			continue
+		}
+		if _, dup := byID[spans[i].ID]; dup {
+			byKey := make(map[spanKey]int32, len(spans))
+			for j := range spans {
+				if indexed(&spans[j]) {
+					byKey[spanKey{spans[j].TraceID, spans[j].ID}] = int32(j)
+				}
+			}
+			return func(i int) (int, bool) {
+				if spans[i].ParentID == "" {
+					return 0, false
+				}
+				j, ok := byKey[spanKey{spans[i].TraceID, spans[i].ParentID}]
+				return int(j), ok
+			}
+		}
+		byID[spans[i].ID] = int32(i)
+	}
+	return func(i int) (int, bool) {
+		if spans[i].ParentID == "" {
+			return 0, false
+		}
+		j, ok := byID[spans[i].ParentID]
+		return int(j), ok && spans[j].TraceID == spans[i].TraceID
 	}
 }
 

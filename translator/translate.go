@@ -91,6 +91,7 @@ type mapState struct {
 	view    *attrView
 	obj     objectBuilder
 	scratch []byte
+	raw     []rawSpanID
 }
 
 var mapStates = sync.Pool{New: func() any { return &mapState{view: newAttrView()} }}
@@ -115,6 +116,8 @@ type spanCtx struct {
 	otel      *otelMeta // in the batch's slab
 	// retention decides whether content is mapped at all.
 	retention Retention
+	// raw is the span's OTLP ids, for aggregate marking.
+	raw *rawSpanID
 	// arena holds what the batch's spans keep; scratch and obj are reused.
 	arena   *arena
 	scratch []byte
@@ -150,6 +153,8 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 	st := mapStates.Get().(*mapState)
 	defer st.release()
 	view, obj := st.view, &st.obj
+	raw := slices.Grow(st.raw[:0], td.SpanCount())
+	defer func() { st.raw = raw[:0] }()
 	ar := new(arena)
 	scratch := st.scratch
 	defer func() { st.scratch = scratch[:0] }()
@@ -179,7 +184,9 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 				s := &out[len(out)-1]
 				otel := &otelSlab[len(out)-1]
 				s.Meta = ar.metaWindow()
-				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, otel: otel, retention: retention, arena: ar, scratch: scratch, obj: obj}
+				raw = append(raw, rawSpanID{})
+				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, otel: otel, raw: &raw[len(raw)-1],
+					retention: retention, arena: ar, scratch: scratch, obj: obj}
 				t.mapSpan(c, spans.At(k), position)
 				scratch = c.scratch
 				position++
@@ -201,7 +208,7 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 			}
 		}
 	}
-	markAggregates(out)
+	markAggregates(out, raw)
 	return out
 }
 
@@ -308,18 +315,24 @@ func (t *Translator) mapSpan(c *spanCtx, span ptrace.Span, position int) {
 		tid, sid = syntheticIDs(span, position)
 		c.otel.syntheticID = true
 	}
-	s.TraceID, s.ID, s.ParentID = spanUUIDs(tid, sid, span.ParentSpanID())
+	parent := span.ParentSpanID()
+	s.TraceID, s.ID, s.ParentID = spanUUIDs(tid, sid, parent)
+	*c.raw = rawSpanID{id: rawKey{tid, sid}, parent: parent, exact: true}
 	if v, ok := c.a.str(kOpperSpanID); ok {
 		s.ID = CanonicalID(v)
+		c.raw.exact = false
 	}
 	if v, ok := c.a.str(kOpperTraceID); ok {
 		s.TraceID = CanonicalID(v)
+		c.raw.exact = false
 	}
 	if v, ok := c.a.str(kOpperParentID); ok {
 		s.ParentID = CanonicalID(v)
+		c.raw.exact = false
 	}
 	if b, ok := c.a.get(kLangfuseInternalAsRoot); ok && b.Bool() {
 		s.ParentID = ""
+		c.raw.exact = false
 	}
 
 	s.StartTime = span.StartTimestamp().AsTime().UTC()
