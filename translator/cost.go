@@ -147,6 +147,31 @@ func (t *PriceTable) Lookup(model string) (*ModelPrice, bool) {
 	return nil, false
 }
 
+// priceMemo remembers the last few lookups: a batch's spans use a few
+// models, and normalising a name costs more than comparing it.
+type priceMemo struct {
+	entries [4]struct {
+		table *PriceTable
+		model string
+		price *ModelPrice
+		ok    bool
+	}
+	next int
+}
+
+func (m *priceMemo) lookup(t *PriceTable, model string) (*ModelPrice, bool) {
+	for i := range m.entries {
+		if e := &m.entries[i]; e.table == t && e.model == model && e.table != nil {
+			return e.price, e.ok
+		}
+	}
+	p, ok := t.Lookup(model)
+	e := &m.entries[m.next]
+	e.table, e.model, e.price, e.ok = t, model, p, ok
+	m.next = (m.next + 1) % len(m.entries)
+	return p, ok
+}
+
 // Cost prices usage: uncached input at the input rate, cache reads and
 // writes at theirs, and output (which includes reasoning) at the output rate.
 func (p *ModelPrice) Cost(u *Usage) float64 {

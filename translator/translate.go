@@ -92,12 +92,14 @@ type mapState struct {
 	obj     objectBuilder
 	scratch []byte
 	raw     []rawSpanID
+	prices  priceMemo
 }
 
 var mapStates = sync.Pool{New: func() any { return &mapState{view: newAttrView()} }}
 
 func (st *mapState) release() {
 	st.view.clearRefs()
+	st.prices = priceMemo{}
 	st.obj.reset()
 	if cap(st.scratch) > 1<<20 {
 		// One huge span should not pin its buffer.
@@ -118,6 +120,8 @@ type spanCtx struct {
 	retention Retention
 	// raw is the span's OTLP ids, for aggregate marking.
 	raw *rawSpanID
+	// prices remembers the last models priced.
+	prices *priceMemo
 	// arena holds what the batch's spans keep; scratch and obj are reused.
 	arena   *arena
 	scratch []byte
@@ -185,7 +189,7 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 				otel := &otelSlab[len(out)-1]
 				s.Meta = ar.metaWindow()
 				raw = append(raw, rawSpanID{})
-				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, otel: otel, raw: &raw[len(raw)-1],
+				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, otel: otel, raw: &raw[len(raw)-1], prices: &st.prices,
 					retention: retention, arena: ar, scratch: scratch, obj: obj}
 				t.mapSpan(c, spans.At(k), position)
 				scratch = c.scratch
@@ -676,9 +680,9 @@ func (c *spanCtx) mapUsageAndCost(d typeDecision, prices *PriceTable, costSource
 	if !found || s.Model == "" || s.Aggregate {
 		return
 	}
-	p, ok := prices.Lookup(s.Model)
+	p, ok := c.prices.lookup(prices, s.Model)
 	if !ok && s.RequestModel != "" {
-		p, ok = prices.Lookup(s.RequestModel)
+		p, ok = c.prices.lookup(prices, s.RequestModel)
 	}
 	if !ok {
 		return

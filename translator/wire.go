@@ -178,6 +178,14 @@ var wireFixedKeys = [...]string{
 	MetaUsage, MetaUsageAggregate, MetaUserID,
 }
 
+// wireFixedFields are wireFixedKeys written as JSON field names, `"key":`.
+var wireFixedFields = func() (out [len(wireFixedKeys)]string) {
+	for i, k := range wireFixedKeys {
+		out[i] = string(appendJSONString(nil, k)) + ":"
+	}
+	return out
+}()
+
 // appendWireMeta writes WireMeta(s) as JSON, without building the map or
 // the entry list: the structured fields, in key order, are merged with the
 // sorted Meta as they are written. Encoding is most of an exporter's CPU
@@ -195,6 +203,13 @@ func appendWireMeta(b []byte, s *Span) []byte {
 		b = appendJSONString(b, k)
 		b = append(b, ':')
 	}
+	fixed := func(i int) {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = append(b, wireFixedFields[i]...)
+	}
 	j := 0
 	for i, k := range wireFixedKeys {
 		for j < len(meta) && meta[j].Key < k {
@@ -206,69 +221,69 @@ func appendWireMeta(b []byte, s *Span) []byte {
 		switch i {
 		case 0: // cost
 			if present = hasCost && !s.Aggregate; present {
-				key(k)
+				fixed(i)
 				b = appendJSONFloat(b, *s.Cost)
 			}
 		case 1: // cost_aggregate: an aggregate's cost repeats its children's,
 			// under its own key, so nothing that sums meta.cost counts it twice.
 			if present = hasCost && s.Aggregate; present {
-				key(k)
+				fixed(i)
 				b = appendJSONFloat(b, *s.Cost)
 			}
 		case 2:
 			if present = hasCost && s.CostSource != ""; present {
-				key(k)
+				fixed(i)
 				b = appendJSONString(b, s.CostSource)
 			}
 		case 3:
-			present = appendStrField(&b, &n, k, s.Function)
+			present = appendStrField(&b, &n, wireFixedFields[i], s.Function)
 		case 4:
-			present = appendStrField(&b, &n, k, s.GenerationID)
+			present = appendStrField(&b, &n, wireFixedFields[i], s.GenerationID)
 		case 5:
 			if present = s.InputJSON; present {
-				key(k)
+				fixed(i)
 				b = append(b, "true"...)
 			}
 		case 6:
 			if present = s.Instructions != nil; present {
-				key(k)
+				fixed(i)
 				b = appendJSONString(b, *s.Instructions)
 			}
 		case 7:
-			present = appendStrField(&b, &n, k, s.Model)
+			present = appendStrField(&b, &n, wireFixedFields[i], s.Model)
 		case 8:
 			if present = s.OutputJSON; present {
-				key(k)
+				fixed(i)
 				b = append(b, "true"...)
 			}
 		case 9:
-			present = appendStrField(&b, &n, k, s.Provider)
+			present = appendStrField(&b, &n, wireFixedFields[i], s.Provider)
 		case 10:
-			present = appendStrField(&b, &n, k, s.RequestModel)
+			present = appendStrField(&b, &n, wireFixedFields[i], s.RequestModel)
 		case 11:
-			present = appendStrField(&b, &n, k, s.SessionID)
+			present = appendStrField(&b, &n, wireFixedFields[i], s.SessionID)
 		case 12:
 			if present = len(s.Tags) > 0; present {
-				key(k)
+				fixed(i)
 				b = appendTagMap(b, s.Tags)
 			}
 		case 13:
 			if present = s.Usage != nil && !s.Aggregate; present {
-				key(k)
+				fixed(i)
 				b = strconv.AppendInt(b, s.Usage.Total, 10)
 			}
 		case 14:
 			if present = s.Usage != nil && !s.Aggregate; present {
-				key(k)
+				fixed(i)
 				b = s.Usage.appendJSON(b, false)
 			}
 		case 15:
 			if present = s.Usage != nil && s.Aggregate; present {
-				key(k)
+				fixed(i)
 				b = s.Usage.appendJSON(b, true)
 			}
 		case 16:
-			present = appendStrField(&b, &n, k, s.UserID)
+			present = appendStrField(&b, &n, wireFixedFields[i], s.UserID)
 		}
 		if present && j < len(meta) && meta[j].Key == k {
 			j++ // the structured field wins
@@ -281,9 +296,9 @@ func appendWireMeta(b []byte, s *Span) []byte {
 	return append(b, '}')
 }
 
-// appendStrField writes `"k":"v"` after the n fields already written,
-// unless v is empty, and reports whether it did.
-func appendStrField(b *[]byte, n *int, k, v string) bool {
+// appendStrField writes field (a quoted name and a colon) and v after the
+// n fields already written, unless v is empty, and reports whether it did.
+func appendStrField(b *[]byte, n *int, field, v string) bool {
 	if v == "" {
 		return false
 	}
@@ -291,8 +306,7 @@ func appendStrField(b *[]byte, n *int, k, v string) bool {
 		*b = append(*b, ',')
 	}
 	*n++
-	*b = appendJSONString(*b, k)
-	*b = append(*b, ':')
+	*b = append(*b, field...)
 	*b = appendJSONString(*b, v)
 	return true
 }
