@@ -30,7 +30,7 @@ type attrView struct {
 	// prefixes is the union of the attributes' registered prefixes.
 	prefixes uint64
 	// cache classifies keys; it outlives the view's spans (see mapState).
-	cache keyCache
+	cache *keyCache
 
 	// eventUsed is scratch space for the span's events, idx for sorting.
 	eventUsed []bool
@@ -48,7 +48,7 @@ type attr struct {
 }
 
 func newAttrView() *attrView {
-	return &attrView{slot: make([]int32, len(keyNames)), cache: make(keyCache, 256)}
+	return &attrView{slot: make([]int32, len(keyNames)), cache: newKeyCache()}
 }
 
 func (a *attrView) reset(m pcommon.Map) {

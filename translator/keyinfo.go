@@ -106,17 +106,54 @@ const maxCachedKeys = 8192
 
 // keyCache remembers the keyInfo of keys seen before. The keys of a
 // batch's spans repeat (one instrumentation writes the same keys on every
-// span), so one map lookup per attribute replaces the classification.
-type keyCache map[string]keyInfo
+// span), so a lookup replaces the classification. A small direct-mapped
+// table in front of the map, indexed by a hash of a few of the key's bytes,
+// answers most lookups with one string comparison; the map behind it
+// answers the rest.
+type keyCache struct {
+	direct [directKeySlots]keySlot
+	m      map[string]keyInfo
+}
 
-func (c keyCache) info(k string) keyInfo {
-	if info, ok := c[k]; ok {
-		return info
+// directKeySlots is a power of two; the table stays within a core's L1.
+const directKeySlots = 512
+
+type keySlot struct {
+	key  string
+	info keyInfo
+	set  bool
+}
+
+func newKeyCache() *keyCache { return &keyCache{m: make(map[string]keyInfo, 256)} }
+
+// slotOf hashes the length and four sampled bytes of k: cheap, and enough to
+// tell apart the keys one instrumentation writes. Keys that collide only
+// take turns in the slot.
+func slotOf(k string) int {
+	n := len(k)
+	if n == 0 {
+		return 0
 	}
-	info := classify(k)
-	if len(c) >= maxCachedKeys {
-		clear(c)
+	h := uint32(n) * 0x9E3779B1
+	h ^= uint32(k[0]) | uint32(k[n-1])<<8 | uint32(k[n/2])<<16 | uint32(k[n*3/4])<<24
+	h *= 0x85EBCA6B
+	h ^= h >> 15
+	return int(h & (directKeySlots - 1))
+}
+
+func (c *keyCache) info(k string) keyInfo {
+	slot := &c.direct[slotOf(k)]
+	if slot.set && slot.key == k {
+		return slot.info
 	}
-	c[k] = info
+	info, ok := c.m[k]
+	if !ok {
+		info = classify(k)
+		if len(c.m) >= maxCachedKeys {
+			clear(c.m)
+		}
+		c.m[k] = info
+	}
+	*slot = keySlot{key: k, info: info, set: true}
 	return info
 }
