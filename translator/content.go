@@ -387,7 +387,7 @@ func (c *spanCtx) partsText(v pcommon.Value) (string, bool) {
 	if raw[0] != '[' && raw[0] != '{' && raw[0] != '"' {
 		return raw, true
 	}
-	text, ok := rawText(json.RawMessage(raw))
+	text, ok := rawText(raw)
 	if !ok {
 		if raw[0] != '"' {
 			c.otel.unparsed = true
@@ -450,7 +450,7 @@ func (c *spanCtx) systemMessage(input string) (string, bool) {
 		}
 		if role == `"system"` || role == `"developer"` {
 			for _, raw := range []string{parts, content} {
-				if text, _ := rawText(json.RawMessage(raw)); text != "" {
+				if text, _ := rawText(raw); text != "" {
 					return text, true
 				}
 			}
@@ -474,19 +474,17 @@ type textPart struct {
 // rawText extracts the text of a content value without decoding more than
 // it needs: a JSON string, or a list of parts (or strings) whose text parts
 // are joined with newlines. ok is false when raw is not valid JSON.
-func rawText(raw json.RawMessage) (string, bool) {
-	raw = json.RawMessage(strings.TrimSpace(string(raw)))
+func rawText(raw string) (string, bool) {
+	raw = strings.TrimSpace(raw)
 	if len(raw) == 0 {
 		return "", true
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err == nil
+		return unquoteJSON(raw)
 	case '[':
 		var parts []json.RawMessage
-		if json.Unmarshal(raw, &parts) != nil {
+		if json.Unmarshal([]byte(raw), &parts) != nil {
 			return "", false
 		}
 		var b strings.Builder
@@ -514,5 +512,5 @@ func rawText(raw json.RawMessage) (string, bool) {
 		}
 		return b.String(), true
 	}
-	return "", json.Valid(raw)
+	return "", json.Valid([]byte(raw))
 }

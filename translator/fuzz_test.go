@@ -262,3 +262,32 @@ func FuzzWireMeta(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnquoteJSON checks the string decoder against encoding/json: the same
+// text for every input encoding/json takes as a string, a refusal for every
+// one it refuses.
+func FuzzUnquoteJSON(f *testing.F) {
+	for _, seed := range []string{`"plain"`, `"a\nb\t\"c\"\\"`, `"\u00e9\ud83d\ude00"`, `"\ud800"`, `"\udc00x"`,
+		`"\ud800\u0041"`, "\"\xff\xfe\"", `"\/\b\f\r"`, `"\x"`, `"\u12"`, `"`, `""`, "\"\x01\"", `"a"b"`, `"\ud83d\ude0"`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		var want string
+		wantErr := json.Unmarshal([]byte(v), &want)
+		got, ok := unquoteJSON(v)
+		if wantErr != nil {
+			// encoding/json also takes surrounding space; unquoteJSON is
+			// only given trimmed values.
+			if ok && strings.TrimSpace(v) == v {
+				t.Fatalf("%q: accepted %q, encoding/json refused: %v", v, got, wantErr)
+			}
+			return
+		}
+		if strings.TrimSpace(v) != v {
+			return
+		}
+		if !ok || got != want {
+			t.Fatalf("%q: got %q (%v), want %q", v, got, ok, want)
+		}
+	})
+}

@@ -1,5 +1,10 @@
 package translator
 
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
 // A minimal JSON scanner for the one place the translator must look inside
 // a large JSON document: finding the system message at the start of a
 // conversation. Decoding the conversation with encoding/json costs more
@@ -114,4 +119,128 @@ func objectFields(s string, i int, f func(key, value string) bool) int {
 		return -1
 	}
 	return -1
+}
+
+// unquoteJSON decodes v, a JSON string with its quotes, as encoding/json
+// decodes it into a string: escapes resolved, a lone surrogate and invalid
+// UTF-8 become U+FFFD. ok is false for anything that is not one valid JSON
+// string. Content is decoded here for every span under full retention, where
+// encoding/json's reflection and separate validity pass cost more than the
+// rest of the span.
+func unquoteJSON(v string) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	inner := v[1 : len(v)-1]
+	// The common case: nothing to resolve.
+	plain := true
+	for i := 0; i < len(inner); i++ {
+		if c := inner[i]; c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return inner, true
+	}
+	b := make([]byte, 0, len(inner))
+	for i := 0; i < len(inner); {
+		c := inner[i]
+		switch {
+		case c == '"' || c < 0x20:
+			return "", false
+		case c == '\\':
+			if i+1 >= len(inner) {
+				return "", false
+			}
+			switch e := inner[i+1]; e {
+			case '"', '\\', '/':
+				b = append(b, e)
+				i += 2
+			case 'b':
+				b = append(b, '\b')
+				i += 2
+			case 'f':
+				b = append(b, '\f')
+				i += 2
+			case 'n':
+				b = append(b, '\n')
+				i += 2
+			case 'r':
+				b = append(b, '\r')
+				i += 2
+			case 't':
+				b = append(b, '\t')
+				i += 2
+			case 'u':
+				r, ok := hex4(inner, i+2)
+				if !ok {
+					return "", false
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					// A high surrogate followed by an escaped low one is
+					// one rune; anything else stands alone and is invalid.
+					r2, ok2 := rune(-1), false
+					if i+6 <= len(inner) && inner[i] == '\\' && inner[i+1] == 'u' {
+						r2, ok2 = hex4(inner, i+2)
+					}
+					if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				b = utf8.AppendRune(b, r)
+			default:
+				return "", false
+			}
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(inner[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, "\uFFFD"...)
+			} else {
+				b = append(b, inner[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return string(b), true
+}
+
+// unquoteKey decodes a key as objectFields gives it (without its quotes):
+// itself when it has nothing to decode, which saves rebuilding it quoted.
+func unquoteKey(k string) (string, bool) {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			return unquoteJSON(`"` + k + `"`)
+		}
+	}
+	return k, true
+}
+
+// hex4 reads the four hex digits at s[i:].
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/opperotel/bridge/opperapi"
 )
@@ -667,7 +666,7 @@ func (s *Span) mergeWireMeta(raw opperapi.Object) error {
 	var buf [24]field
 	fields := buf[:0]
 	end := objectFields(doc, skipSpace(doc, 0), func(qk, v string) bool {
-		k, ok := jsonText(`"` + qk + `"`)
+		k, ok := unquoteKey(qk)
 		if !ok {
 			k = qk
 		}
@@ -707,7 +706,7 @@ func (s *Span) mergeWireMeta(raw opperapi.Object) error {
 // which then stays in meta as it is.
 func (s *Span) takeWireField(k, v string) bool {
 	str := func(dst *string) bool {
-		t, ok := jsonText(v)
+		t, ok := unquoteJSON(v)
 		if ok {
 			*dst = t
 		}
@@ -731,7 +730,7 @@ func (s *Span) takeWireField(k, v string) bool {
 	case MetaCostSource:
 		return str(&s.CostSource)
 	case MetaInstructions:
-		t, ok := jsonText(v)
+		t, ok := unquoteJSON(v)
 		if ok {
 			s.Instructions = &t
 		}
@@ -765,7 +764,7 @@ func (s *Span) takeWireField(k, v string) bool {
 		switch {
 		case strings.HasPrefix(v, "{"):
 			return objectFields(v, 0, func(tag, val string) bool {
-				if t, ok := jsonText(`"` + tag + `"`); ok && val != "false" && !slices.Contains(s.Tags, t) {
+				if t, ok := unquoteKey(tag); ok && val != "false" && !slices.Contains(s.Tags, t) {
 					s.Tags = append(s.Tags, t)
 				}
 				return true
@@ -792,24 +791,6 @@ func (s *Span) takeWireField(k, v string) bool {
 	return false
 }
 
-// jsonText decodes a JSON string value; ok is false for anything else.
-func jsonText(v string) (string, bool) {
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return "", false
-	}
-	inner := v[1 : len(v)-1]
-	// Escapes and invalid UTF-8 (replaced by U+FFFD, as encoding/json
-	// does) take the decoder.
-	if strings.IndexByte(inner, '\\') < 0 && utf8.ValidString(inner) {
-		return inner, true
-	}
-	var out string
-	if json.Unmarshal([]byte(v), &out) != nil {
-		return "", false
-	}
-	return out, true
-}
-
 // scalarOrRaw decodes a scalar JSON value and keeps an object or array as
 // json.RawMessage.
 func scalarOrRaw(v string) any {
@@ -821,7 +802,7 @@ func scalarOrRaw(v string) any {
 	case v == "false":
 		return false
 	case v[0] == '"':
-		if t, ok := jsonText(v); ok {
+		if t, ok := unquoteJSON(v); ok {
 			return t
 		}
 	case v[0] == '{' || v[0] == '[':
