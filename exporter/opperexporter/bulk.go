@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 
 	"go.uber.org/zap"
@@ -105,6 +106,9 @@ func (e *opperExporter) chunk(b *batch, items []int32) []bulkChunk {
 	for _, i := range items {
 		if cur.body == nil {
 			cur.body = getBuf()
+			if hint := int(e.bulkBodySize.Load()); cap(*cur.body) < hint {
+				*cur.body = slices.Grow(*cur.body, min(len(items)*hint/bulkMaxItems+hint/8, hint))
+			}
 			*cur.body = append(*cur.body, '[')
 		} else {
 			*cur.body = append(*cur.body, ',')
@@ -112,6 +116,7 @@ func (e *opperExporter) chunk(b *batch, items []int32) []bulkChunk {
 		*cur.body = translator.AppendCreateSpanV2(*cur.body, &b.spans[i])
 		cur.items = append(cur.items, i)
 		if len(cur.items) >= bulkMaxItems || len(*cur.body) >= bulkMaxBytes {
+			e.bulkBodySize.Store(int64(len(*cur.body)))
 			*cur.body = append(*cur.body, ']')
 			out = append(out, cur)
 			cur = bulkChunk{}

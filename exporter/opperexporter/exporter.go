@@ -58,8 +58,11 @@ type opperExporter struct {
 	bulkURL       string
 	spansV3URL    string
 
-	sem          chan struct{} // max_concurrency requests in flight
-	bulkState    atomic.Int32  // bulkUnknown, bulkSupported, bulkUnsupported
+	sem       chan struct{} // max_concurrency requests in flight
+	bulkState atomic.Int32  // bulkUnknown, bulkSupported, bulkUnsupported
+	// bulkBodySize is the size of the last full bulk body: new bodies start
+	// with that capacity instead of growing to it by doubling.
+	bulkBodySize atomic.Int64
 	retryEnabled bool
 
 	inflight *inflight

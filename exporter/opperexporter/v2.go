@@ -35,8 +35,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 
 func putBuf(b *[]byte) {
-	if cap(*b) > 1<<20 {
-		return // do not keep the buffers of huge spans
+	if cap(*b) > bulkMaxBytes+1<<20 {
+		return // a bulk body is at most bulkMaxBytes and one span; keep nothing larger
 	}
 	*b = (*b)[:0]
 	bufPool.Put(b)
