@@ -154,23 +154,8 @@ func unquoteJSON(v string) (string, bool) {
 				return "", false
 			}
 			switch e := inner[i+1]; e {
-			case '"', '\\', '/':
-				b = append(b, e)
-				i += 2
-			case 'b':
-				b = append(b, '\b')
-				i += 2
-			case 'f':
-				b = append(b, '\f')
-				i += 2
-			case 'n':
-				b = append(b, '\n')
-				i += 2
-			case 'r':
-				b = append(b, '\r')
-				i += 2
-			case 't':
-				b = append(b, '\t')
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				b = append(b, unescaped[e])
 				i += 2
 			case 'u':
 				r, ok := hex4(inner, i+2)
@@ -222,6 +207,9 @@ func unquoteKey(k string) (string, bool) {
 	}
 	return k, true
 }
+
+// unescaped maps the letter of a one-letter JSON escape to its byte.
+var unescaped = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 // hex4 reads the four hex digits at s[i:].
 func hex4(s string, i int) (rune, bool) {
