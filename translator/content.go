@@ -465,10 +465,46 @@ func (c *spanCtx) systemMessage(input string) (string, bool) {
 
 // textPart is a content part: semconv keeps the text in "content",
 // OpenAI and the AI SDK in "text".
-type textPart struct {
-	Type    string `json:"type"`
-	Content string `json:"content"`
-	Text    string `json:"text"`
+// partText returns the text of one element of a content list, as
+// encoding/json would read it into {type, content, text}: a string is its
+// own text; an object's content, else its text, when its type is text (or
+// absent); anything else, or a field of the wrong kind, has none.
+func partText(p string) (string, bool) {
+	if p[0] == '"' {
+		return unquoteJSON(p)
+	}
+	var typ, content, text string
+	ok := true
+	// A null leaves the field as it was, as encoding/json does.
+	set := func(dst *string, v string) {
+		if v == "null" {
+			return
+		}
+		t, valid := unquoteJSON(v)
+		ok = ok && valid
+		*dst = t
+	}
+	if objectFields(p, 0, func(k, v string) bool {
+		key, _ := unquoteKey(k)
+		switch {
+		case strings.EqualFold(key, "type"):
+			set(&typ, v)
+		case strings.EqualFold(key, "content"):
+			set(&content, v)
+		case strings.EqualFold(key, "text"):
+			set(&text, v)
+		}
+		return ok
+	}) < 0 || !ok {
+		return "", false
+	}
+	if typ != "" && typ != "text" && typ != "input_text" {
+		return "", false
+	}
+	if content == "" {
+		content = text
+	}
+	return content, true
 }
 
 // rawText extracts the text of a content value without decoding more than
@@ -483,33 +519,21 @@ func rawText(raw string) (string, bool) {
 	case '"':
 		return unquoteJSON(raw)
 	case '[':
-		var parts []json.RawMessage
-		if json.Unmarshal([]byte(raw), &parts) != nil {
+		if !json.Valid([]byte(raw)) {
 			return "", false
 		}
 		var b strings.Builder
-		for _, p := range parts {
-			var text string
-			if len(p) > 0 && p[0] == '"' {
-				_ = json.Unmarshal(p, &text)
-			} else {
-				var part textPart
-				if json.Unmarshal(p, &part) != nil || part.Type != "" && part.Type != "text" && part.Type != "input_text" {
-					continue
-				}
-				text = part.Content
-				if text == "" {
-					text = part.Text
-				}
-			}
-			if text == "" {
-				continue
+		arrayElements(raw, 0, func(p string) bool {
+			text, ok := partText(p)
+			if !ok || text == "" {
+				return true
 			}
 			if b.Len() > 0 {
 				b.WriteByte('\n')
 			}
 			b.WriteString(text)
-		}
+			return true
+		})
 		return b.String(), true
 	}
 	return "", json.Valid([]byte(raw))

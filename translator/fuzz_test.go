@@ -291,3 +291,69 @@ func FuzzUnquoteJSON(f *testing.F) {
 		}
 	})
 }
+
+// rawTextReference is rawText as it was written with encoding/json, kept to
+// check the scanner version against.
+func rawTextReference(raw string) (string, bool) {
+	raw = strings.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", true
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		err := json.Unmarshal([]byte(raw), &s)
+		return s, err == nil
+	case '[':
+		var parts []json.RawMessage
+		if json.Unmarshal([]byte(raw), &parts) != nil {
+			return "", false
+		}
+		var b strings.Builder
+		for _, p := range parts {
+			var text string
+			if len(p) > 0 && p[0] == '"' {
+				_ = json.Unmarshal(p, &text)
+			} else {
+				var part struct {
+					Type    string `json:"type"`
+					Content string `json:"content"`
+					Text    string `json:"text"`
+				}
+				if json.Unmarshal(p, &part) != nil || part.Type != "" && part.Type != "text" && part.Type != "input_text" {
+					continue
+				}
+				text = part.Content
+				if text == "" {
+					text = part.Text
+				}
+			}
+			if text == "" {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(text)
+		}
+		return b.String(), true
+	}
+	return "", json.Valid([]byte(raw))
+}
+
+// FuzzRawText checks the scanner's reading of content values against
+// encoding/json's.
+func FuzzRawText(f *testing.F) {
+	for _, seed := range []string{`"a\nb"`, `[{"type":"text","text":"x"},"y",{"type":"image","text":"z"}]`,
+		`[{"Type":"text","Content":"c"},{"type":null,"content":null,"text":"t"},{"type":5},{"content":[1]}]`,
+		`[1,null,[],{}]`, `[{"type":"input_text","content":"a"},{"text":"b","type":"text","text":"c"}]`, `{"a":1}`, `[`, `12`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, gotOK := rawText(raw)
+		want, wantOK := rawTextReference(raw)
+		if got != want || gotOK != wantOK {
+			t.Fatalf("%q: got %q %v, want %q %v", raw, got, gotOK, want, wantOK)
+		}
+	})
+}

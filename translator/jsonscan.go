@@ -121,6 +121,39 @@ func objectFields(s string, i int, f func(key, value string) bool) int {
 	return -1
 }
 
+// arrayElements calls f with each raw element of the array starting at i,
+// until f returns false; it returns the index past the array, or -1 on
+// malformed input.
+func arrayElements(s string, i int, f func(value string) bool) int {
+	i = skipSpace(s, i)
+	if i >= len(s) || s[i] != '[' {
+		return -1
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return i + 1
+	}
+	for i < len(s) {
+		end := skipValue(s, i)
+		if end < 0 {
+			return -1
+		}
+		if !f(s[i:end]) {
+			return end
+		}
+		i = skipSpace(s, end)
+		if i < len(s) && s[i] == ',' {
+			i = skipSpace(s, i+1)
+			continue
+		}
+		if i < len(s) && s[i] == ']' {
+			return i + 1
+		}
+		return -1
+	}
+	return -1
+}
+
 // unquoteJSON decodes v, a JSON string with its quotes, as encoding/json
 // decodes it into a string: escapes resolved, a lone surrogate and invalid
 // UTF-8 become U+FFFD. ok is false for anything that is not one valid JSON
