@@ -355,12 +355,19 @@ func (c *spanCtx) instructions() (string, bool) {
 		}
 	}
 	if v := c.a.peekStr(kAiPrompt); v != "" {
-		if parsed, ok := parseJSON(v); ok {
-			if m, ok := parsed.(map[string]any); ok {
-				if s, ok := m["system"].(string); ok && s != "" {
-					return s, true
+		// {"system": "...", "prompt"|"messages": ...}: the system field only.
+		var system string
+		if i := skipSpace(v, 0); i < len(v) && v[i] == '{' && json.Valid([]byte(v)) {
+			objectFields(v, i, func(k, val string) bool {
+				if key, _ := unquoteKey(k); key == "system" {
+					// The last of repeated keys wins, as with encoding/json.
+					system, _ = unquoteJSON(val)
 				}
-			}
+				return true
+			})
+		}
+		if system != "" {
+			return system, true
 		}
 	}
 	for i := 0; i < c.events.Len(); i++ {
