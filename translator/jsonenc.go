@@ -140,17 +140,6 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plain8 reports whether the 8 bytes of s at i need no escaping: all
-// ASCII, none below 0x20, no quote, no backslash (SWAR, no branches per byte).
-func plain8(s string, i int) bool {
-	x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-	q := x ^ (lsb * '"')
-	bs := x ^ (lsb * '\\')
-	t := ((x - lsb*0x20) &^ x) | x | ((q - lsb) &^ q) | ((bs - lsb) &^ bs)
-	return t&msb == 0
-}
-
 // appendJSONString escapes s as a JSON string, replacing invalid UTF-8 with
 // U+FFFD as encoding/json does. Content is most of what the exporter
 // encodes, so runs of plain ASCII are checked eight bytes at a time.
@@ -165,9 +154,22 @@ func appendJSONString(b []byte, s string) []byte {
 func appendJSONStringContent(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) && plain8(s, i) {
-			i += 8
-			continue
+		// Runs that need no escaping (ASCII, none below 0x20, no quote, no
+		// backslash) are skipped eight bytes at a time, tested together
+		// without a branch per byte (SWAR). Written out here rather than in
+		// a function: the compiler would not inline it.
+		for ; i+8 <= len(s); i += 8 {
+			w := s[i : i+8]
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			q := x ^ (lsb * '"')
+			bs := x ^ (lsb * '\\')
+			if (((x-lsb*0x20)&^x)|x|((q-lsb)&^q)|((bs-lsb)&^bs))&msb != 0 {
+				break
+			}
+		}
+		if i >= len(s) {
+			break
 		}
 		c := s[i]
 		if c < utf8.RuneSelf {
