@@ -79,66 +79,60 @@ func skipValue(s string, i int) int {
 // raw value of the object starting at i, until f returns false; it returns
 // the index past the object, or -1 on malformed input.
 func objectFields(s string, i int, f func(key, value string) bool) int {
-	i = skipSpace(s, i)
-	if i >= len(s) || s[i] != '{' {
-		return -1
-	}
-	i = skipSpace(s, i+1)
-	if i < len(s) && s[i] == '}' {
-		return i + 1
-	}
-	for i < len(s) {
+	return members(s, i, '{', '}', func(i int) (int, bool) {
 		if s[i] != '"' {
-			return -1
+			return -1, false
 		}
 		end := skipString(s, i)
 		if end < 0 {
-			return -1
+			return -1, false
 		}
 		key := s[i+1 : end-1]
 		i = skipSpace(s, end)
 		if i >= len(s) || s[i] != ':' {
-			return -1
+			return -1, false
 		}
 		vstart := skipSpace(s, i+1)
 		vend := skipValue(s, vstart)
 		if vend < 0 {
-			return -1
+			return -1, false
 		}
-		if !f(key, s[vstart:vend]) {
-			return vend
-		}
-		i = skipSpace(s, vend)
-		if i < len(s) && s[i] == ',' {
-			i = skipSpace(s, i+1)
-			continue
-		}
-		if i < len(s) && s[i] == '}' {
-			return i + 1
-		}
-		return -1
-	}
-	return -1
+		return vend, f(key, s[vstart:vend])
+	})
 }
 
 // arrayElements calls f with each raw element of the array starting at i,
 // until f returns false; it returns the index past the array, or -1 on
 // malformed input.
 func arrayElements(s string, i int, f func(value string) bool) int {
+	return members(s, i, '[', ']', func(i int) (int, bool) {
+		end := skipValue(s, i)
+		if end < 0 {
+			return -1, false
+		}
+		return end, f(s[i:end])
+	})
+}
+
+// members walks the object or array that open starts at i: member reads
+// the member at j and returns the index past it (-1: malformed) and whether
+// to go on. It returns the index past the container, or past the member
+// where member stopped, or -1 on malformed input.
+func members(s string, i int, open, close byte, member func(j int) (end int, more bool)) int {
 	i = skipSpace(s, i)
-	if i >= len(s) || s[i] != '[' {
+	if i >= len(s) || s[i] != open {
 		return -1
 	}
 	i = skipSpace(s, i+1)
-	if i < len(s) && s[i] == ']' {
+	if i < len(s) && s[i] == close {
 		return i + 1
 	}
 	for i < len(s) {
-		end := skipValue(s, i)
+		end, more := member(i)
 		if end < 0 {
 			return -1
 		}
-		if !f(s[i:end]) {
+		if !more {
 			return end
 		}
 		i = skipSpace(s, end)
@@ -146,7 +140,7 @@ func arrayElements(s string, i int, f func(value string) bool) int {
 			i = skipSpace(s, i+1)
 			continue
 		}
-		if i < len(s) && s[i] == ']' {
+		if i < len(s) && s[i] == close {
 			return i + 1
 		}
 		return -1
@@ -166,14 +160,7 @@ func unquoteJSON(v string) (string, bool) {
 	}
 	inner := v[1 : len(v)-1]
 	// The common case: nothing to resolve.
-	plain := true
-	for i := 0; i < len(inner); i++ {
-		if c := inner[i]; c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
-			plain = false
-			break
-		}
-	}
-	if plain {
+	if plainText(inner) {
 		return inner, true
 	}
 	b := make([]byte, 0, len(inner))
@@ -233,12 +220,21 @@ func unquoteJSON(v string) (string, bool) {
 // unquoteKey decodes a key as objectFields gives it (without its quotes):
 // itself when it has nothing to decode, which saves rebuilding it quoted.
 func unquoteKey(k string) (string, bool) {
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
-			return unquoteJSON(`"` + k + `"`)
+	if plainText(k) {
+		return k, true
+	}
+	return unquoteJSON(`"` + k + `"`)
+}
+
+// plainText reports whether the inside of a JSON string reads as itself:
+// printable ASCII without quote or backslash.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			return false
 		}
 	}
-	return k, true
+	return true
 }
 
 // unescaped maps the letter of a one-letter JSON escape to its byte.
