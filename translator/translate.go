@@ -513,8 +513,8 @@ func (c *spanCtx) mapModel(d typeDecision) {
 	} else {
 		consumeFlattened(c.a, pLLMTools)
 	}
-	c.collectGroup("agent", agentKeys, &agentKeySet)
-	c.collectGroup("tool", toolKeys, &toolKeySet)
+	c.collectGroup(&agentGroup)
+	c.collectGroup(&toolGroup)
 	if d.typ == TypeFunction || d.typ == TypeAgent {
 		s.Function, _ = c.a.str(kGenAiAgentName, kAiTelemetryFunctionId, kGenAiWorkflowName)
 		if s.Function == "" {
@@ -533,48 +533,55 @@ func (c *spanCtx) mapModel(d typeDecision) {
 	}
 }
 
-var agentKeySet, toolKeySet = groupKeySet(agentKeys), groupKeySet(toolKeys)
-
-func groupKeySet(keys []groupKey) keySet {
-	var s keySet
-	for _, gk := range keys {
-		s.add(gk.key)
-	}
-	return s
-}
-
 type groupKey struct {
 	key   attrKey
 	short string
 }
 
-var agentKeys = []groupKey{
-	{kGenAiAgentName, "name"}, {key("gen_ai.agent.id"), "id"}, {key("gen_ai.agent.description"), "description"},
-	{key("gen_ai.agent.version"), "version"}, {key("agent.name"), "name"}, {key("gen_ai.agent.call.id"), "call_id"},
-	{key("graph.node.id"), "graph_node_id"}, {key("graph.node.name"), "graph_node_name"}, {key("graph.node.parent_id"), "graph_node_parent_id"},
+// metaGroup is a meta entry gathered from several attributes, each under a
+// short name, with the set of its keys to skip spans that have none.
+type metaGroup struct {
+	name string
+	keys []groupKey
+	all  keySet
 }
 
-var toolKeys = []groupKey{
-	{kGenAiToolName, "name"}, {kGenAiToolCallId, "call_id"}, {key("gen_ai.tool.type"), "type"},
-	{key("gen_ai.tool.description"), "description"}, {kToolName, "name"}, {key("tool.description"), "description"},
-	{key("tool.parameters"), "parameters"}, {key("tool.json_schema"), "json_schema"}, {key("tool.id"), "id"},
-	{key("tool_call.id"), "call_id"}, {kAiToolCallName, "name"}, {key("ai.toolCall.id"), "call_id"},
+func newMetaGroup(name string, keys ...groupKey) metaGroup {
+	g := metaGroup{name: name, keys: keys}
+	for _, gk := range keys {
+		g.all.add(gk.key)
+	}
+	return g
 }
 
-// collectGroup moves the attributes in keys into meta[group], under their
+var agentGroup = newMetaGroup("agent",
+	groupKey{kGenAiAgentName, "name"}, groupKey{key("gen_ai.agent.id"), "id"}, groupKey{key("gen_ai.agent.description"), "description"},
+	groupKey{key("gen_ai.agent.version"), "version"}, groupKey{key("agent.name"), "name"}, groupKey{key("gen_ai.agent.call.id"), "call_id"},
+	groupKey{key("graph.node.id"), "graph_node_id"}, groupKey{key("graph.node.name"), "graph_node_name"},
+	groupKey{key("graph.node.parent_id"), "graph_node_parent_id"},
+)
+
+var toolGroup = newMetaGroup("tool",
+	groupKey{kGenAiToolName, "name"}, groupKey{kGenAiToolCallId, "call_id"}, groupKey{key("gen_ai.tool.type"), "type"},
+	groupKey{key("gen_ai.tool.description"), "description"}, groupKey{kToolName, "name"}, groupKey{key("tool.description"), "description"},
+	groupKey{key("tool.parameters"), "parameters"}, groupKey{key("tool.json_schema"), "json_schema"}, groupKey{key("tool.id"), "id"},
+	groupKey{key("tool_call.id"), "call_id"}, groupKey{kAiToolCallName, "name"}, groupKey{key("ai.toolCall.id"), "call_id"},
+)
+
+// collectGroup moves the attributes of g into meta[g.name], under their
 // short names, when any is present; the first of two aliases wins.
-func (c *spanCtx) collectGroup(group string, keys []groupKey, all *keySet) {
-	if !c.a.anyOf(all) {
+func (c *spanCtx) collectGroup(g *metaGroup) {
+	if !c.a.anyOf(&g.all) {
 		return
 	}
 	o := c.obj
 	o.reset()
-	for _, gk := range keys {
+	for _, gk := range g.keys {
 		if v, ok := c.a.get(gk.key); ok && !o.has(gk.short) {
 			o.putValue(gk.short, v)
 		}
 	}
-	c.putGroup(group)
+	c.putGroup(g.name)
 }
 
 // putStrings sets meta[key] to v read as a list of strings (valueStrings),
