@@ -73,8 +73,7 @@ type rawSpanID struct {
 // them without changing anything, as a span missing from the index does:
 // they are left out. When every span's ids are its OTLP ids (raw, from
 // ToOpper), the index is keyed by those 24 bytes, cheaper to hash than two
-// id strings; else by id, the trace checked on each hit; else, where ids
-// repeat, by trace and id.
+// id strings; else (explicit opper ids) by the trace and span id strings.
 func spanIndex(spans []Span, raw []rawSpanID) func(i int) (int, bool) {
 	indexed := func(s *Span) bool { return s.Usage != nil || s.ParentID != "" }
 	exact := len(raw) == len(spans)
@@ -96,34 +95,18 @@ func spanIndex(spans []Span, raw []rawSpanID) func(i int) (int, bool) {
 			return int(j), ok
 		}
 	}
-	byID := make(map[string]int32, len(spans))
+	byKey := make(map[spanKey]int32, len(spans))
 	for i := range spans {
-		if !indexed(&spans[i]) {
-			continue
+		if indexed(&spans[i]) {
+			byKey[spanKey{spans[i].TraceID, spans[i].ID}] = int32(i)
 		}
-		if _, dup := byID[spans[i].ID]; dup {
-			byKey := make(map[spanKey]int32, len(spans))
-			for j := range spans {
-				if indexed(&spans[j]) {
-					byKey[spanKey{spans[j].TraceID, spans[j].ID}] = int32(j)
-				}
-			}
-			return func(i int) (int, bool) {
-				if spans[i].ParentID == "" {
-					return 0, false
-				}
-				j, ok := byKey[spanKey{spans[i].TraceID, spans[i].ParentID}]
-				return int(j), ok
-			}
-		}
-		byID[spans[i].ID] = int32(i)
 	}
 	return func(i int) (int, bool) {
 		if spans[i].ParentID == "" {
 			return 0, false
 		}
-		j, ok := byID[spans[i].ParentID]
-		return int(j), ok && spans[j].TraceID == spans[i].TraceID
+		j, ok := byKey[spanKey{spans[i].TraceID, spans[i].ParentID}]
+		return int(j), ok
 	}
 }
 
