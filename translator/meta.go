@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"iter"
 	"slices"
 	"strings"
 )
@@ -118,6 +119,17 @@ func (m *Meta) Delete(key string) {
 		if (*m)[i].Key == key {
 			*m = slices.Delete(*m, i, i+1)
 			return
+		}
+	}
+}
+
+// All yields the fields in order.
+func (m Meta) All() iter.Seq2[string, any] {
+	return func(yield func(string, any) bool) {
+		for _, f := range m {
+			if !yield(f.Key, f.Value) {
+				return
+			}
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"math"
 	"time"
 
@@ -108,12 +110,7 @@ func appendBody(b []byte, s *translator.Span) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value))
 		b = appendString(b, m.Comment)
 	}
-	b = appendLen(b, s.Meta == nil, len(s.Meta))
-	for _, f := range s.Meta {
-		b = appendString(b, f.Key)
-		b = appendValue(b, f.Value, 1)
-	}
-	return b
+	return appendFields(b, s.Meta == nil, len(s.Meta), s.Meta.All(), 0)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -149,8 +146,14 @@ func appendStrings(b []byte, ss []string) []byte {
 }
 
 func appendMap(b []byte, m map[string]any, depth int) []byte {
-	b = appendLen(b, m == nil, len(m))
-	for k, v := range m {
+	return appendFields(b, m == nil, len(m), maps.All(m), depth)
+}
+
+// appendFields writes the n key and value pairs of fields (a map's or a
+// Meta's), or nil, each value with its type at depth+1.
+func appendFields(b []byte, isNil bool, n int, fields iter.Seq2[string, any], depth int) []byte {
+	b = appendLen(b, isNil, n)
+	for k, v := range fields {
 		b = appendString(b, k)
 		b = appendValue(b, v, depth+1)
 	}
@@ -337,11 +340,16 @@ func (d *decoder) mapAny(depth int) map[string]any {
 		return nil
 	}
 	m := make(map[string]any, n)
+	d.fields(n, depth, func(k string, v any) { m[k] = v })
+	return m
+}
+
+// fields reads n key and value pairs written by appendFields at depth.
+func (d *decoder) fields(n, depth int, put func(k string, v any)) {
 	for range n {
 		k := d.string()
-		m[k] = d.value(depth + 1)
+		put(k, d.value(depth+1))
 	}
-	return m
 }
 
 func (d *decoder) value(depth int) any {
@@ -451,10 +459,7 @@ func decodeBody(b []byte, s *translator.Span) error {
 	}
 	if n, isNil := d.length(); !isNil {
 		s.Meta = make(translator.Meta, 0, n)
-		for range n {
-			k := d.string()
-			s.Meta = append(s.Meta, translator.MetaField{Key: k, Value: d.value(1)})
-		}
+		d.fields(n, 0, func(k string, v any) { s.Meta = append(s.Meta, translator.MetaField{Key: k, Value: v}) })
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail()
