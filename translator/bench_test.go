@@ -1,11 +1,12 @@
 package translator
 
 import (
-	"syscall"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/opperotel/bridge/internal/procstat"
 )
 
 // benchMix is every fixture, replicated until the mix holds at least
@@ -44,7 +45,7 @@ func benchToOpper(b *testing.B, retention Retention) {
 	buf := make([]byte, 0, 64<<10)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := procstat.CPUTime()
 	for b.Loop() {
 		spans := tr.ToOpper(td)
 		for i := range spans {
@@ -60,7 +61,7 @@ func BenchmarkOTLPJSONMarshal(b *testing.B) {
 	m := &ptrace.JSONMarshaler{}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := procstat.CPUTime()
 	for b.Loop() {
 		if _, err := m.MarshalTraces(td); err != nil {
 			b.Fatal(err)
@@ -76,15 +77,6 @@ func BenchmarkOTLPJSONMarshal(b *testing.B) {
 func reportPerSpan(b *testing.B, spans int, start time.Duration) {
 	perSpan := float64(b.N) * float64(spans)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/perSpan, "ns/span")
-	b.ReportMetric(float64((processCPU()-start).Nanoseconds())/perSpan, "cpu-ns/span")
+	b.ReportMetric(float64((procstat.CPUTime()-start).Nanoseconds())/perSpan, "cpu-ns/span")
 	b.ReportMetric(0, "ns/op")
-}
-
-// processCPU returns the CPU time the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

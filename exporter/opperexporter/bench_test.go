@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/opperotel/bridge/internal/procstat"
 	"github.com/opperotel/bridge/opperapi"
 	"github.com/opperotel/bridge/translator"
 )
@@ -134,18 +134,6 @@ func replicate(base ptrace.Traces, n int, r *int) ptrace.Traces {
 	return out
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func maxRSS() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Maxrss // KiB on Linux
-}
-
 // BenchmarkExport pushes fixture spans (retention full) through the whole
 // exporter (queue with batching, retry, HTTP) into an in-process server.
 // It reports spans/s, process CPU and allocations per span, and peak RSS.
@@ -208,7 +196,7 @@ func measureExport(b *testing.B, exp consumer.Traces, srv spanCounter) {
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPUTime()
 	start := time.Now()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -228,7 +216,7 @@ func measureExport(b *testing.B, exp consumer.Traces, srv spanCounter) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cpu := cpuTime() - cpu0
+	cpu := procstat.CPUTime() - cpu0
 	runtime.ReadMemStats(&ms1)
 	_, bodyBytes, reqs := srv.accepted()
 	total := float64(want)
@@ -236,7 +224,7 @@ func measureExport(b *testing.B, exp consumer.Traces, srv spanCounter) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/total, "cpu-ns/span")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/total, "allocs/span")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/total, "B/span")
-	b.ReportMetric(float64(maxRSS())/1024, "peak-RSS-MiB")
+	b.ReportMetric(procstat.PeakRSSMiB(), "peak-RSS-MiB")
 	if reqs > 0 {
 		b.ReportMetric(float64(bodyBytes)/total, "body-B/span")
 		b.ReportMetric(total/float64(reqs), "spans/request")

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/opperotel/bridge/internal/procstat"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
@@ -192,13 +192,13 @@ func benchBulk(b *testing.B, s *Store) {
 			batch = genTrace(next, traceStart(next), batch)
 			next++
 		}
-		c := cpuTime()
+		c := procstat.CPUTime()
 		b.StartTimer()
 		if err := s.UpsertSpans(ctx, benchProject, batch, true); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		cpu += cpuTime() - c
+		cpu += procstat.CPUTime() - c
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.N*benchBatchSize)/b.Elapsed().Seconds(), "spans/s")
@@ -239,7 +239,7 @@ func BenchmarkUpsertSingleConcurrent(b *testing.B) {
 	var traces atomic.Int64
 	b.SetParallelism(16)
 	b.ReportAllocs()
-	c := cpuTime()
+	c := procstat.CPUTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		var spans []translator.Span
@@ -257,7 +257,7 @@ func BenchmarkUpsertSingleConcurrent(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "spans/s")
-	b.ReportMetric(float64(b.N)/(cpuTime()-c).Seconds(), "spans/cpu-s")
+	b.ReportMetric(float64(b.N)/(procstat.CPUTime()-c).Seconds(), "spans/cpu-s")
 	b.ReportMetric(float64(s.rollups.ops.Load())/float64(s.rollups.commits.Load()), "calls/commit")
 }
 
@@ -306,34 +306,9 @@ func benchDB(b *testing.B, spans int) string {
 	}
 	fi, _ := os.Stat(path)
 	b.Logf("built %d spans in %v (%.0f spans/s), file %d MiB, peak RSS %.0f MiB", spans,
-		time.Since(began).Round(time.Millisecond), float64(spans)/time.Since(began).Seconds(), fi.Size()>>20, peakRSSMiB())
+		time.Since(began).Round(time.Millisecond), float64(spans)/time.Since(began).Seconds(), fi.Size()>>20, procstat.PeakRSSMiB())
 	benchDBs.paths[spans] = path
 	return path
-}
-
-// cpuTime is the CPU time (user and system) the process has used. On this
-// shared machine wall time depends on the neighbours; CPU time much less.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSSMiB reads the process's peak resident set (Linux; 0 elsewhere).
-func peakRSSMiB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 var benchSizes = []int{100_000, 1_000_000}
@@ -355,7 +330,7 @@ func latency(b *testing.B, op func(i int) error) {
 	q := func(p float64) float64 { return float64(times[int(float64(len(times)-1)*p)]) / 1e6 }
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
-	b.ReportMetric(peakRSSMiB(), "peak-rss-MiB")
+	b.ReportMetric(procstat.PeakRSSMiB(), "peak-rss-MiB")
 }
 
 func openReader(b *testing.B, spans int) *Store {
