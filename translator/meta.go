@@ -146,9 +146,6 @@ func (m Meta) Map() map[string]any {
 	return out
 }
 
-// Clone returns a copy of m that shares the values.
-func (m Meta) Clone() Meta { return slices.Clone(m) }
-
 // sorted returns m sorted by key: m itself when it is, else a sorted copy,
 // so that encoding never writes to a span.
 func (m Meta) sorted() Meta {
