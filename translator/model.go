@@ -108,7 +108,8 @@ func (s *Span) Duration() time.Duration {
 // Running reports whether the span has not ended yet.
 func (s *Span) Running() bool { return s.EndTime.IsZero() }
 
-// appendJSON writes asMap(aggregate) as JSON, keys sorted.
+// appendJSON writes the usage as JSON, keys sorted; aggregate marks it as
+// repeating its children's.
 func (u *Usage) appendJSON(b []byte, aggregate bool) []byte {
 	b = append(b, '{')
 	if aggregate {
@@ -131,27 +132,4 @@ func (u *Usage) appendJSON(b []byte, aggregate bool) []byte {
 	b = append(b, `"semantics":"inclusive","total_tokens":`...)
 	b = strconv.AppendInt(b, u.Total, 10)
 	return append(b, '}')
-}
-
-func (u *Usage) asMap(aggregate bool) map[string]any {
-	m := map[string]any{"total_tokens": u.Total, "semantics": "inclusive"}
-	if u.Input != 0 {
-		m["input_tokens"] = u.Input
-	}
-	if u.Output != 0 {
-		m["output_tokens"] = u.Output
-	}
-	if u.CacheRead != 0 {
-		m["cache_read_tokens"] = u.CacheRead
-	}
-	if u.CacheWrite != 0 {
-		m["cache_write_tokens"] = u.CacheWrite
-	}
-	if u.Reasoning != 0 {
-		m["reasoning_tokens"] = u.Reasoning
-	}
-	if aggregate {
-		m["aggregate"] = true
-	}
-	return m
 }

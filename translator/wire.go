@@ -49,123 +49,20 @@ const (
 	MetaTraceName = "trace_name"
 )
 
-// metaEntry is one key of the wire meta. Strings and numbers are held in
-// typed fields: boxing them into an interface would allocate per key.
-type metaEntry struct {
-	k    string
-	kind uint8
-	s    string
-	n    int64
-	f    float64
-	v    any
-}
-
-const (
-	entryAny uint8 = iota
-	entryStr
-	entryInt
-	entryFloat
-	entryBool
-	entryUsage
-	entryUsageAggregate
-)
-
-func (e *metaEntry) value() any {
-	switch e.kind {
-	case entryStr:
-		return e.s
-	case entryInt:
-		return e.n
-	case entryFloat:
-		return e.f
-	case entryBool:
-		return true
-	case entryUsage:
-		return e.v.(*Usage).asMap(false)
-	case entryUsageAggregate:
-		return e.v.(*Usage).asMap(true)
-	}
-	return e.v
-}
-
-// wireMetaEntries appends the span's meta with its structured fields merged
-// in, as it goes on the wire, sorted by key; structured fields win over
-// same-named keys of s.Meta. The structured fields are appended in key
-// order and merged with the sorted keys of s.Meta, so nothing large is
-// sorted per span.
-func wireMetaEntries(s *Span, out []metaEntry) []metaEntry {
-	var fixedBuf [16]metaEntry
-	fixed := fixedBuf[:0]
-	addStr := func(k, v string) {
-		if v != "" {
-			fixed = append(fixed, metaEntry{k: k, kind: entryStr, s: v})
-		}
-	}
-	// Alphabetical order of the keys.
-	if s.Cost != nil && !math.IsNaN(*s.Cost) && !math.IsInf(*s.Cost, 0) {
-		// An aggregate's cost repeats its children's: under its own key, so
-		// nothing that sums meta.cost counts it twice.
-		k := MetaCost
-		if s.Aggregate {
-			k = MetaCostAggregate
-		}
-		fixed = append(fixed, metaEntry{k: k, kind: entryFloat, f: *s.Cost})
-		addStr(MetaCostSource, s.CostSource)
-	}
-	addStr(MetaFunction, s.Function)
-	addStr(MetaGenerationID, s.GenerationID)
-	if s.InputJSON {
-		fixed = append(fixed, metaEntry{k: MetaInputJSON, kind: entryBool})
-	}
-	if s.Instructions != nil {
-		fixed = append(fixed, metaEntry{k: MetaInstructions, kind: entryStr, s: *s.Instructions})
-	}
-	addStr(MetaModel, s.Model)
-	if s.OutputJSON {
-		fixed = append(fixed, metaEntry{k: MetaOutputJSON, kind: entryBool})
-	}
-	addStr(MetaProvider, s.Provider)
-	addStr(MetaRequestModel, s.RequestModel)
-	addStr(MetaSessionID, s.SessionID)
-	if len(s.Tags) > 0 {
-		fixed = append(fixed, metaEntry{k: MetaTags, v: tagMap(s.Tags)})
-	}
-	if s.Usage != nil && !s.Aggregate {
-		fixed = append(fixed, metaEntry{k: MetaTotalTokens, kind: entryInt, n: s.Usage.Total},
-			metaEntry{k: MetaUsage, kind: entryUsage, v: s.Usage})
-	}
-	if s.Usage != nil && s.Aggregate {
-		fixed = append(fixed, metaEntry{k: MetaUsageAggregate, kind: entryUsageAggregate, v: s.Usage})
-	}
-	addStr(MetaUserID, s.UserID)
-
-	meta := s.Meta.sorted()
-	i, j := 0, 0
-	for i < len(fixed) || j < len(meta) {
-		if j < len(meta) && slices.ContainsFunc(fixed, func(e metaEntry) bool { return e.k == meta[j].Key }) {
-			j++ // a structured field wins
-			continue
-		}
-		if j >= len(meta) || i < len(fixed) && fixed[i].k < meta[j].Key {
-			out = append(out, fixed[i])
-			i++
-			continue
-		}
-		out = append(out, metaEntry{k: meta[j].Key, v: meta[j].Value})
-		j++
-	}
-	return out
-}
-
 // WireMeta returns the span's meta with its structured fields merged in,
-// as it goes on the wire.
+// as it goes on the wire (appendWireMeta), decoded into a map.
 func WireMeta(s *Span) map[string]any {
-	entries := wireMetaEntries(s, make([]metaEntry, 0, 16+len(s.Meta)))
-	m := make(map[string]any, len(entries))
-	for i := range entries {
-		m[entries[i].k] = entries[i].value()
-	}
+	m, _ := asMap(json.RawMessage(appendWireMeta(nil, s)))
 	return m
+}
+
+// wireMeta is the span's wire meta, encoded; nil when it is empty.
+func wireMeta(s *Span) opperapi.Object {
+	b := appendWireMeta(nil, s)
+	if len(b) == 2 { // {}
+		return nil
+	}
+	return opperapi.Object(b)
 }
 
 // wireFixedKeys are the keys of the structured fields in the wire meta, in
@@ -487,7 +384,7 @@ func CreateSpanRequestV3(s *Span, traceID, parentID string) opperapi.CreateSpanR
 		StartTime: opperapi.TimePtr(s.StartTime),
 		EndTime:   opperapi.TimePtr(s.EndTime),
 		Error:     s.Error,
-		Meta:      encodeObject(WireMeta(s)),
+		Meta:      wireMeta(s),
 	}
 	if traceID != "" {
 		req.TraceID = &traceID
@@ -924,7 +821,7 @@ func ToSpanV2(s *Span) opperapi.Span {
 		ID: s.ID, Name: s.Name,
 		StartTime: opperapi.TimePtr(s.StartTime), EndTime: opperapi.TimePtr(s.EndTime),
 		Input: contentRaw(s.Input, s.InputJSON), Output: contentRaw(s.Output, s.OutputJSON),
-		Error: s.Error, Meta: encodeObject(WireMeta(s)), Score: s.Score,
+		Error: s.Error, Meta: wireMeta(s), Score: s.Score,
 	}
 	if s.TraceID != "" {
 		out.TraceID = &s.TraceID
@@ -944,7 +841,7 @@ func ToSpanSchema(s *Span, metrics []opperapi.SpanMetricData) opperapi.SpanSchem
 	out := opperapi.SpanSchema{
 		ID: s.ID, Name: s.Name,
 		StartTime: opperapi.TimePtr(s.StartTime), EndTime: opperapi.TimePtr(s.EndTime),
-		Error: s.Error, Meta: encodeObject(WireMeta(s)), Metrics: metrics, Score: s.Score,
+		Error: s.Error, Meta: wireMeta(s), Metrics: metrics, Score: s.Score,
 	}
 	if s.ParentID != "" {
 		out.ParentID = &s.ParentID
@@ -979,7 +876,7 @@ func ToSpanV3(s *Span) opperapi.SpanV3 {
 		ID: s.ID, TraceID: s.TraceID, Name: s.Name,
 		Input: contentRaw(s.Input, false), Output: contentRaw(s.Output, false), Error: s.Error,
 		StartTime: opperapi.TimePtr(s.StartTime), EndTime: opperapi.TimePtr(s.EndTime),
-		Meta: encodeObject(WireMeta(s)), Status: spanStatus(s),
+		Meta: wireMeta(s), Status: spanStatus(s),
 	}
 	if s.ParentID != "" {
 		out.ParentID = &s.ParentID
