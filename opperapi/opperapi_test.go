@@ -154,3 +154,60 @@ func TestErrorMessage(t *testing.T) {
 	assert.Equal(t, "upstream broke", ErrorMessage([]byte("upstream broke\n")))
 	assert.Contains(t, ErrorMessage([]byte(`{"type":"RequestValidationError","message":"The request is invalid","detail":[{"loc":["body","name"],"msg":"field required","type":"missing"}]}`)), "field required")
 }
+
+func TestDecodeBatchResponse(t *testing.T) {
+	for _, body := range []string{
+		`{"results":[{"index":0,"status":201,"id":"3f1c0d52-8b8f-4c59-9e1c-2b7a8a0e6f11"},{"index":1,"status":409}]}`,
+		" {\n \"results\" : [ ] } \n",
+		`{"results":[{"index":0,"status":404,"error":{"type":"NotFoundError","message":"Parent span not found"}}]}`,
+		`{"results":[{"Index":1,"STATUS":200}]}`,
+		`{"results":[{"index":-3,"status":200,"id":"a\u00e9"}]}`,
+		`{"results":[{"index":1.0,"status":200}]}`,
+		`{"results":null}`,
+		`{"results":[{"index":1,"status":200}],"extra":true}`,
+		`{"results":[{"index":1,"status":200}]} x`,
+		`{"results":[{"index":01,"status":200}]}`,
+		`{"results":[{"index":99999999999999999999,"status":200}]}`,
+		`{"results":[{}]}`,
+	} {
+		want := BatchResponse{}
+		wantErr := json.Unmarshal([]byte(body), &want)
+		got, err := DecodeBatchResponse([]byte(body))
+		if wantErr != nil {
+			assert.Error(t, err, body)
+			continue
+		}
+		require.NoError(t, err, body)
+		assert.Equal(t, len(want.Results), len(got.Results), body)
+		for i := range want.Results {
+			assert.Equal(t, want.Results[i], got.Results[i], body)
+		}
+	}
+	_, ok := scanBatchResponse([]byte(`{"results":[{"index":0,"status":201,"id":"x"}]}`))
+	assert.True(t, ok, "the receiver's answers take the direct scan")
+}
+
+// The direct scan accepts only what encoding/json reads the same way.
+func FuzzDecodeBatchResponse(f *testing.F) {
+	f.Add([]byte(`{"results":[{"index":0,"status":201,"id":"x"},{"index":1,"status":409}]}`))
+	f.Add([]byte(`{"results":[]}`))
+	f.Add([]byte(`{"results":[{"index":-0,"status":2e2}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := scanBatchResponse(body)
+		if !ok {
+			return
+		}
+		var want BatchResponse
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatalf("scanned what encoding/json rejects (%v): %q", err, body)
+		}
+		if len(got.Results) != len(want.Results) {
+			t.Fatalf("%d results, encoding/json %d: %q", len(got.Results), len(want.Results), body)
+		}
+		for i := range got.Results {
+			if got.Results[i] != (BatchItemResult{Index: want.Results[i].Index, Status: want.Results[i].Status, ID: want.Results[i].ID}) || want.Results[i].Error != nil {
+				t.Fatalf("result %d: %+v, encoding/json %+v: %q", i, got.Results[i], want.Results[i], body)
+			}
+		}
+	})
+}
