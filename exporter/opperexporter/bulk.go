@@ -132,11 +132,9 @@ func (e *opperExporter) chunk(b *batch, items []int32) []bulkChunk {
 // sendChunk sends one bulk request and settles its items; it returns
 // false, leaving them pending, if the endpoint is unsupported.
 func (e *opperExporter) sendChunk(ctx context.Context, b *batch, c bulkChunk) bool {
-	for _, i := range c.items {
-		if end, _ := e.inflight.begin(b.spans[i].ID); end != nil {
-			defer end()
-		}
-	}
+	defer e.inflight.beginGroup(func(id string) bool {
+		return slices.ContainsFunc(c.items, func(i int32) bool { return b.spans[i].ID == id })
+	})()
 	r, err := e.call(ctx, opSpanBulk, http.MethodPost, e.bulkURL, *c.body, maxDataResponseReadBytes)
 	putBuf(c.body)
 	if err != nil {
@@ -183,8 +181,8 @@ func (e *opperExporter) sendChunk(ctx context.Context, b *batch, c bulkChunk) bo
 // settleItems applies the per-item results of a bulk answer. An item
 // without a result is retried.
 func (e *opperExporter) settleItems(ctx context.Context, b *batch, items []int32, r response) {
-	var resp opperapi.BatchResponse
-	if err := json.Unmarshal(r.body, &resp); err != nil {
+	resp, err := opperapi.DecodeBatchResponse(r.body)
+	if err != nil {
 		b.fail(failure{retry: true, err: fmt.Errorf("create spans in bulk: %s: invalid response: %w", e.bulkURL, err)})
 		for _, i := range items {
 			b.state[i] = retry

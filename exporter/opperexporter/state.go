@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"hash/maphash"
+	"slices"
 	"sync"
 )
 
@@ -79,9 +80,20 @@ func (c *lru[V]) remove(key string) {
 
 // inflight records the spans whose create request is under way, so that a
 // child in another batch can wait for its parent instead of racing it.
+// Single creates register their id; a bulk request registers once for all
+// its spans (a map entry, a channel and a closure per span cost more than
+// encoding the span), and the rare wait scans the few groups in flight.
 type inflight struct {
 	seed   maphash.Seed
 	shards [32]inflightShard
+
+	groupsMu sync.Mutex
+	groups   []*inflightGroup
+}
+
+type inflightGroup struct {
+	has  func(id string) bool
+	done chan struct{}
 }
 
 type inflightShard struct {
@@ -121,13 +133,48 @@ func (f *inflight) begin(id string) (end func(), busy <-chan struct{}) {
 	}, nil
 }
 
-// wait blocks while id is in flight; it reports whether it had to wait.
-func (f *inflight) wait(ctx context.Context, id string) bool {
+// beginGroup marks every id has reports as in flight until end is called.
+// has must stay valid, and its answers the same, until then.
+func (f *inflight) beginGroup(has func(id string) bool) (end func()) {
+	g := &inflightGroup{has: has, done: make(chan struct{})}
+	f.groupsMu.Lock()
+	f.groups = append(f.groups, g)
+	f.groupsMu.Unlock()
+	return func() {
+		f.groupsMu.Lock()
+		if i := slices.Index(f.groups, g); i >= 0 {
+			f.groups[i] = f.groups[len(f.groups)-1]
+			f.groups[len(f.groups)-1] = nil
+			f.groups = f.groups[:len(f.groups)-1]
+		}
+		f.groupsMu.Unlock()
+		close(g.done)
+	}
+}
+
+// busy is the channel to wait on while id is in flight, or nil.
+func (f *inflight) busy(id string) <-chan struct{} {
 	sh := f.shard(id)
 	sh.mu.Lock()
 	ch, ok := sh.m[id]
 	sh.mu.Unlock()
-	if !ok {
+	if ok {
+		return ch
+	}
+	f.groupsMu.Lock()
+	defer f.groupsMu.Unlock()
+	for _, g := range f.groups {
+		if g.has(id) {
+			return g.done
+		}
+	}
+	return nil
+}
+
+// wait blocks while id is in flight; it reports whether it had to wait.
+func (f *inflight) wait(ctx context.Context, id string) bool {
+	ch := f.busy(id)
+	if ch == nil {
 		return false
 	}
 	select {
