@@ -33,10 +33,8 @@ func (s *otlpServer) accepted() (int64, int64, int64) {
 }
 
 func (s *otlpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var buf bytes.Buffer
-	buf.Grow(int(max(r.ContentLength, 512)))
-	_, _ = buf.ReadFrom(r.Body)
-	body := buf.Bytes()
+	body, release := readBenchBody(r)
+	defer release()
 	s.bytes.Add(int64(len(body)))
 	s.reqs.Add(1)
 	ct := r.Header.Get("Content-Type")
