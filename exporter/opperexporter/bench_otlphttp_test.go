@@ -126,6 +126,20 @@ func BenchmarkExportOTLPHTTP(b *testing.B) {
 	}
 }
 
+func TestArrayObjects(t *testing.T) {
+	for body, want := range map[string]int{
+		`]`:                                 0,
+		`{}]`:                               1,
+		`{"a":"}{"},{"b":[{},{}]},{}]`:      3,
+		`{"a":"\\"},{"b":"\\\"}{"}]`:        2,
+		`{"a":"x\\\\"},{"[":"]"}] trailing`: 2,
+	} {
+		n, end := arrayObjects([]byte(body))
+		require.Equal(t, want, n, body)
+		require.Equal(t, byte(']'), body[end-1], body)
+	}
+}
+
 // The span counters must count what the exporters send, or the benchmark
 // waits forever or stops early.
 func TestBenchServersCountSpans(t *testing.T) {

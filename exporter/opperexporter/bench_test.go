@@ -86,27 +86,37 @@ func countItems(b []byte) int {
 
 // arrayObjects counts the objects directly inside a JSON array, b being
 // what follows its '[', and returns the length of the array's rest up to
-// and including its ']'.
+// and including its ']'. Strings are skipped with bytes.IndexByte, not a
+// byte at a time: the count is the fake server's whole work, and it should
+// weigh as little in the exporter's CPU figure as the proto walk does in
+// otlp_http's.
 func arrayObjects(b []byte) (n, end int) {
-	depth, inStr, esc := 1, false, false
-	for j, c := range b {
-		switch {
-		case esc:
-			esc = false
-		case inStr:
-			if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				inStr = false
+	depth := 1
+	for j := 0; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			for {
+				k := bytes.IndexByte(b[j+1:], '"')
+				if k < 0 {
+					return n, len(b)
+				}
+				j += 1 + k
+				// The quote ends the string unless an odd run of
+				// backslashes escapes it; the opening quote bounds the run.
+				backslashes := 0
+				for p := j - 1; b[p] == '\\'; p-- {
+					backslashes++
+				}
+				if backslashes%2 == 0 {
+					break
+				}
 			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			if c == '{' && depth == 1 {
+		case '{', '[':
+			if b[j] == '{' && depth == 1 {
 				n++
 			}
 			depth++
-		case c == '}' || c == ']':
+		case '}', ']':
 			depth--
 			if depth == 0 {
 				return n, j + 1
