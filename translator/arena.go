@@ -13,8 +13,9 @@ const arenaBlock = 32 << 10
 // allocation per block replaces one per piece: fewer allocations is most of
 // what the garbage collector costs the exporter.
 //
-// Pieces are never written again once handed out; a block is dropped from
-// the arena, not reused, when it is full.
+// Pieces are never written again once handed out, until reset: an arena
+// that belongs to a reused Batch hands its blocks out again for the next
+// batch, when the caller is done with the spans of the last.
 type arena struct {
 	bytes  []byte
 	usages []Usage
@@ -22,6 +23,56 @@ type arena struct {
 	// metas is the free part of a block of meta fields; the span being
 	// mapped writes its fields at its start (metaWindow, keepMeta).
 	metas []MetaField
+
+	byteBlocks  blockList[byte]
+	usageBlocks blockList[Usage]
+	floatBlocks blockList[float64]
+	metaBlocks  blockList[MetaField]
+}
+
+// reset makes every block free for the next batch. Meta blocks are wiped,
+// so that they keep nothing of the old spans' values alive.
+func (a *arena) reset() {
+	a.byteBlocks.reset(false)
+	a.usageBlocks.reset(false)
+	a.floatBlocks.reset(false)
+	a.metaBlocks.reset(true)
+	a.bytes, a.usages, a.floats, a.metas = nil, nil, nil, nil
+}
+
+// blockList remembers the blocks of one kind an arena allocated, to hand
+// them out again after a reset.
+type blockList[T any] struct {
+	all  [][]T
+	used int
+}
+
+// maxKeptBlocks bounds what a reused arena keeps between batches (a
+// megabyte or so of each kind); an unusually large batch allocates the
+// rest anew and lets it go.
+const maxKeptBlocks = 32
+
+func (l *blockList[T]) next(size int) []T {
+	if l.used < len(l.all) {
+		b := l.all[l.used][:0]
+		l.used++
+		return b
+	}
+	b := make([]T, 0, size)
+	if len(l.all) < maxKeptBlocks {
+		l.all = append(l.all, b)
+		l.used++
+	}
+	return b
+}
+
+func (l *blockList[T]) reset(wipe bool) {
+	if wipe {
+		for _, b := range l.all[:l.used] {
+			clear(b[:cap(b)])
+		}
+	}
+	l.used = 0
 }
 
 // metaBlock is how many meta fields a block holds, minMetaWindow the room
@@ -35,7 +86,7 @@ const (
 // current block, for the span about to be mapped.
 func (a *arena) metaWindow() Meta {
 	if cap(a.metas) < minMetaWindow {
-		a.metas = make([]MetaField, 0, metaBlock)
+		a.metas = a.metaBlocks.next(metaBlock)
 	}
 	return Meta(a.metas[:0])
 }
@@ -64,7 +115,7 @@ func (a *arena) json(b []byte) json.RawMessage {
 		return json.RawMessage(append([]byte(nil), b...))
 	}
 	if cap(a.bytes)-len(a.bytes) < len(b) {
-		a.bytes = make([]byte, 0, arenaBlock)
+		a.bytes = a.byteBlocks.next(arenaBlock)
 	}
 	start := len(a.bytes)
 	a.bytes = append(a.bytes, b...)
@@ -76,7 +127,7 @@ func (a *arena) json(b []byte) json.RawMessage {
 // usage returns a pointer to a copy of u.
 func (a *arena) usage(u Usage) *Usage {
 	if len(a.usages) == cap(a.usages) {
-		a.usages = make([]Usage, 0, 256)
+		a.usages = a.usageBlocks.next(256)
 	}
 	a.usages = append(a.usages, u)
 	return &a.usages[len(a.usages)-1]
@@ -85,7 +136,7 @@ func (a *arena) usage(u Usage) *Usage {
 // float returns a pointer to a copy of f.
 func (a *arena) float(f float64) *float64 {
 	if len(a.floats) == cap(a.floats) {
-		a.floats = make([]float64, 0, 256)
+		a.floats = a.floatBlocks.next(256)
 	}
 	a.floats = append(a.floats, f)
 	return &a.floats[len(a.floats)-1]

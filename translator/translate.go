@@ -153,19 +153,53 @@ func (c *spanCtx) setMeta(key string, v any) {
 // Spans are never dropped: a span without GenAI evidence becomes a
 // `function` span, so trees stay whole.
 func (t *Translator) ToOpper(td ptrace.Traces) []Span {
-	out := make([]Span, 0, td.SpanCount())
+	var b Batch
+	t.Map(&b, td)
+	return b.Spans
+}
+
+// Batch holds the spans of one mapping together with the storage they
+// point into (their meta.otel, meta fields, pre-encoded JSON, usages and
+// costs). A caller that maps batch after batch, as the exporter does,
+// reuses one Batch instead of allocating all of it again each time.
+type Batch struct {
+	Spans []Span
+
+	otel  []otelMeta
+	arena arena
+}
+
+// Map replaces b.Spans by the spans of td, as ToOpper maps them. It reuses
+// the storage of b's previous spans: the caller must be done with them,
+// and must not keep anything they refer to, except strings, which are
+// never reused.
+func (t *Translator) Map(b *Batch, td ptrace.Traces) {
+	n := td.SpanCount()
+	prev := len(b.Spans)
+	out := slices.Grow(b.Spans[:0], n)
+	defer func() {
+		// Slots the last batch used and this one did not.
+		if prev > len(out) {
+			clear(out[len(out):prev])
+		}
+		b.Spans = out
+	}()
 	st := mapStates.Get().(*mapState)
 	defer st.release()
 	view, obj := st.view, &st.obj
-	raw := slices.Grow(st.raw[:0], td.SpanCount())
+	raw := slices.Grow(st.raw[:0], n)
 	defer func() { st.raw = raw[:0] }()
-	ar := new(arena)
+	ar := &b.arena
+	ar.reset()
 	scratch := st.scratch
 	defer func() { st.scratch = scratch[:0] }()
 	c := new(spanCtx)
 	resources := resourceCache{}
 	// meta.otel of every span, in one allocation.
-	otelSlab := make([]otelMeta, td.SpanCount())
+	if cap(b.otel) < n {
+		b.otel = make([]otelMeta, n)
+	}
+	otelSlab := b.otel[:n]
 	position := 0
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -187,6 +221,7 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 				out = append(out, Span{})
 				s := &out[len(out)-1]
 				otel := &otelSlab[len(out)-1]
+				*otel = otelMeta{}
 				s.Meta = ar.metaWindow()
 				raw = append(raw, rawSpanID{})
 				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, otel: otel, raw: &raw[len(raw)-1], prices: &st.prices,
@@ -213,7 +248,6 @@ func (t *Translator) ToOpper(td ptrace.Traces) []Span {
 		}
 	}
 	markAggregates(out, raw)
-	return out
 }
 
 // resourceFacts is what the spans of a resource share: their retention,
