@@ -271,8 +271,25 @@ func (b *batch) markRetry(i int32) int {
 	return n
 }
 
+// batches holds the translator's storage between pushes: mapping into a
+// reused Batch spares the collector most of what translation allocates.
+var batches = sync.Pool{New: func() any { return new(translator.Batch) }}
+
+// maxPooledSpans keeps a batch far above the default batch size from
+// pinning its storage in the pool.
+const maxPooledSpans = 2 * defaultBatchMaxSize
+
 func (e *opperExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
-	spans := e.tr.ToOpper(td)
+	mapped := batches.Get().(*translator.Batch)
+	// Every request of the push has ended when pushTraces returns, and
+	// nothing the exporter keeps (ids in its maps) points into the batch.
+	defer func() {
+		if cap(mapped.Spans) <= maxPooledSpans {
+			batches.Put(mapped)
+		}
+	}()
+	e.tr.Map(mapped, td)
+	spans := mapped.Spans
 	if len(spans) == 0 {
 		return nil
 	}
