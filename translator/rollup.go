@@ -23,7 +23,10 @@ const (
 // own usage repeats that usage (an AI SDK 7 `embeddings` root over inner
 // `embeddings` spans, an OpenInference LLM span wrapping another), so it is
 // marked aggregate and leaves the totals.
-func markAggregates(spans []Span, raw []rawSpanID) {
+//
+// byRaw, when not nil, is an empty map the index may fill (ToOpper's,
+// reused from batch to batch).
+func markAggregates(spans []Span, raw []rawSpanID, byRaw map[rawKey]int32) {
 	// Nothing to mark without two usages.
 	usages := 0
 	for i := range spans {
@@ -34,7 +37,7 @@ func markAggregates(spans []Span, raw []rawSpanID) {
 	if usages < 2 {
 		return
 	}
-	find := spanIndex(spans, raw)
+	find := spanIndex(spans, raw, byRaw)
 	for i := range spans {
 		if spans[i].Usage == nil || spans[i].Aggregate {
 			continue
@@ -74,14 +77,16 @@ type rawSpanID struct {
 // they are left out. When every span's ids are its OTLP ids (raw, from
 // ToOpper), the index is keyed by those 24 bytes, cheaper to hash than two
 // id strings; else (explicit opper ids) by the trace and span id strings.
-func spanIndex(spans []Span, raw []rawSpanID) func(i int) (int, bool) {
+func spanIndex(spans []Span, raw []rawSpanID, byRaw map[rawKey]int32) func(i int) (int, bool) {
 	indexed := func(s *Span) bool { return s.Usage != nil || s.ParentID != "" }
 	exact := len(raw) == len(spans)
 	for i := 0; exact && i < len(raw); i++ {
 		exact = raw[i].exact
 	}
 	if exact {
-		byRaw := make(map[rawKey]int32, len(spans))
+		if byRaw == nil {
+			byRaw = make(map[rawKey]int32, len(spans))
+		}
 		for i := range spans {
 			if indexed(&spans[i]) {
 				byRaw[raw[i].id] = int32(i)

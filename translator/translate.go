@@ -93,6 +93,8 @@ type mapState struct {
 	scratch []byte
 	raw     []rawSpanID
 	prices  priceMemo
+	// byRaw is markAggregates' index, empty between uses.
+	byRaw map[rawKey]int32
 }
 
 var mapStates = sync.Pool{New: func() any { return &mapState{view: newAttrView()} }}
@@ -101,6 +103,10 @@ func (st *mapState) release() {
 	st.view.clearRefs()
 	st.prices = priceMemo{}
 	st.obj.reset()
+	if len(st.byRaw) > 1<<16 {
+		st.byRaw = nil // a huge batch should not pin its index
+	}
+	clear(st.byRaw)
 	if cap(st.scratch) > 1<<20 {
 		// One huge span should not pin its buffer.
 		st.scratch = nil
@@ -247,7 +253,10 @@ func (t *Translator) Map(b *Batch, td ptrace.Traces) {
 			}
 		}
 	}
-	markAggregates(out, raw)
+	if st.byRaw == nil {
+		st.byRaw = make(map[rawKey]int32)
+	}
+	markAggregates(out, raw, st.byRaw)
 }
 
 // resourceFacts is what the spans of a resource share: their retention,

@@ -518,7 +518,7 @@ func TestMarkAggregates(t *testing.T) {
 		{TraceID: "t3", ID: "cycle-a", ParentID: "cycle-b", Usage: u()},
 		{TraceID: "t3", ID: "cycle-b", ParentID: "cycle-a"},
 	}
-	markAggregates(spans, nil)
+	markAggregates(spans, nil, nil)
 	var marked []string
 	for _, s := range spans {
 		if s.Aggregate {
@@ -535,7 +535,7 @@ func TestMarkAggregates(t *testing.T) {
 		{TraceID: "t2", ID: "a2", Usage: u()},
 		{TraceID: "t2", ID: "b2", ParentID: "a", Usage: u()}, // "a" is in another trace
 	}
-	markAggregates(unique, nil)
+	markAggregates(unique, nil, nil)
 	assert.True(t, unique[0].Aggregate)
 	assert.False(t, unique[2].Aggregate)
 }
