@@ -19,14 +19,11 @@ func attrText(keys ...attrKey) contentSource {
 // flattenedMessages rebuilds flattened message attributes under prefix.
 func flattenedMessages(prefix attrPrefix) contentSource {
 	return func(c *spanCtx) (string, bool) {
-		msgs, dropped := rebuildFlattened(c.a, prefix)
+		text, dropped := flattenedJSON(c.a, prefix, c.flat)
 		if dropped > 0 {
 			c.otel.droppedFlattened = int64(dropped)
 		}
-		if len(msgs) == 0 {
-			return "", false
-		}
-		return string(appendJSON(nil, msgs)), true
+		return text, text != ""
 	}
 }
 

@@ -95,6 +95,7 @@ type mapState struct {
 	prices  priceMemo
 	// byRaw is markAggregates' index, empty between uses.
 	byRaw map[rawKey]int32
+	flat  flatBuilder
 }
 
 var mapStates = sync.Pool{New: func() any { return &mapState{view: newAttrView()} }}
@@ -132,6 +133,7 @@ type spanCtx struct {
 	arena   *arena
 	scratch []byte
 	obj     *objectBuilder
+	flat    *flatBuilder
 }
 
 // setMeta sets a meta field of the span being mapped, in its window of
@@ -231,7 +233,7 @@ func (t *Translator) Map(b *Batch, td ptrace.Traces) {
 				s.Meta = ar.metaWindow()
 				raw = append(raw, rawSpanID{})
 				*c = spanCtx{a: view, scopeMeta: scopeMeta, out: s, otel: otel, raw: &raw[len(raw)-1], prices: &st.prices,
-					retention: retention, arena: ar, scratch: scratch, obj: obj}
+					retention: retention, arena: ar, scratch: scratch, obj: obj, flat: &st.flat}
 				t.mapSpan(c, spans.At(k), position)
 				scratch = c.scratch
 				position++
