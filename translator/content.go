@@ -169,19 +169,8 @@ func jsonElements(c *spanCtx, key attrKey) (string, bool) {
 // and .vector live side by side).
 func flattenedField(prefix attrPrefix, field string) contentSource {
 	return func(c *spanCtx) (string, bool) {
-		items, _ := rebuildFlattened(c.a, prefix)
-		var out []any
-		for _, it := range items {
-			if m, ok := it.(map[string]any); ok {
-				if v, ok := m[field]; ok {
-					out = append(out, v)
-				}
-			}
-		}
-		if len(out) == 0 {
-			return "", false
-		}
-		return string(appendJSON(nil, out)), true
+		text := flattenedFieldJSON(c.a, prefix, field, c.flat)
+		return text, text != ""
 	}
 }
 

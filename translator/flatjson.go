@@ -54,9 +54,114 @@ func flattenedJSON(a *attrView, p attrPrefix, f *flatBuilder) (text string, drop
 // build returns the array (nil when there is no element) and whether it
 // could write it directly.
 func (f *flatBuilder) build(a *attrView, p attrPrefix) (out []byte, dropped int, ok bool) {
+	if dropped, ok = f.collect(a, p); !ok || len(f.entries) == 0 {
+		return nil, dropped, ok
+	}
+	out, ok = f.write(f.out[:0], f.entries, 0)
+	f.out = out
+	return out, dropped, ok
+}
+
+// flattenedFieldJSON is the JSON array of one field of every element
+// rebuilt from the flattened attributes under p, as flattenedField writes
+// it through the tree; "" when no element has the field.
+func flattenedFieldJSON(a *attrView, p attrPrefix, field string, f *flatBuilder) string {
+	defer f.reset()
+	if out, ok := f.fieldOfElements(a, p, field); ok {
+		return string(out)
+	}
+	items, _ := rebuildFlattened(a, p)
+	var out []any
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			if v, ok := m[field]; ok {
+				out = append(out, v)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return string(appendJSON(f.out[:0], out))
+}
+
+func (f *flatBuilder) fieldOfElements(a *attrView, p attrPrefix, field string) (out []byte, ok bool) {
+	if _, ok = f.collect(a, p); !ok || len(f.entries) == 0 {
+		return nil, ok
+	}
+	b := append(f.out[:0], '[')
+	found := 0
+	for i := 0; i < len(f.entries); {
+		group := f.group(f.entries[i:], 0)
+		i += len(group)
+		if len(group[0].segs) == 1 {
+			if len(group) > 1 {
+				return nil, false // a value and deeper keys at one place
+			}
+			continue // a bare value has no fields
+		}
+		depth := unwrapped(group, 1)
+		array := isIndex(group[0].segs[depth])
+		for _, e := range group {
+			if len(e.segs) == depth || isIndex(e.segs[depth]) != array {
+				return nil, false
+			}
+		}
+		if array {
+			continue
+		}
+		for k := 0; k < len(group); {
+			sub := f.group(group[k:], depth)
+			k += len(sub)
+			if sub[0].segs[depth] != field {
+				continue
+			}
+			if found > 0 {
+				b = append(b, ',')
+			}
+			found++
+			if b, ok = f.write(b, sub, depth+1); !ok {
+				return nil, false
+			}
+		}
+	}
+	f.out = b
+	if found == 0 {
+		return nil, true
+	}
+	return append(b, ']'), true
+}
+
+// group is the leading entries that share entries[0]'s segment at depth.
+func (f *flatBuilder) group(entries []flatEntry, depth int) []flatEntry {
+	seg := entries[0].segs[depth]
+	j := 1
+	for j < len(entries) && len(entries[j].segs) > depth && entries[j].segs[depth] == seg {
+		j++
+	}
+	return entries[:j]
+}
+
+// unwrapped is the depth at which the object node at depth is written: an
+// object holding only a wrapper whose value is an object is that object
+// (finalizeFlattened's unwrapping), as many times over as it applies.
+func unwrapped(entries []flatEntry, depth int) int {
+	for {
+		first, last := entries[0].segs, entries[len(entries)-1].segs
+		if len(first) <= depth+1 || isIndex(first[depth]) || len(last) <= depth || last[depth] != first[depth] ||
+			!slices.Contains(wrapperKeys, first[depth]) || isIndex(first[depth+1]) {
+			return depth
+		}
+		depth++
+	}
+}
+
+// collect gathers and sorts the flattened entries under p. It reports
+// false for what only the tree can decide.
+func (f *flatBuilder) collect(a *attrView, p attrPrefix) (dropped int, ok bool) {
 	bit := p.bit()
 	if a.prefixes&bit == 0 {
-		return nil, 0, true
+		return 0, true
 	}
 	n := len(prefixNames[p])
 	for i := range a.attrs {
@@ -75,14 +180,14 @@ func (f *flatBuilder) build(a *attrView, p attrPrefix) (out []byte, dropped int,
 		at.used = true
 		// A map leaf would be unwrapped by the tree's finishing pass too.
 		if at.val.Type() == pcommon.ValueTypeMap {
-			return nil, 0, false
+			return 0, false
 		}
 		start := len(f.segs)
 		inRange := true
 		for seg := range strings.SplitSeq(rest, ".") {
 			if isIndex(seg) {
 				if len(seg) > 1 && seg[0] == '0' {
-					return nil, 0, false // "01" and "1" are one index to the tree
+					return 0, false // "01" and "1" are one index to the tree
 				}
 				if len(seg) > 5 {
 					inRange = false
@@ -99,13 +204,8 @@ func (f *flatBuilder) build(a *attrView, p attrPrefix) (out []byte, dropped int,
 		}
 		f.entries = append(f.entries, flatEntry{segs: f.segs[start:len(f.segs):len(f.segs)], val: at.val})
 	}
-	if len(f.entries) == 0 {
-		return nil, dropped, true
-	}
 	slices.SortFunc(f.entries, func(x, y flatEntry) int { return comparePaths(x.segs, y.segs) })
-	out, ok = f.write(f.out[:0], f.entries, 0)
-	f.out = out
-	return out, dropped, ok
+	return dropped, true
 }
 
 // comparePaths orders paths segment by segment: indices numerically
@@ -145,31 +245,19 @@ func (f *flatBuilder) write(b []byte, entries []flatEntry, depth int) ([]byte, b
 		}
 		return appendValue(b, entries[0].val, 0), true
 	}
+	depth = unwrapped(entries, depth)
 	array := isIndex(entries[0].segs[depth])
-	if !array {
-		// An object holding one wrapper whose value is an object is that
-		// object (finalizeFlattened's unwrapping).
-		k := entries[0].segs[depth]
-		last := entries[len(entries)-1].segs
-		if len(last) > depth && last[depth] == k && slices.Contains(wrapperKeys, k) &&
-			len(entries[0].segs) > depth+1 && !isIndex(entries[0].segs[depth+1]) {
-			return f.write(b, entries, depth+1)
-		}
-	}
 	open, closing := byte('{'), byte('}')
 	if array {
 		open, closing = '[', ']'
 	}
 	b = append(b, open)
 	for i := 0; i < len(entries); {
-		seg := entries[i].segs[depth]
-		if len(entries[i].segs) == depth || isIndex(seg) != array {
+		if len(entries[i].segs) == depth || isIndex(entries[i].segs[depth]) != array {
 			return b, false // arrays and objects mixed at one place
 		}
-		j := i + 1
-		for j < len(entries) && len(entries[j].segs) > depth && entries[j].segs[depth] == seg {
-			j++
-		}
+		seg := entries[i].segs[depth]
+		j := i + len(f.group(entries[i:], depth))
 		if i > 0 {
 			b = append(b, ',')
 		}

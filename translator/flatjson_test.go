@@ -19,6 +19,22 @@ func flattenedReference(a *attrView, p attrPrefix) (string, int) {
 	return string(appendJSON(nil, msgs)), dropped
 }
 
+func flattenedFieldReference(a *attrView, p attrPrefix, field string) string {
+	items, _ := rebuildFlattened(a, p)
+	var out []any
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			if v, ok := m[field]; ok {
+				out = append(out, v)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return string(appendJSON(nil, out))
+}
+
 func checkFlattened(t *testing.T, attrs pcommon.Map) {
 	t.Helper()
 	for _, p := range []attrPrefix{pGenAIPrompt, pLLMInputMessages} {
@@ -30,6 +46,12 @@ func checkFlattened(t *testing.T, attrs pcommon.Map) {
 		got, gotDropped := flattenedJSON(view, p, &f)
 		if got != want || gotDropped != wantDropped {
 			t.Fatalf("prefix %s: got %s (%d dropped), want %s (%d dropped)", prefixNames[p], got, gotDropped, want, wantDropped)
+		}
+		for _, field := range []string{"text", "vector", "role", "message"} {
+			view.reset(attrs)
+			want := flattenedFieldReference(view, p, field)
+			view.reset(attrs)
+			assert.Equal(t, want, flattenedFieldJSON(view, p, field, &f), "field %s", field)
 		}
 		for i := range view.attrs {
 			if strings.HasPrefix(view.attrs[i].key, prefixNames[p]) {
@@ -63,6 +85,12 @@ func TestFlattenedJSON(t *testing.T) {
 	attrs.PutStr("gen_ai.prompt.0.content", "what is \"2+2\"?")
 	attrs.PutStr("gen_ai.prompt.3.role", "assistant")
 	attrs.PutStr("gen_ai.prompt.4", "a bare element")
+	// OpenInference embeddings: text and vector side by side.
+	attrs.PutStr("llm.input_messages.3.embedding.text", "hello")
+	vec := attrs.PutEmptySlice("llm.input_messages.3.embedding.vector")
+	vec.AppendEmpty().SetDouble(0.25)
+	vec.AppendEmpty().SetDouble(-1)
+	attrs.PutStr("llm.input_messages.4.embedding.text", "world")
 	checkFlattened(t, attrs)
 	for _, p := range []attrPrefix{pGenAIPrompt, pLLMInputMessages} {
 		view := newAttrView()
@@ -95,6 +123,7 @@ func FuzzFlattenedJSON(f *testing.F) {
 	f.Add("0.role|0.content|1.message.role|1.message.content|3", "user")
 	f.Add("0.a.0.tool_call.id|0.a.1.tool_call.id|0.b|00.c", "v")
 	f.Add("2.message.message.x|2.x.9|10|1.0.0", "")
+	f.Add("0.embedding.text|0.embedding.vector|1.embedding.text|2.text|3.vector.0|4.message.role", "t")
 	f.Fuzz(func(t *testing.T, keys, value string) {
 		m := pcommon.NewMap()
 		for i, k := range strings.Split(keys, "|") {
