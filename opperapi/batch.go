@@ -3,7 +3,6 @@ package opperapi // import "github.com/opperotel/bridge/opperapi"
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 )
 
 // DecodeBatchResponse decodes the answer to `POST /v2/spans/batch`.
@@ -141,9 +140,16 @@ func (s *batchScanner) int(v *int) bool {
 	if s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
 		return false
 	}
-	x, err := strconv.Atoi(string(s.b[start:s.i]))
+	// At most 18 digits: no overflow.
+	x := 0
+	for _, c := range s.b[digits:s.i] {
+		x = x*10 + int(c-'0')
+	}
+	if digits > start {
+		x = -x
+	}
 	*v = x
-	return err == nil
+	return true
 }
 
 // str reads a string without escapes, control characters or bytes
