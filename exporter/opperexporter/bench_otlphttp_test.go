@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
@@ -117,7 +119,7 @@ func BenchmarkExportOTLPHTTP(b *testing.B) {
 			cfg.ClientConfig.Compression = ""
 			cfg.Encoding = enc
 			cfg.QueueConfig = benchQueue()
-			exp, err := f.CreateTraces(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
+			exp, err := f.CreateTraces(context.Background(), benchSettings(b, f.Type()), cfg)
 			require.NoError(b, err)
 			require.NoError(b, exp.Start(context.Background(), componenttest.NewNopHost()))
 			defer func() { require.NoError(b, exp.Shutdown(context.Background())) }()
@@ -167,6 +169,19 @@ func TestBenchServersCountSpans(t *testing.T) {
 	}
 }
 
+// benchSettings gives every export benchmark the same self-telemetry as
+// startExporter gives the opper exporter: an SDK meter provider with a
+// reader, as a collector's own metrics have. With no-op telemetry the
+// exporter helper skips work (the queue's size in bytes, the HTTP
+// client's instruments) that a real collector does.
+func benchSettings(b *testing.B, typ component.Type) exporter.Settings {
+	tel := componenttest.NewTelemetry()
+	b.Cleanup(func() { require.NoError(b, tel.Shutdown(context.Background())) })
+	set := exportertest.NewNopSettings(typ)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	return set
+}
+
 // nopCounter is an exporter push function that only counts: what the
 // queue and batching cost before any exporter's own work.
 type nopCounter struct{ spans atomic.Int64 }
@@ -178,8 +193,7 @@ func (n *nopCounter) accepted() (int64, int64, int64) { return n.spans.Load(), 0
 // target over this floor ("per 1,000 spans over a nop exporter").
 func BenchmarkExportNop(b *testing.B) {
 	n := &nopCounter{}
-	set := exportertest.NewNopSettings(metadata.Type)
-	exp, err := exporterhelper.NewTraces(context.Background(), set, &struct{}{},
+	exp, err := exporterhelper.NewTraces(context.Background(), benchSettings(b, metadata.Type), &struct{}{},
 		func(_ context.Context, td ptrace.Traces) error {
 			n.spans.Add(int64(td.SpanCount()))
 			return nil
