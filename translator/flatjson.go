@@ -44,11 +44,17 @@ func flattenedJSON(a *attrView, p attrPrefix, f *flatBuilder) (text string, drop
 	if ok {
 		return string(out), dropped
 	}
+	return flattenedTreeJSON(a, p, f.out[:0])
+}
+
+// flattenedTreeJSON is the way through the tree: rebuildFlattened, then
+// appendJSON, using b.
+func flattenedTreeJSON(a *attrView, p attrPrefix, b []byte) (text string, dropped int) {
 	msgs, dropped := rebuildFlattened(a, p)
 	if len(msgs) == 0 {
 		return "", dropped
 	}
-	return string(appendJSON(f.out[:0], msgs)), dropped
+	return string(appendJSON(b, msgs)), dropped
 }
 
 // build returns the array (nil when there is no element) and whether it
@@ -70,6 +76,12 @@ func flattenedFieldJSON(a *attrView, p attrPrefix, field string, f *flatBuilder)
 	if out, ok := f.fieldOfElements(a, p, field); ok {
 		return string(out)
 	}
+	return flattenedFieldTreeJSON(a, p, field, f.out[:0])
+}
+
+// flattenedFieldTreeJSON is the way through the tree: every rebuilt
+// element that is an object and has field gives its value, using b.
+func flattenedFieldTreeJSON(a *attrView, p attrPrefix, field string, b []byte) string {
 	items, _ := rebuildFlattened(a, p)
 	var out []any
 	for _, it := range items {
@@ -82,7 +94,7 @@ func flattenedFieldJSON(a *attrView, p attrPrefix, field string, f *flatBuilder)
 	if len(out) == 0 {
 		return ""
 	}
-	return string(appendJSON(f.out[:0], out))
+	return string(appendJSON(b, out))
 }
 
 func (f *flatBuilder) fieldOfElements(a *attrView, p attrPrefix, field string) (out []byte, ok bool) {
@@ -159,35 +171,20 @@ func unwrapped(entries []flatEntry, depth int) int {
 // collect gathers and sorts the flattened entries under p. It reports
 // false for what only the tree can decide.
 func (f *flatBuilder) collect(a *attrView, p attrPrefix) (dropped int, ok bool) {
-	bit := p.bit()
-	if a.prefixes&bit == 0 {
-		return 0, true
-	}
-	n := len(prefixNames[p])
-	for i := range a.attrs {
-		at := &a.attrs[i]
-		if at.prefixes&bit == 0 {
-			continue
-		}
-		rest := at.key[n:]
-		first := rest
-		if dot := strings.IndexByte(rest, '.'); dot >= 0 {
-			first = rest[:dot]
-		}
-		if !isIndex(first) {
-			continue
-		}
-		at.used = true
+	ok = true
+	eachFlattened(a, p, func(at *attr, rest string) bool {
 		// A map leaf would be unwrapped by the tree's finishing pass too.
 		if at.val.Type() == pcommon.ValueTypeMap {
-			return 0, false
+			ok = false
+			return false
 		}
 		start := len(f.segs)
 		inRange := true
 		for seg := range strings.SplitSeq(rest, ".") {
 			if isIndex(seg) {
 				if len(seg) > 1 && seg[0] == '0' {
-					return 0, false // "01" and "1" are one index to the tree
+					ok = false // "01" and "1" are one index to the tree
+					return false
 				}
 				if len(seg) > 5 {
 					inRange = false
@@ -200,9 +197,13 @@ func (f *flatBuilder) collect(a *attrView, p attrPrefix) (dropped int, ok bool) 
 		if !inRange {
 			f.segs = f.segs[:start]
 			dropped++
-			continue
+			return true
 		}
 		f.entries = append(f.entries, flatEntry{segs: f.segs[start:len(f.segs):len(f.segs)], val: at.val})
+		return true
+	})
+	if !ok {
+		return 0, false
 	}
 	slices.SortFunc(f.entries, func(x, y flatEntry) int { return comparePaths(x.segs, y.segs) })
 	return dropped, true

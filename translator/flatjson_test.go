@@ -9,38 +9,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
-// flattenedReference is what flattenedJSON must equal: the tree rebuilt,
-// then encoded.
-func flattenedReference(a *attrView, p attrPrefix) (string, int) {
-	msgs, dropped := rebuildFlattened(a, p)
-	if len(msgs) == 0 {
-		return "", dropped
-	}
-	return string(appendJSON(nil, msgs)), dropped
-}
-
-func flattenedFieldReference(a *attrView, p attrPrefix, field string) string {
-	items, _ := rebuildFlattened(a, p)
-	var out []any
-	for _, it := range items {
-		if m, ok := it.(map[string]any); ok {
-			if v, ok := m[field]; ok {
-				out = append(out, v)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return ""
-	}
-	return string(appendJSON(nil, out))
-}
-
 func checkFlattened(t *testing.T, attrs pcommon.Map) {
 	t.Helper()
 	for _, p := range []attrPrefix{pGenAIPrompt, pLLMInputMessages} {
 		view := newAttrView()
 		view.reset(attrs)
-		want, wantDropped := flattenedReference(view, p)
+		want, wantDropped := flattenedTreeJSON(view, p, nil)
 		view.reset(attrs)
 		var f flatBuilder
 		got, gotDropped := flattenedJSON(view, p, &f)
@@ -49,7 +23,7 @@ func checkFlattened(t *testing.T, attrs pcommon.Map) {
 		}
 		for _, field := range []string{"text", "vector", "role", "message"} {
 			view.reset(attrs)
-			want := flattenedFieldReference(view, p, field)
+			want := flattenedFieldTreeJSON(view, p, field, nil)
 			view.reset(attrs)
 			assert.Equal(t, want, flattenedFieldJSON(view, p, field, &f), "field %s", field)
 		}

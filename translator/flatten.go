@@ -23,38 +23,19 @@ type indexed map[int]any
 // are taken (so `gen_ai.prompt.name` is not). It returns nil when there are
 // none, and the number of keys dropped for an out-of-range index.
 func rebuildFlattened(a *attrView, p attrPrefix) (out []any, dropped int) {
-	bit := p.bit()
-	if a.prefixes&bit == 0 {
-		return nil, 0
-	}
-	n := len(prefixNames[p])
 	var root indexed
-	for i := range a.attrs {
-		at := &a.attrs[i]
-		if at.prefixes&bit == 0 {
-			continue
-		}
-		rest := at.key[n:]
-		dot := strings.IndexByte(rest, '.')
-		first := rest
-		if dot >= 0 {
-			first = rest[:dot]
-		}
-		if !isIndex(first) {
-			continue
-		}
-		at.used = true
+	eachFlattened(a, p, func(at *attr, rest string) bool {
 		if root == nil {
 			root = indexed{}
 		}
-		var ok bool
-		var c any = root
-		if c, ok = insertPath(c, strings.Split(rest, "."), valueToAny(at.val, 0)); !ok {
+		c, ok := insertPath(root, strings.Split(rest, "."), valueToAny(at.val, 0))
+		if !ok {
 			dropped++
-			continue
+			return true
 		}
 		root = c.(indexed)
-	}
+		return true
+	})
 	if root == nil {
 		return nil, dropped
 	}
@@ -65,6 +46,13 @@ func rebuildFlattened(a *attrView, p attrPrefix) (out []any, dropped int) {
 // rebuild under p, without rebuilding them: what metadata retention and
 // content already read need.
 func consumeFlattened(a *attrView, p attrPrefix) {
+	eachFlattened(a, p, func(*attr, string) bool { return true })
+}
+
+// eachFlattened marks consumed, and calls f with, every attribute under p
+// whose first key segment after p is an array index, with the key's rest
+// after p, until f returns false.
+func eachFlattened(a *attrView, p attrPrefix, f func(at *attr, rest string) bool) {
 	bit := p.bit()
 	if a.prefixes&bit == 0 {
 		return
@@ -75,12 +63,17 @@ func consumeFlattened(a *attrView, p attrPrefix) {
 		if at.prefixes&bit == 0 {
 			continue
 		}
-		first := at.key[n:]
-		if dot := strings.IndexByte(first, '.'); dot >= 0 {
-			first = first[:dot]
+		rest := at.key[n:]
+		first := rest
+		if dot := strings.IndexByte(rest, '.'); dot >= 0 {
+			first = rest[:dot]
 		}
-		if isIndex(first) {
-			at.used = true
+		if !isIndex(first) {
+			continue
+		}
+		at.used = true
+		if !f(at, rest) {
+			return
 		}
 	}
 }
