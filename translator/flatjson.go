@@ -104,7 +104,7 @@ func (f *flatBuilder) fieldOfElements(a *attrView, p attrPrefix, field string) (
 	b := append(f.out[:0], '[')
 	found := 0
 	for i := 0; i < len(f.entries); {
-		group := f.group(f.entries[i:], 0)
+		group := leadingGroup(f.entries[i:], 0)
 		i += len(group)
 		if len(group[0].segs) == 1 {
 			if len(group) > 1 {
@@ -123,7 +123,7 @@ func (f *flatBuilder) fieldOfElements(a *attrView, p attrPrefix, field string) (
 			continue
 		}
 		for k := 0; k < len(group); {
-			sub := f.group(group[k:], depth)
+			sub := leadingGroup(group[k:], depth)
 			k += len(sub)
 			if sub[0].segs[depth] != field {
 				continue
@@ -144,8 +144,8 @@ func (f *flatBuilder) fieldOfElements(a *attrView, p attrPrefix, field string) (
 	return append(b, ']'), true
 }
 
-// group is the leading entries that share entries[0]'s segment at depth.
-func (f *flatBuilder) group(entries []flatEntry, depth int) []flatEntry {
+// leadingGroup is the leading entries that share entries[0]'s segment at depth.
+func leadingGroup(entries []flatEntry, depth int) []flatEntry {
 	seg := entries[0].segs[depth]
 	j := 1
 	for j < len(entries) && len(entries[j].segs) > depth && entries[j].segs[depth] == seg {
@@ -258,7 +258,7 @@ func (f *flatBuilder) write(b []byte, entries []flatEntry, depth int) ([]byte, b
 			return b, false // arrays and objects mixed at one place
 		}
 		seg := entries[i].segs[depth]
-		j := i + len(f.group(entries[i:], depth))
+		j := i + len(leadingGroup(entries[i:], depth))
 		if i > 0 {
 			b = append(b, ',')
 		}

@@ -24,8 +24,8 @@ const (
 // `embeddings` spans, an OpenInference LLM span wrapping another), so it is
 // marked aggregate and leaves the totals.
 //
-// byRaw, when not nil, is an empty map the index may fill (ToOpper's,
-// reused from batch to batch).
+// byRaw is an empty map the index may fill (Map's, reused from batch to
+// batch); only spans whose raw ids are exact need it.
 func markAggregates(spans []Span, raw []rawSpanID, byRaw map[rawKey]int32) {
 	// Nothing to mark without two usages.
 	usages := 0
@@ -84,9 +84,6 @@ func spanIndex(spans []Span, raw []rawSpanID, byRaw map[rawKey]int32) func(i int
 		exact = raw[i].exact
 	}
 	if exact {
-		if byRaw == nil {
-			byRaw = make(map[rawKey]int32, len(spans))
-		}
 		for i := range spans {
 			if indexed(&spans[i]) {
 				byRaw[raw[i].id] = int32(i)

@@ -98,16 +98,17 @@ type mapState struct {
 	flat  flatBuilder
 }
 
-var mapStates = sync.Pool{New: func() any { return &mapState{view: newAttrView()} }}
+var mapStates = sync.Pool{New: func() any { return &mapState{view: newAttrView(), byRaw: map[rawKey]int32{}} }}
 
 func (st *mapState) release() {
 	st.view.clearRefs()
 	st.prices = priceMemo{}
 	st.obj.reset()
 	if len(st.byRaw) > 1<<16 {
-		st.byRaw = nil // a huge batch should not pin its index
+		st.byRaw = map[rawKey]int32{} // a huge batch should not pin its index
+	} else {
+		clear(st.byRaw)
 	}
-	clear(st.byRaw)
 	if cap(st.scratch) > 1<<20 {
 		// One huge span should not pin its buffer.
 		st.scratch = nil
@@ -254,9 +255,6 @@ func (t *Translator) Map(b *Batch, td ptrace.Traces) {
 				s.Meta = ar.keepMeta(s.Meta)
 			}
 		}
-	}
-	if st.byRaw == nil {
-		st.byRaw = make(map[rawKey]int32)
 	}
 	markAggregates(out, raw, st.byRaw)
 }
