@@ -1,6 +1,9 @@
 package translator
 
-import "sync"
+import (
+	"hash/maphash"
+	"sync"
+)
 
 // AggregateTracker carries the aggregate rule of genai-mapping.md c.4
 // across batches. OTel exports a child before its parent, often in an
@@ -12,12 +15,20 @@ import "sync"
 type AggregateTracker struct {
 	mu    sync.Mutex
 	limit int
+	seed  maphash.Seed
 	// marked holds span keys known to have a descendant with own usage.
-	marked map[spanKey]struct{}
+	marked map[markKey]struct{}
 	// ring remembers insertion order for eviction.
-	ring []spanKey
+	ring []markKey
 	next int
 }
+
+// markKey stands for a span by hashes of its trace and span ids. Two
+// 64-bit hashes under a random seed make a false match (a span wrongly
+// marked) as likely as a 128-bit collision. Unlike the id strings, the
+// key holds no pointers: the map is smaller, the collector's GC does not
+// scan it, and it keeps no span's id strings alive.
+type markKey struct{ trace, id uint64 }
 
 type spanKey struct{ trace, id string }
 
@@ -26,7 +37,7 @@ func NewAggregateTracker(limit int) *AggregateTracker {
 	if limit <= 0 {
 		limit = 1
 	}
-	return &AggregateTracker{limit: limit, marked: make(map[spanKey]struct{}, limit), ring: make([]spanKey, 0, limit)}
+	return &AggregateTracker{limit: limit, seed: maphash.MakeSeed(), marked: make(map[markKey]struct{}, limit), ring: make([]markKey, 0, limit)}
 }
 
 // Mark marks as aggregate the usage spans of this batch that an earlier
@@ -39,7 +50,8 @@ func (t *AggregateTracker) Mark(spans []Span) int {
 	n := 0
 	for i := range spans {
 		s := &spans[i]
-		_, known := t.marked[spanKey{s.TraceID, s.ID}]
+		trace := maphash.String(t.seed, s.TraceID)
+		_, known := t.marked[markKey{trace, maphash.String(t.seed, s.ID)}]
 		if known && s.Usage != nil && !s.Aggregate {
 			s.Aggregate = true
 			n++
@@ -47,13 +59,13 @@ func (t *AggregateTracker) Mark(spans []Span) int {
 		// A span with its own usage, or one above such a span, makes its
 		// parent an aggregate too.
 		if s.ParentID != "" && (known || s.Usage != nil) {
-			t.add(spanKey{s.TraceID, s.ParentID})
+			t.add(markKey{trace, maphash.String(t.seed, s.ParentID)})
 		}
 	}
 	return n
 }
 
-func (t *AggregateTracker) add(k spanKey) {
+func (t *AggregateTracker) add(k markKey) {
 	if _, ok := t.marked[k]; ok {
 		return
 	}

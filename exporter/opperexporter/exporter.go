@@ -36,7 +36,7 @@ const (
 
 // aggregateMemory is how many recent spans the aggregate tracker keeps:
 // enough for the parents still to come of the children a few batches have
-// sent, at about 100 bytes each.
+// sent, at about 40 bytes each.
 const aggregateMemory = 100_000
 
 type opperExporter struct {
