@@ -58,7 +58,9 @@ func (e *opperExporter) pushBulk(ctx context.Context, b *batch) {
 }
 
 // bulkLevel sends one depth level; it returns false when the bulk
-// endpoint is unsupported.
+// endpoint is unsupported. Each chunk is sent as soon as it is encoded,
+// while the next is encoded: its body is still in the cache when it is
+// written out, and the level's bodies are not all held at once.
 func (e *opperExporter) bulkLevel(ctx context.Context, b *batch, level []int32) bool {
 	var items []int32
 	for _, i := range level {
@@ -66,21 +68,20 @@ func (e *opperExporter) bulkLevel(ctx context.Context, b *batch, level []int32) 
 			items = append(items, i)
 		}
 	}
-	chunks := e.chunk(b, items)
-	if len(chunks) == 0 {
-		return true
-	}
-	if e.bulkState.Load() == bulkUnknown {
-		// Probe with the first chunk alone before sending the others.
-		if !e.sendChunk(ctx, b, chunks[0]) {
-			return false
-		}
-		chunks = chunks[1:]
-	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	supported := true
-	for _, c := range chunks {
+	e.chunk(b, items, func(c bulkChunk) bool {
+		if e.bulkState.Load() == bulkUnknown {
+			// Probe with this chunk alone before sending others.
+			if !e.sendChunk(ctx, b, c) {
+				mu.Lock()
+				supported = false
+				mu.Unlock()
+				return false
+			}
+			return true
+		}
 		wg.Go(func() {
 			if !e.sendChunk(ctx, b, c) {
 				mu.Lock()
@@ -88,7 +89,8 @@ func (e *opperExporter) bulkLevel(ctx context.Context, b *batch, level []int32) 
 				mu.Unlock()
 			}
 		})
-	}
+		return true
+	})
 	wg.Wait()
 	return supported
 }
@@ -99,9 +101,9 @@ type bulkChunk struct {
 }
 
 // chunk encodes items into request bodies of at most bulkMaxItems spans
-// and about bulkMaxBytes.
-func (e *opperExporter) chunk(b *batch, items []int32) []bulkChunk {
-	var out []bulkChunk
+// and about bulkMaxBytes, and hands each to send as it is complete; it
+// stops early when send returns false.
+func (e *opperExporter) chunk(b *batch, items []int32, send func(bulkChunk) bool) {
 	var cur bulkChunk
 	for _, i := range items {
 		if cur.body == nil {
@@ -118,15 +120,16 @@ func (e *opperExporter) chunk(b *batch, items []int32) []bulkChunk {
 		if len(cur.items) >= bulkMaxItems || len(*cur.body) >= bulkMaxBytes {
 			e.bulkBodySize.Store(int64(len(*cur.body)))
 			*cur.body = append(*cur.body, ']')
-			out = append(out, cur)
+			if !send(cur) {
+				return
+			}
 			cur = bulkChunk{}
 		}
 	}
 	if cur.body != nil {
 		*cur.body = append(*cur.body, ']')
-		out = append(out, cur)
+		send(cur)
 	}
-	return out
 }
 
 // sendChunk sends one bulk request and settles its items; it returns
