@@ -94,9 +94,11 @@ test-go:
 	$(GO) test $(RACE) -count=1 $(GOTEST_FLAGS) ./...
 
 ## bench: run benchmarks, e.g. make bench BENCH=BenchmarkToOpper PKG=./translator
+# BENCH_FLAGS come after the package, so a package's own benchmark flags
+# (-export.inputs, -export.cpuprofile in ./exporter/opperexporter) reach it.
 bench:
 	@mkdir -p $(dir $(BENCH_OUT))
-	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem -count=$(BENCHCOUNT) $(BENCH_FLAGS) $(PKG) | tee $(BENCH_OUT)
+	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem -count=$(BENCHCOUNT) $(PKG) $(BENCH_FLAGS) | tee $(BENCH_OUT)
 	@echo "bench: output kept in $(BENCH_OUT)"
 
 ## benchstat: compare two bench outputs: make benchstat OLD=bench/a.txt NEW=bench/b.txt

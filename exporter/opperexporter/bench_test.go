@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"flag"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -126,6 +130,20 @@ func arrayObjects(b []byte) (n, end int) {
 	return n, len(b)
 }
 
+// benchEncodedInputs is benchInputs encoded as OTLP protobuf, built one
+// batch at a time so that no more than one is ever decoded.
+func benchEncodedInputs(b *testing.B, n, count int) [][]byte {
+	base := allFixtures(b)
+	out := make([][]byte, count)
+	r := 0
+	for k := range out {
+		var err error
+		out[k], err = (&ptrace.ProtoMarshaler{}).MarshalTraces(replicate(base, n, &r))
+		require.NoError(b, err)
+	}
+	return out
+}
+
 // benchInput is the fixture mix replicated to n spans, each replica with
 // its own trace ids (so its own span ids).
 func benchInput(b *testing.B, n int) ptrace.Traces { return benchInputs(b, n, 1)[0] }
@@ -208,24 +226,60 @@ func (s *benchServer) accepted() (int64, int64, int64) {
 	return s.spans.Load(), s.bytes.Load(), s.reqs.Load()
 }
 
+// The export benchmarks' own flags, after -args or in BENCH_FLAGS.
+var (
+	benchInputsFlag = flag.String("export.inputs", "decoded",
+		"the export benchmarks' inputs: decoded (each batch decoded from OTLP protobuf in the timed loop, "+
+			"into fresh memory, as a receiver hands it on; the nop floor includes the decoding) or "+
+			"shared (copies built beforehand, whose strings all share the fixtures' few, always cached, bytes)")
+	benchCPUProfileFlag = flag.String("export.cpuprofile", "",
+		"write a CPU profile of the export benchmarks' timed part alone to this file "+
+			"(a plain -cpuprofile mostly shows the inputs being built)")
+)
+
 // measureExport feeds exp b.N distinct batches of the fixture mix, 1,000
 // spans each, waits until srv has them all, and reports throughput, process
-// CPU, allocations and peak memory per span.
+// CPU (and the garbage collector's part of it), allocations and peak memory
+// per span.
 func measureExport(b *testing.B, exp consumer.Traces, srv spanCounter) {
-	// ConsumeTraces owns what it is given: one distinct copy per call.
+	// ConsumeTraces owns what it is given: one distinct batch per call.
 	const perCall = 1000
-	inputs := benchInputs(b, perCall, b.N)
-	n := int64(inputs[0].SpanCount())
+	var next func(i int) ptrace.Traces
+	switch *benchInputsFlag {
+	case "decoded":
+		encoded := benchEncodedInputs(b, perCall, b.N)
+		next = func(i int) ptrace.Traces {
+			td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(encoded[i])
+			require.NoError(b, err)
+			return td
+		}
+	case "shared":
+		inputs := benchInputs(b, perCall, b.N)
+		next = func(i int) ptrace.Traces { return inputs[i] }
+	default:
+		b.Fatalf("-export.inputs: want decoded or shared, got %q", *benchInputsFlag)
+	}
+	var want int64
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	cpu0 := procstat.CPUTime()
+	if f := *benchCPUProfileFlag; f != "" {
+		out, err := os.Create(f)
+		require.NoError(b, err)
+		require.NoError(b, pprof.StartCPUProfile(out))
+		defer func() {
+			pprof.StopCPUProfile()
+			require.NoError(b, out.Close())
+		}()
+	}
+	cpu0, gc0 := procstat.CPUTime(), gcCPUSeconds()
 	start := time.Now()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		require.NoError(b, exp.ConsumeTraces(context.Background(), inputs[i]))
+		td := next(i)
+		want += int64(td.SpanCount())
+		require.NoError(b, exp.ConsumeTraces(context.Background(), td))
 	}
-	want := n * int64(b.N)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		got, _, _ := srv.accepted()
@@ -239,12 +293,13 @@ func measureExport(b *testing.B, exp consumer.Traces, srv spanCounter) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cpu := procstat.CPUTime() - cpu0
+	cpu, gc := procstat.CPUTime()-cpu0, gcCPUSeconds()-gc0
 	runtime.ReadMemStats(&ms1)
 	_, bodyBytes, reqs := srv.accepted()
 	total := float64(want)
 	b.ReportMetric(total/elapsed.Seconds(), "spans/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/total, "cpu-ns/span")
+	b.ReportMetric(gc*1e9/total, "gc-cpu-ns/span")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/total, "allocs/span")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/total, "B/span")
 	b.ReportMetric(procstat.PeakRSSMiB(), "peak-RSS-MiB")
@@ -253,6 +308,13 @@ func measureExport(b *testing.B, exp consumer.Traces, srv spanCounter) {
 		b.ReportMetric(total/float64(reqs), "spans/request")
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// gcCPUSeconds is the CPU the garbage collector has used so far.
+func gcCPUSeconds() float64 {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	return s[0].Value.Float64()
 }
 
 // BenchmarkTranslateOnly is the translator's share of BenchmarkExport:
