@@ -445,6 +445,22 @@ func TestAggregateTrackerAcrossBatches(t *testing.T) {
 	assert.Zero(t, tracker.Mark(late), "evicted")
 }
 
+// The tracker keys spans by hashes of trace and span id apart: a span id
+// marked in one trace says nothing of the same id in another, nor of a
+// trace id met as a span id.
+func TestAggregateTrackerKeepsTracesApart(t *testing.T) {
+	u := &Usage{Input: 6, Total: 6}
+	tracker := NewAggregateTracker(16)
+	tracker.Mark([]Span{{TraceID: "t1", ID: "child", ParentID: "parent", Usage: u}})
+	other := []Span{
+		{TraceID: "t2", ID: "parent", Usage: &Usage{Total: 1}},
+		{TraceID: "parent", ID: "t1", Usage: &Usage{Total: 1}},
+	}
+	assert.Zero(t, tracker.Mark(other))
+	same := []Span{{TraceID: "t1", ID: "parent", Usage: &Usage{Total: 1}}}
+	assert.Equal(t, 1, tracker.Mark(same))
+}
+
 func TestAppendRFC3339NanoMatchesTimeFormat(t *testing.T) {
 	for _, ts := range []time.Time{
 		time.Date(2024, 3, 20, 10, 0, 0, 0, time.UTC),
