@@ -24,6 +24,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -376,20 +377,10 @@ type fixture struct {
 // not the log captures beside them).
 func loadFixtures(t *testing.T) []fixture {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot, "testdata", "otlp", "*.otlp.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures in testdata/otlp: %v", err)
-	}
+	files := otlpfixtures.Files(t, filepath.Join(repoRoot, "testdata", "otlp"))
 	out := make([]fixture, 0, len(files))
 	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+		raw, td := otlpfixtures.Read(t, f)
 		out = append(out, fixture{name: filepath.Base(f), raw: raw, td: td})
 	}
 	return out

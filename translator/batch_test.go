@@ -5,16 +5,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 )
 
 // A reused Batch gives each batch exactly what a fresh mapping gives,
 // whatever the batches before it were (larger, smaller, other conventions),
 // in both retentions.
 func TestBatchReuseMapsLikeAFreshBatch(t *testing.T) {
-	files := fixtureFiles(t)
+	files := otlpfixtures.Files(t, otlpDir)
 	inputs := make([]ptrace.Traces, 0, len(files)+1)
 	for _, f := range files {
-		inputs = append(inputs, loadTraces(t, f))
+		inputs = append(inputs, otlpfixtures.Load(t, f))
 	}
 	all := ptrace.NewTraces()
 	for _, td := range inputs {

@@ -6,6 +6,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 	"github.com/opperotel/bridge/internal/procstat"
 )
 
@@ -15,8 +16,8 @@ func benchMix(b *testing.B) ptrace.Traces {
 	b.Helper()
 	mix := ptrace.NewTraces()
 	var inputs []ptrace.Traces
-	for _, f := range fixtureFiles(b) {
-		inputs = append(inputs, loadTraces(b, f))
+	for _, f := range otlpfixtures.Files(b, otlpDir) {
+		inputs = append(inputs, otlpfixtures.Load(b, f))
 	}
 	for mix.SpanCount() < 10000 {
 		for _, td := range inputs {

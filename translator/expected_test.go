@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 )
 
 // expectation files: shared/fixtures/expected.json as shipped, and the same
@@ -60,7 +62,7 @@ func TestExpectedMappings(t *testing.T) {
 		require.NotEmpty(t, doc.Fixtures)
 		for _, fx := range doc.Fixtures {
 			t.Run(fx.File, func(t *testing.T) {
-				td := loadTraces(t, filepath.Join(otlpDir, fx.File))
+				td := otlpfixtures.Load(t, filepath.Join(otlpDir, fx.File))
 				spans := tr.ToOpper(td)
 				require.Len(t, spans, len(fx.Spans), "span count")
 				checkFixture(t, fx, spans, otlpNames(td))

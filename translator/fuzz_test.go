@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 	"github.com/opperotel/bridge/opperapi"
 )
 
@@ -99,7 +100,7 @@ func FuzzToOpper(f *testing.F) {
 // FuzzOTLPJSON mutates the real payloads themselves: whatever OTLP/JSON
 // the collector accepts, the translator must take.
 func FuzzOTLPJSON(f *testing.F) {
-	for _, file := range fixtureFiles(f) {
+	for _, file := range otlpfixtures.Files(f, otlpDir) {
 		data, err := os.ReadFile(file)
 		require.NoError(f, err)
 		f.Add(data)

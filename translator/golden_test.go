@@ -12,7 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/opper from the current output")
@@ -21,23 +22,6 @@ const (
 	otlpDir   = "../testdata/otlp"
 	goldenDir = "../testdata/opper"
 )
-
-// fixtureFiles lists the real OTLP trace payloads (not the log captures
-// some instrumentations emit beside them).
-func fixtureFiles(t testing.TB) []string {
-	files, err := filepath.Glob(filepath.Join(otlpDir, "*.otlp.json"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	return files
-}
-
-func loadTraces(t testing.TB, path string) ptrace.Traces {
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(data)
-	require.NoError(t, err, path)
-	return td
-}
 
 // goldenDocument renders what a fixture becomes: every span as its v2
 // create body (what the exporter sends), metrics, and each trace's roll-up.
@@ -94,10 +78,10 @@ func goldenDocument(t *testing.T, spans []Span) []byte {
 // TestGolden -update` and read the diff before committing it.
 func TestGolden(t *testing.T) {
 	tr := New(Options{Retention: RetentionFull})
-	for _, file := range fixtureFiles(t) {
+	for _, file := range otlpfixtures.Files(t, otlpDir) {
 		name := strings.TrimSuffix(filepath.Base(file), ".otlp.json")
 		t.Run(name, func(t *testing.T) {
-			got := goldenDocument(t, tr.ToOpper(loadTraces(t, file)))
+			got := goldenDocument(t, tr.ToOpper(otlpfixtures.Load(t, file)))
 			golden := filepath.Join(goldenDir, name+".opper.json")
 			if *update {
 				require.NoError(t, os.MkdirAll(goldenDir, 0o755))
@@ -116,7 +100,7 @@ func TestNoGoldenWithoutFixture(t *testing.T) {
 	goldens, err := filepath.Glob(filepath.Join(goldenDir, "*.opper.json"))
 	require.NoError(t, err)
 	var inputs []string
-	for _, f := range fixtureFiles(t) {
+	for _, f := range otlpfixtures.Files(t, otlpDir) {
 		inputs = append(inputs, strings.TrimSuffix(filepath.Base(f), ".otlp.json"))
 	}
 	for _, g := range goldens {

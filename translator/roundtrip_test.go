@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 )
 
 func spansByID(td ptrace.Traces) map[string]ptrace.Span {
@@ -28,9 +30,9 @@ func spansByID(td ptrace.Traces) map[string]ptrace.Span {
 // type, model, tokens and content.
 func TestOTLPRoundTrip(t *testing.T) {
 	tr := New(Options{Retention: RetentionFull})
-	for _, file := range fixtureFiles(t) {
+	for _, file := range otlpfixtures.Files(t, otlpDir) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			orig := loadTraces(t, file)
+			orig := otlpfixtures.Load(t, file)
 			first := tr.ToOpper(orig)
 			back := ToOTLP(first, nil)
 			require.Equal(t, orig.SpanCount(), back.SpanCount())

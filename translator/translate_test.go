@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 	"github.com/opperotel/bridge/opperapi"
 )
 
@@ -344,7 +345,7 @@ func TestRollUp(t *testing.T) {
 }
 
 func TestAppendCreateSpanV2MatchesWireType(t *testing.T) {
-	spans := New(Options{Retention: RetentionFull}).ToOpper(loadTraces(t, filepath.Join(otlpDir, "vercel-ai-v7-tools.otlp.json")))
+	spans := New(Options{Retention: RetentionFull}).ToOpper(otlpfixtures.Load(t, filepath.Join(otlpDir, "vercel-ai-v7-tools.otlp.json")))
 	for i := range spans {
 		body := AppendCreateSpanV2(nil, &spans[i])
 		var req opperapi.CreateSpanRequest

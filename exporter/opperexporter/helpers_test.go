@@ -2,8 +2,6 @@ package opperexporter
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/opperotel/bridge/exporter/opperexporter/internal/metadata"
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -84,26 +83,14 @@ func (te *testExporter) counter(t testing.TB, name string, attrs ...string) int6
 	return sumPoints(m, attrs...)
 }
 
-func fixtureFiles(t testing.TB) []string {
-	files, err := filepath.Glob("../../testdata/otlp/*.otlp.json")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	return files
-}
-
-func loadTraces(t testing.TB, path string) ptrace.Traces {
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(data)
-	require.NoError(t, err, path)
-	return td
-}
+// fixtureDir holds the real OTLP payloads every fixture test sends.
+const fixtureDir = "../../testdata/otlp"
 
 // allFixtures merges every fixture into one Traces.
 func allFixtures(t testing.TB) ptrace.Traces {
 	all := ptrace.NewTraces()
-	for _, f := range fixtureFiles(t) {
-		loadTraces(t, f).ResourceSpans().MoveAndAppendTo(all.ResourceSpans())
+	for _, f := range otlpfixtures.Files(t, fixtureDir) {
+		otlpfixtures.Load(t, f).ResourceSpans().MoveAndAppendTo(all.ResourceSpans())
 	}
 	return all
 }
