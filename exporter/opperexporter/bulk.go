@@ -71,24 +71,21 @@ func (e *opperExporter) bulkLevel(ctx context.Context, b *batch, level []int32) 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	supported := true
+	send := func(c bulkChunk) bool {
+		ok := e.sendChunk(ctx, b, c)
+		if !ok {
+			mu.Lock()
+			supported = false
+			mu.Unlock()
+		}
+		return ok
+	}
 	e.chunk(b, items, func(c bulkChunk) bool {
 		if e.bulkState.Load() == bulkUnknown {
 			// Probe with this chunk alone before sending others.
-			if !e.sendChunk(ctx, b, c) {
-				mu.Lock()
-				supported = false
-				mu.Unlock()
-				return false
-			}
-			return true
+			return send(c)
 		}
-		wg.Go(func() {
-			if !e.sendChunk(ctx, b, c) {
-				mu.Lock()
-				supported = false
-				mu.Unlock()
-			}
-		})
+		wg.Go(func() { send(c) })
 		return true
 	})
 	wg.Wait()
