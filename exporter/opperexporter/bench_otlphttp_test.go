@@ -3,6 +3,7 @@ package opperexporter
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -202,4 +203,33 @@ func BenchmarkExportNop(b *testing.B) {
 	require.NoError(b, exp.Start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(b, exp.Shutdown(context.Background())) }()
 	measureExport(b, exp, n)
+}
+
+// The sdk request shape must keep every span with its own resource and
+// scope, only fewer ResourceSpans and ScopeSpans around them.
+func TestGroupBySourceKeepsEverySpanWithItsSource(t *testing.T) {
+	td := benchInput(&testing.B{}, 200)
+	source := func(td ptrace.Traces) map[string]string {
+		m := map[string]string{}
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, s := range ss.Spans().All() {
+					id := s.TraceID().String() + s.SpanID().String()
+					require.NotContains(t, m, id)
+					m[id] = fmt.Sprint(rs.Resource().Attributes().AsRaw(), ss.Scope().Name(), ss.Scope().Version())
+				}
+			}
+		}
+		return m
+	}
+	want := source(td)
+	grouped := groupBySource(td)
+	require.Equal(t, want, source(grouped))
+	distinct := map[string]bool{}
+	for _, rs := range grouped.ResourceSpans().All() {
+		k := fmt.Sprint(rs.Resource().Attributes().AsRaw())
+		require.False(t, distinct[k], "one ResourceSpans per resource")
+		distinct[k] = true
+	}
+	require.Less(t, grouped.ResourceSpans().Len(), td.ResourceSpans().Len())
 }

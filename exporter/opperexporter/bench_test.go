@@ -172,6 +172,9 @@ func replicate(base ptrace.Traces, n int, r *int) ptrace.Traces {
 		})
 		c.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
 	}
+	if *benchRequestsFlag == "sdk" {
+		return groupBySource(out)
+	}
 	return out
 }
 
@@ -232,6 +235,10 @@ var (
 		"the export benchmarks' inputs: decoded (each batch decoded from OTLP protobuf in the timed loop, "+
 			"into fresh memory, as a receiver hands it on; the nop floor includes the decoding) or "+
 			"shared (copies built beforehand, whose strings all share the fixtures' few, always cached, bytes)")
+	benchRequestsFlag = flag.String("export.requests", "fixtures",
+		"the shape of each 1,000-span call: fixtures (every fixture copy its own ResourceSpans, as captured: "+
+			"one per 2.6 spans) or sdk (one ResourceSpans per resource and one ScopeSpans per scope, "+
+			"as an SDK's batch processor exports)")
 	benchCPUProfileFlag = flag.String("export.cpuprofile", "",
 		"write a CPU profile of the export benchmarks' timed part alone to this file "+
 			"(a plain -cpuprofile mostly shows the inputs being built)")
@@ -244,6 +251,9 @@ var (
 func measureExport(b *testing.B, exp consumer.Traces, srv spanCounter) {
 	// ConsumeTraces owns what it is given: one distinct batch per call.
 	const perCall = 1000
+	if r := *benchRequestsFlag; r != "fixtures" && r != "sdk" {
+		b.Fatalf("-export.requests: want fixtures or sdk, got %q", r)
+	}
 	var next func(i int) ptrace.Traces
 	switch *benchInputsFlag {
 	case "decoded":
@@ -259,6 +269,7 @@ func measureExport(b *testing.B, exp consumer.Traces, srv spanCounter) {
 	default:
 		b.Fatalf("-export.inputs: want decoded or shared, got %q", *benchInputsFlag)
 	}
+
 	var want int64
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
@@ -333,4 +344,45 @@ func BenchmarkTranslateOnly(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/span")
 	b.ReportMetric(0, "ns/op")
+}
+
+// groupBySource merges the ResourceSpans of td that have the same
+// resource, and inside them the ScopeSpans of the same scope, as an SDK
+// exports them: one ResourceSpans per service and one ScopeSpans per
+// instrumentation library in each request.
+func groupBySource(td ptrace.Traces) ptrace.Traces {
+	out := ptrace.NewTraces()
+	for _, rs := range td.ResourceSpans().All() {
+		var into ptrace.ResourceSpans
+		found := false
+		for _, o := range out.ResourceSpans().All() {
+			if o.SchemaUrl() == rs.SchemaUrl() && o.Resource().Attributes().Equal(rs.Resource().Attributes()) {
+				into, found = o, true
+				break
+			}
+		}
+		if !found {
+			into = out.ResourceSpans().AppendEmpty()
+			rs.Resource().CopyTo(into.Resource())
+			into.SetSchemaUrl(rs.SchemaUrl())
+		}
+		for _, ss := range rs.ScopeSpans().All() {
+			var scope ptrace.ScopeSpans
+			found := false
+			for _, o := range into.ScopeSpans().All() {
+				if o.SchemaUrl() == ss.SchemaUrl() && o.Scope().Name() == ss.Scope().Name() &&
+					o.Scope().Version() == ss.Scope().Version() && o.Scope().Attributes().Equal(ss.Scope().Attributes()) {
+					scope, found = o, true
+					break
+				}
+			}
+			if !found {
+				scope = into.ScopeSpans().AppendEmpty()
+				ss.Scope().CopyTo(scope.Scope())
+				scope.SetSchemaUrl(ss.SchemaUrl())
+			}
+			ss.Spans().MoveAndAppendTo(scope.Spans())
+		}
+	}
+	return out
 }
