@@ -30,6 +30,13 @@ BENCH_FLAGS ?=
 BENCH_STAMP := $(shell date +%Y%m%d-%H%M%S)
 BENCH_OUT   ?= bench/$(BENCH_STAMP).txt
 
+# bench-export: rounds, spans per benchmark (x 1,000), and the benchmarks, each its own process.
+ROUNDS           ?= 3
+EXPORT_BENCHTIME ?= 400x
+EXPORT_BENCHES   ?= 'BenchmarkExportNop$$' 'BenchmarkExportOTLPHTTP$$/encoding=proto' \
+	'BenchmarkExportOTLPHTTP$$/encoding=json' 'BenchmarkExport$$/bulk/metadata' 'BenchmarkExport$$/bulk/full' \
+	'BenchmarkExport$$/per_span_c16/metadata' 'BenchmarkExport$$/per_span_c16/full'
+
 # fuzz: how long each Fuzz* target runs.
 FUZZTIME ?= 30s
 
@@ -41,7 +48,7 @@ GOFILES_CMD := git ls-files --cached --others --exclude-standard -- '*.go' ':!:t
 # npm-based test client (OTel SDK for Node); its dependencies are installed only once it exists.
 NODE_SDK_DIR := testdata/sdk
 
-.PHONY: help fmt lint generate deps test-node-deps test test-go bench benchstat fuzz build run
+.PHONY: help fmt lint generate deps test-node-deps test test-go bench bench-export benchstat fuzz build run
 
 ## help: list the targets
 help:
@@ -100,6 +107,21 @@ bench:
 	@mkdir -p $(dir $(BENCH_OUT))
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem -count=$(BENCHCOUNT) $(PKG) $(BENCH_FLAGS) | tee $(BENCH_OUT)
 	@echo "bench: output kept in $(BENCH_OUT)"
+
+## bench-export: the exporter's CPU against otlp_http and a nop exporter, e.g. make bench-export ROUNDS=5 BENCH_FLAGS=-export.requests=sdk
+# Each benchmark runs in a process of its own (peak memory and the heap only grow within one), and
+# the rounds interleave them, so a slow minute of the machine does not land on one of them alone.
+bench-export:
+	@mkdir -p bench
+	$(GO) test -c -o bench/opperexporter.test ./exporter/opperexporter
+	for r in $$(seq $(ROUNDS)); do \
+	  for b in $(EXPORT_BENCHES); do \
+	    (cd exporter/opperexporter && ../../bench/opperexporter.test -test.run='^$$' -test.bench="$$b" \
+	      -test.benchtime=$(EXPORT_BENCHTIME) $(BENCH_FLAGS)) | grep '^Benchmark'; \
+	  done; \
+	done | tee $(BENCH_OUT)
+	$(GOTOOL) benchstat $(BENCH_OUT)
+	@echo "bench-export: output kept in $(BENCH_OUT)"
 
 ## benchstat: compare two bench outputs: make benchstat OLD=bench/a.txt NEW=bench/b.txt
 benchstat:
