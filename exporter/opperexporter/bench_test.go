@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"flag"
+	"iter"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -353,36 +354,37 @@ func BenchmarkTranslateOnly(b *testing.B) {
 func groupBySource(td ptrace.Traces) ptrace.Traces {
 	out := ptrace.NewTraces()
 	for _, rs := range td.ResourceSpans().All() {
-		var into ptrace.ResourceSpans
-		found := false
-		for _, o := range out.ResourceSpans().All() {
-			if o.SchemaUrl() == rs.SchemaUrl() && o.Resource().Attributes().Equal(rs.Resource().Attributes()) {
-				into, found = o, true
-				break
-			}
-		}
-		if !found {
-			into = out.ResourceSpans().AppendEmpty()
-			rs.Resource().CopyTo(into.Resource())
-			into.SetSchemaUrl(rs.SchemaUrl())
-		}
+		into := findOrAdd(out.ResourceSpans().All(), func(o ptrace.ResourceSpans) bool {
+			return o.SchemaUrl() == rs.SchemaUrl() && o.Resource().Attributes().Equal(rs.Resource().Attributes())
+		}, func() ptrace.ResourceSpans {
+			n := out.ResourceSpans().AppendEmpty()
+			rs.Resource().CopyTo(n.Resource())
+			n.SetSchemaUrl(rs.SchemaUrl())
+			return n
+		})
 		for _, ss := range rs.ScopeSpans().All() {
-			var scope ptrace.ScopeSpans
-			found := false
-			for _, o := range into.ScopeSpans().All() {
-				if o.SchemaUrl() == ss.SchemaUrl() && o.Scope().Name() == ss.Scope().Name() &&
-					o.Scope().Version() == ss.Scope().Version() && o.Scope().Attributes().Equal(ss.Scope().Attributes()) {
-					scope, found = o, true
-					break
-				}
-			}
-			if !found {
-				scope = into.ScopeSpans().AppendEmpty()
-				ss.Scope().CopyTo(scope.Scope())
-				scope.SetSchemaUrl(ss.SchemaUrl())
-			}
+			scope := findOrAdd(into.ScopeSpans().All(), func(o ptrace.ScopeSpans) bool {
+				return o.SchemaUrl() == ss.SchemaUrl() && o.Scope().Name() == ss.Scope().Name() &&
+					o.Scope().Version() == ss.Scope().Version() && o.Scope().Attributes().Equal(ss.Scope().Attributes())
+			}, func() ptrace.ScopeSpans {
+				n := into.ScopeSpans().AppendEmpty()
+				ss.Scope().CopyTo(n.Scope())
+				n.SetSchemaUrl(ss.SchemaUrl())
+				return n
+			})
 			ss.Spans().MoveAndAppendTo(scope.Spans())
 		}
 	}
 	return out
+}
+
+// findOrAdd returns the first element of all that match accepts, or else
+// the one add appends.
+func findOrAdd[T any](all iter.Seq2[int, T], match func(T) bool, add func() T) T {
+	for _, o := range all {
+		if match(o) {
+			return o
+		}
+	}
+	return add()
 }
