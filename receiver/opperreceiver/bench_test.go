@@ -17,7 +17,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/opperotel/bridge/opperapi"
-	"github.com/opperotel/bridge/receiver/opperreceiver/internal/memstore"
+	"github.com/opperotel/bridge/store/memory"
 	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
 	"github.com/opperotel/bridge/store"
 )
@@ -36,7 +36,7 @@ func startBenchReceiver(b *testing.B, storeName string) string {
 	r, err := newReceiver(cfg, receivertest.NewNopSettings(metadata.Type), consumertest.NewNop())
 	require.NoError(b, err)
 	if storeName == "memory" {
-		r.openStore = func(context.Context, *Config) (store.Store, error) { return memstore.New(), nil }
+		r.openStore = func(context.Context, *Config) (store.Store, error) { return memory.New(), nil }
 	}
 	require.NoError(b, r.Start(context.Background(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, r.Shutdown(context.Background())) })

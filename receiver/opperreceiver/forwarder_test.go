@@ -18,7 +18,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/opperotel/bridge/opperapi"
-	"github.com/opperotel/bridge/receiver/opperreceiver/internal/memstore"
+	"github.com/opperotel/bridge/store/memory"
 	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
@@ -187,7 +187,7 @@ func TestForwardObsReport(t *testing.T) {
 	sink := new(consumertest.TracesSink)
 	r, err := newReceiver(cfg, set, sink)
 	require.NoError(t, err)
-	r.openStore = func(context.Context, *Config) (store.Store, error) { return memstore.New(), nil }
+	r.openStore = func(context.Context, *Config) (store.Store, error) { return memory.New(), nil }
 	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
 

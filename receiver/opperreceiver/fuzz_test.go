@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/opperotel/bridge/receiver/opperreceiver/internal/memstore"
+	"github.com/opperotel/bridge/store/memory"
 )
 
 var fuzzSeeds = []string{
@@ -72,11 +72,11 @@ func fuzzAPI(t *testing.T, a *api, method, path string, body []byte) {
 	}
 }
 
-// newFuzzAPI returns an API over a memstore holding the span "s1" in trace "t1".
+// newFuzzAPI returns an API over a memory store holding the span "s1" in trace "t1".
 func newFuzzAPI(t *testing.T) *api {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ServerConfig.MaxRequestBodySize = 64 << 10
-	a := newAPI(cfg, memstore.New(), zap.NewNop(), nil)
+	a := newAPI(cfg, memory.New(), zap.NewNop(), nil)
 	fuzzAPI(t, a, "POST", "/v2/spans", []byte(`{"name":"seed","id":"s1","trace_id":"t1"}`))
 	return a
 }

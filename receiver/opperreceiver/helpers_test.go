@@ -19,16 +19,16 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/opperotel/bridge/receiver/opperreceiver/internal/memstore"
+	"github.com/opperotel/bridge/store/memory"
 	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
 	"github.com/opperotel/bridge/store"
 )
 
-// testAPI is the API handler over a memstore, served by httptest.
+// testAPI is the API handler over a memory store, served by httptest.
 type testAPI struct {
 	t     *testing.T
 	url   string
-	store *memstore.Store
+	store *memory.Store
 	api   *api
 	// key is sent as a bearer token when set.
 	key string
@@ -40,7 +40,7 @@ func newTestAPI(t *testing.T, configure func(*Config)) *testAPI {
 	if configure != nil {
 		configure(cfg)
 	}
-	st := memstore.New()
+	st := memory.New()
 	a := newAPI(cfg, st, zaptest.NewLogger(t), nil)
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)

@@ -1,8 +1,8 @@
-// Package memstore is an in-memory store.Store for tests: the receiver's
+// Package memory is an in-memory store.Store for tests: the receiver's
 // handler and forwarder tests run against it, and it doubles as a reference
 // for the store contract. It keeps everything in maps under one mutex and
 // scans for queries, so it is meant for small data sets.
-package memstore // import "github.com/opperotel/bridge/receiver/opperreceiver/internal/memstore"
+package memory // import "github.com/opperotel/bridge/store/memory"
 
 import (
 	"cmp"
@@ -19,7 +19,7 @@ import (
 )
 
 // ErrClosed is returned by every method after Close.
-var ErrClosed = errors.New("memstore: closed")
+var ErrClosed = errors.New("memory store: closed")
 
 // Store is an in-memory store.Store. The zero value is not usable; call New.
 type Store struct {
@@ -97,7 +97,7 @@ func (s *Store) UpsertSpans(ctx context.Context, projectName string, spans []tra
 	defer s.mu.Unlock()
 	for i := range spans {
 		if spans[i].ID == "" || spans[i].TraceID == "" {
-			return fmt.Errorf("memstore: span %d has no id or trace id", i)
+			return fmt.Errorf("memory store: span %d has no id or trace id", i)
 		}
 	}
 	if len(spans) == 0 {
@@ -232,7 +232,7 @@ func (s *Store) ListTraces(_ context.Context, projectName string, q store.TraceQ
 	}
 	defer s.mu.Unlock()
 	if q.Limit < 1 || q.Limit > 100 || q.Offset < 0 {
-		return nil, 0, fmt.Errorf("memstore: limit %d must be 1..100 and offset %d >= 0", q.Limit, q.Offset)
+		return nil, 0, fmt.Errorf("memory store: limit %d must be 1..100 and offset %d >= 0", q.Limit, q.Offset)
 	}
 	p := s.project(projectName, false)
 	if p == nil {
