@@ -5,8 +5,10 @@
 package memory // import "github.com/opperotel/bridge/store/memory"
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,6 +34,23 @@ type Store struct {
 	outbox map[outboxKey]struct{}
 	// now is the clock, replaceable in tests.
 	now func() time.Time
+
+	// maxTraces bounds the traces kept over all projects (0: no bound);
+	// created lists traces in the order they were first written, each with
+	// the generation it was created in, so a trace deleted and written
+	// again is not evicted by its old entry.
+	maxTraces int
+	traces    int
+	created   []traceGen
+	gen       map[traceKey]int64
+	nextGen   int64
+}
+
+type traceKey struct{ project, traceID string }
+
+type traceGen struct {
+	key traceKey
+	gen int64
 }
 
 type outboxKey struct{ project, spanID string }
@@ -55,9 +74,19 @@ type project struct {
 
 var _ store.Store = (*Store)(nil)
 
-// New returns an empty store.
+// New returns an empty store without a bound.
 func New() *Store {
-	return &Store{projects: make(map[string]*project), outbox: make(map[outboxKey]struct{}), now: time.Now}
+	return &Store{projects: make(map[string]*project), outbox: make(map[outboxKey]struct{}), now: time.Now,
+		gen: make(map[traceKey]int64)}
+}
+
+// NewBounded returns an empty store that keeps at most maxTraces traces:
+// writing a new trace beyond that drops the oldest written one, with its
+// spans, metrics, events and outbox entries.
+func NewBounded(maxTraces int) *Store {
+	s := New()
+	s.maxTraces = maxTraces
+	return s
 }
 
 // SetClock replaces the store's clock (tests of incomplete-span timeouts).
@@ -113,7 +142,9 @@ func (s *Store) UpsertSpans(ctx context.Context, projectName string, spans []tra
 			e = &spanEntry{}
 			p.spans[sp.ID] = e
 		} else if e.span.TraceID != sp.TraceID {
-			p.removeFromTrace(e.span.TraceID, sp.ID)
+			if p.removeFromTrace(e.span.TraceID, sp.ID) {
+				s.traceRemoved(traceKey{projectName, e.span.TraceID})
+			}
 			for j := range p.events {
 				if p.events[j].SpanID == sp.ID {
 					p.events[j].TraceID = sp.TraceID
@@ -125,6 +156,7 @@ func (s *Store) UpsertSpans(ctx context.Context, projectName string, spans []tra
 		if tr == nil {
 			tr = make(map[string]struct{})
 			p.traces[sp.TraceID] = tr
+			s.traceCreated(traceKey{projectName, sp.TraceID})
 		}
 		tr[sp.ID] = struct{}{}
 		key := outboxKey{projectName, sp.ID}
@@ -137,13 +169,48 @@ func (s *Store) UpsertSpans(ctx context.Context, projectName string, spans []tra
 	return nil
 }
 
-func (p *project) removeFromTrace(traceID, spanID string) {
+func (p *project) removeFromTrace(traceID, spanID string) bool {
 	if tr := p.traces[traceID]; tr != nil {
 		delete(tr, spanID)
 		if len(tr) == 0 {
 			delete(p.traces, traceID)
+			return true
 		}
 	}
+	return false
+}
+
+// traceCreated counts a new trace and, over the bound, evicts the oldest
+// ones. The trace being written is the newest, so it is never evicted here.
+func (s *Store) traceCreated(k traceKey) {
+	s.traces++
+	s.nextGen++
+	s.gen[k] = s.nextGen
+	if s.maxTraces <= 0 {
+		return
+	}
+	s.created = append(s.created, traceGen{k, s.nextGen})
+	for s.traces > s.maxTraces && len(s.created) > 0 {
+		old := s.created[0]
+		s.created = s.created[1:]
+		if s.gen[old.key] != old.gen {
+			continue // deleted (and perhaps written again) since
+		}
+		if p := s.project(old.key.project, false); p != nil {
+			s.deleteTrace(old.key.project, p, old.key.traceID)
+		}
+	}
+	// The queue's backing array only grows at its end; copy it down once
+	// the dead front is as large as the live part.
+	if len(s.created) > 0 && cap(s.created) > 2*len(s.created)+1024 {
+		s.created = slices.Clone(s.created)
+	}
+}
+
+// traceRemoved forgets a trace that lost its last span.
+func (s *Store) traceRemoved(k traceKey) {
+	s.traces--
+	delete(s.gen, k)
 }
 
 // GetSpan implements store.Store.
@@ -184,7 +251,9 @@ func (s *Store) DeleteSpan(_ context.Context, projectName, spanID string) error 
 func (s *Store) deleteSpan(projectName string, p *project, spanID string) {
 	e := p.spans[spanID]
 	delete(p.spans, spanID)
-	p.removeFromTrace(e.span.TraceID, spanID)
+	if p.removeFromTrace(e.span.TraceID, spanID) {
+		s.traceRemoved(traceKey{projectName, e.span.TraceID})
+	}
 	delete(p.metrics, spanID)
 	p.events = slices.DeleteFunc(p.events, func(ev store.Event) bool { return ev.SpanID == spanID })
 	delete(s.outbox, outboxKey{projectName, spanID})
@@ -294,11 +363,15 @@ func (s *Store) DeleteTrace(_ context.Context, projectName, traceID string) erro
 	if p == nil || len(p.traces[traceID]) == 0 {
 		return store.ErrNotFound
 	}
+	s.deleteTrace(projectName, p, traceID)
+	return nil
+}
+
+func (s *Store) deleteTrace(projectName string, p *project, traceID string) {
 	for id := range p.traces[traceID] {
 		s.deleteSpan(projectName, p, id)
 	}
 	p.events = slices.DeleteFunc(p.events, func(ev store.Event) bool { return ev.TraceID == traceID })
-	return nil
 }
 
 // CreateMetric implements store.Store.
@@ -527,6 +600,16 @@ func cloneSpan(sp *translator.Span) translator.Span {
 		u := *sp.Usage
 		c.Usage = &u
 	}
+	// The exporter maps into pooled storage that the next batch reuses:
+	// nothing kept may point into it.
+	if sp.Cost != nil {
+		v := *sp.Cost
+		c.Cost = &v
+	}
+	if sp.Score != nil {
+		v := *sp.Score
+		c.Score = &v
+	}
 	if sp.Meta != nil {
 		c.Meta = make(translator.Meta, len(sp.Meta))
 		for i, f := range sp.Meta {
@@ -553,6 +636,10 @@ func cloneAny(v any) any {
 			l[i] = cloneAny(e)
 		}
 		return l
+	case json.RawMessage:
+		return json.RawMessage(bytes.Clone(x))
+	case []byte:
+		return bytes.Clone(x)
 	}
 	return v
 }

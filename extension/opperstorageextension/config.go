@@ -1,0 +1,94 @@
+package opperstorageextension // import "github.com/opperotel/bridge/extension/opperstorageextension"
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+)
+
+const (
+	defaultSQLitePath = "./data/opper.db"
+	defaultMaxTraces  = 10_000
+)
+
+// Config selects the trace store backend; exactly one is set. A backend
+// named in the user's configuration replaces the default one as a whole, so
+// `memory: {}` does not also inherit the default sqlite section.
+type Config struct {
+	// SQLite is the embedded single-file store (the default).
+	SQLite *SQLiteConfig `mapstructure:"sqlite"`
+	// Memory keeps the traces in memory, bounded, for tests and demos:
+	// nothing survives a restart.
+	Memory *MemoryConfig `mapstructure:"memory"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// SQLiteConfig configures the embedded SQLite store.
+type SQLiteConfig struct {
+	// Path of the database file; its directory is created if missing.
+	Path string `mapstructure:"path"`
+	// FullSync makes every commit wait for the disk, so a write that was
+	// acknowledged survives a power loss too; without it, it survives a crash
+	// of the process (SQLite's WAL with synchronous=NORMAL).
+	FullSync bool `mapstructure:"full_sync"`
+
+	_ struct{}
+}
+
+// MemoryConfig configures the in-memory store.
+type MemoryConfig struct {
+	// MaxTraces bounds the traces kept, over all projects; the oldest
+	// written trace is dropped to make room for a new one.
+	MaxTraces int `mapstructure:"max_traces"`
+
+	_ struct{}
+}
+
+var (
+	_ component.Config    = (*Config)(nil)
+	_ confmap.Validator   = (*Config)(nil)
+	_ confmap.Unmarshaler = (*Config)(nil)
+)
+
+func createDefaultConfig() component.Config {
+	return &Config{SQLite: &SQLiteConfig{Path: defaultSQLitePath}}
+}
+
+// Unmarshal implements confmap.Unmarshaler: a backend section replaces the
+// default backend instead of merging into it, and a backend named without
+// settings (`sqlite:` or `memory: {}`) gets its defaults.
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if conf.IsSet("sqlite") || conf.IsSet("memory") {
+		*cfg = Config{}
+		if conf.IsSet("sqlite") {
+			cfg.SQLite = &SQLiteConfig{Path: defaultSQLitePath}
+		}
+		if conf.IsSet("memory") {
+			cfg.Memory = &MemoryConfig{MaxTraces: defaultMaxTraces}
+		}
+	}
+	return conf.Unmarshal(cfg)
+}
+
+// Validate checks the configuration; the messages name the offending key.
+func (cfg *Config) Validate() error {
+	var errs []error
+	switch {
+	case cfg.SQLite != nil && cfg.Memory != nil:
+		errs = append(errs, errors.New("set only one of sqlite or memory"))
+	case cfg.SQLite == nil && cfg.Memory == nil:
+		errs = append(errs, errors.New("set one of sqlite or memory"))
+	}
+	if cfg.SQLite != nil && strings.TrimSpace(cfg.SQLite.Path) == "" {
+		errs = append(errs, errors.New("sqlite::path must not be empty"))
+	}
+	if cfg.Memory != nil && cfg.Memory.MaxTraces < 1 {
+		errs = append(errs, fmt.Errorf("memory::max_traces must be at least 1, got %d", cfg.Memory.MaxTraces))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,63 @@
+package opperstorageextension
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	tests := []struct {
+		id   component.ID
+		want *Config
+	}{
+		{component.MustNewID("opper_storage"), &Config{SQLite: &SQLiteConfig{Path: "./data/opper.db"}}},
+		{component.MustNewIDWithName("opper_storage", "sqlite"), &Config{SQLite: &SQLiteConfig{Path: "/var/lib/opper/traces.db", FullSync: true}}},
+		{component.MustNewIDWithName("opper_storage", "memory"), &Config{Memory: &MemoryConfig{MaxTraces: 500}}},
+		{component.MustNewIDWithName("opper_storage", "memory_defaults"), &Config{Memory: &MemoryConfig{MaxTraces: 10_000}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id.String(), func(t *testing.T) {
+			sub, err := cm.Sub(tt.id.String())
+			require.NoError(t, err)
+			cfg := NewFactory().CreateDefaultConfig()
+			require.NoError(t, sub.Unmarshal(cfg))
+			require.NoError(t, confmapValidate(cfg))
+			assert.Equal(t, tt.want, cfg)
+		})
+	}
+}
+
+func confmapValidate(cfg component.Config) error { return confmap.Validate(cfg) }
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		conf map[string]any
+		want string
+	}{
+		{"two backends", map[string]any{"sqlite": map[string]any{"path": "x.db"}, "memory": map[string]any{}}, "set only one of sqlite or memory"},
+		{"empty path", map[string]any{"sqlite": map[string]any{"path": " "}}, "sqlite::path must not be empty"},
+		{"max traces", map[string]any{"memory": map[string]any{"max_traces": 0}}, "memory::max_traces must be at least 1, got 0"},
+		{"unknown key", map[string]any{"sqlite": map[string]any{"pth": "x.db"}}, "invalid keys: pth"},
+		{"unknown backend", map[string]any{"postgress": map[string]any{}}, "invalid keys: postgress"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := NewFactory().CreateDefaultConfig()
+			err := confmap.NewFromStringMap(tt.conf).Unmarshal(cfg)
+			if err == nil {
+				err = confmap.Validate(cfg)
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
