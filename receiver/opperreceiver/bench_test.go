@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/opperotel/bridge/opperapi"
-	"github.com/opperotel/bridge/store/memory"
 	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/memory"
 )
 
 // benchStores are the stores the benchmarks run on: the default SQLite
@@ -36,7 +37,9 @@ func startBenchReceiver(b *testing.B, storeName string) string {
 	r, err := newReceiver(cfg, receivertest.NewNopSettings(metadata.Type), consumertest.NewNop())
 	require.NoError(b, err)
 	if storeName == "memory" {
-		r.openStore = func(context.Context, *Config) (store.Store, error) { return memory.New(), nil }
+		r.openStore = func(context.Context, component.Host, component.ID, *Config) (store.Store, bool, error) {
+			return memory.New(), true, nil
+		}
 	}
 	require.NoError(b, r.Start(context.Background(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, r.Shutdown(context.Background())) })

@@ -1,6 +1,7 @@
 package opperreceiver // import "github.com/opperotel/bridge/receiver/opperreceiver"
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"net"
@@ -47,26 +48,24 @@ type Config struct {
 	_ struct{}
 }
 
-// StorageConfig selects the trace store. Exactly one backend is set; a
-// storage section in the user's configuration replaces the default one as
-// a whole, so `storage: {postgres: ...}` does not inherit the default sqlite.
+// StorageConfig says where the receiver keeps its traces: in the store of an
+// opper_storage extension, named by its component id (`storage:
+// opper_storage`), which the exporter and other components can share; or,
+// deprecated, in a SQLite file the receiver opens itself (`storage: {sqlite:
+// {path: ...}}`, and the default when storage is not set).
 type StorageConfig struct {
-	// SQLite is the embedded single-file store (the default).
+	// Extension is the opper_storage extension holding the store.
+	Extension *component.ID `mapstructure:"-"`
+	// SQLite is the deprecated inline store: the receiver opens the file
+	// itself, and nothing else in the collector can share it.
 	SQLite *SQLiteConfig `mapstructure:"sqlite"`
-	// Postgres is reserved for the shared PostgreSQL store.
-	Postgres *PostgresConfig `mapstructure:"postgres"`
 }
 
-// SQLiteConfig configures the embedded SQLite store.
+// SQLiteConfig configures the receiver's own SQLite store (deprecated; use
+// the opper_storage extension).
 type SQLiteConfig struct {
 	// Path of the database file; its directory is created if missing.
 	Path string `mapstructure:"path"`
-}
-
-// PostgresConfig configures the PostgreSQL store (not available yet).
-type PostgresConfig struct {
-	// DSN is the connection string.
-	DSN configopaque.String `mapstructure:"dsn"`
 }
 
 // APIKeyConfig binds an API key to a project.
@@ -118,9 +117,10 @@ type ForwardConfig struct {
 }
 
 var (
-	_ component.Config    = (*Config)(nil)
-	_ confmap.Validator   = (*Config)(nil)
-	_ confmap.Unmarshaler = (*StorageConfig)(nil)
+	_ component.Config         = (*Config)(nil)
+	_ confmap.Validator        = (*Config)(nil)
+	_ confmap.Unmarshaler      = (*StorageConfig)(nil)
+	_ encoding.TextUnmarshaler = (*StorageConfig)(nil)
 )
 
 func createDefaultConfig() component.Config {
@@ -143,16 +143,24 @@ func createDefaultConfig() component.Config {
 	}
 }
 
-// Unmarshal implements confmap.Unmarshaler: a storage section replaces the
-// default backend instead of merging into it, and a backend named without
-// settings (`sqlite:` or `sqlite: {}`) gets its defaults.
+// UnmarshalText implements encoding.TextUnmarshaler: `storage:
+// opper_storage` names the extension that holds the store.
+func (s *StorageConfig) UnmarshalText(text []byte) error {
+	var id component.ID
+	if err := id.UnmarshalText(text); err != nil {
+		return fmt.Errorf("storage: %q is not the id of an opper_storage extension: %w", text, err)
+	}
+	*s = StorageConfig{Extension: &id}
+	return nil
+}
+
+// Unmarshal implements confmap.Unmarshaler for the deprecated inline form: a
+// storage section replaces the default backend instead of merging into it,
+// and `sqlite:` without settings gets the default path.
 func (s *StorageConfig) Unmarshal(conf *confmap.Conf) error {
 	*s = StorageConfig{}
 	if conf.IsSet("sqlite") {
 		s.SQLite = &SQLiteConfig{}
-	}
-	if conf.IsSet("postgres") {
-		s.Postgres = &PostgresConfig{}
 	}
 	if err := conf.Unmarshal(s); err != nil {
 		return err
@@ -167,14 +175,12 @@ func (s *StorageConfig) Unmarshal(conf *confmap.Conf) error {
 func (cfg *Config) Validate() error {
 	var errs []error
 	switch {
-	case cfg.Storage.SQLite != nil && cfg.Storage.Postgres != nil:
-		errs = append(errs, errors.New("storage: set only one of sqlite or postgres"))
-	case cfg.Storage.SQLite == nil && cfg.Storage.Postgres == nil:
-		errs = append(errs, errors.New("storage: set one of sqlite or postgres"))
+	case cfg.Storage.Extension != nil && cfg.Storage.SQLite != nil:
+		errs = append(errs, errors.New("storage: name an opper_storage extension or set the deprecated sqlite section, not both"))
+	case cfg.Storage.Extension == nil && cfg.Storage.SQLite == nil:
+		errs = append(errs, errors.New("storage: name the opper_storage extension that holds the traces, e.g. `storage: opper_storage`"))
 	case cfg.Storage.SQLite != nil && strings.TrimSpace(cfg.Storage.SQLite.Path) == "":
 		errs = append(errs, errors.New("storage::sqlite::path must not be empty"))
-	case cfg.Storage.Postgres != nil:
-		errs = append(errs, errors.New("storage::postgres is not available in this version; use storage::sqlite"))
 	}
 
 	seenKeys := make(map[string]int, len(cfg.APIKeys))

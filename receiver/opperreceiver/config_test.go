@@ -55,10 +55,15 @@ func TestLoadConfig(t *testing.T) {
 	anonymous.AllowAnonymous = true
 	anonymous.Forward.Enabled = false
 
+	shared := createDefaultConfig().(*Config)
+	ext := component.MustNewIDWithName("opper_storage", "traces")
+	shared.Storage = StorageConfig{Extension: &ext}
+
 	tests := []struct {
 		id       component.ID
 		expected *Config
 	}{
+		{id: component.NewIDWithName(metadata.Type, "shared"), expected: shared},
 		{id: component.NewID(metadata.Type), expected: createDefaultConfig().(*Config)},
 		{id: component.NewIDWithName(metadata.Type, "custom"), expected: custom},
 		// `sqlite:` without settings gets the default path.
@@ -78,7 +83,7 @@ func TestDefaultConfig(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	assert.Equal(t, "localhost:8090", cfg.ServerConfig.NetAddr.Endpoint)
 	assert.Equal(t, &SQLiteConfig{Path: "./data/opper.db"}, cfg.Storage.SQLite)
-	assert.Nil(t, cfg.Storage.Postgres)
+	assert.Nil(t, cfg.Storage.Extension)
 	assert.Empty(t, cfg.APIKeys)
 	assert.False(t, cfg.AllowAnonymous)
 	assert.Equal(t, translator.RetentionFull, cfg.Retention.Default)
@@ -92,9 +97,9 @@ func TestInvalidConfig(t *testing.T) {
 		file string
 		want []string // every one of these appears in the error
 	}{
-		{"bad_both_storages.yaml", []string{"storage: set only one of sqlite or postgres"}},
-		{"bad_no_storage.yaml", []string{"storage: set one of sqlite or postgres"}},
-		{"bad_postgres.yaml", []string{"storage::postgres is not available in this version"}},
+		{"bad_no_storage.yaml", []string{"storage: name the opper_storage extension that holds the traces, e.g. `storage: opper_storage`"}},
+		{"bad_storage_id.yaml", []string{`storage: "opper storage!" is not the id of an opper_storage extension`}},
+		{"bad_postgres.yaml", []string{"invalid keys: postgres"}},
 		{"bad_anonymous_public.yaml", []string{`endpoint "0.0.0.0:8090" is not a loopback address and no api_keys are set`, "allow_anonymous: true"}},
 		{"bad_empty_key.yaml", []string{"api_keys[0]: key must not be empty"}},
 		{"bad_no_project.yaml", []string{"api_keys[0]: project must not be empty"}},
@@ -105,9 +110,12 @@ func TestInvalidConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
+			// A mistake is refused when the file is read or when it is
+			// validated, both before the collector starts.
 			cfg, err := loadConfig(t, filepath.Join("testdata", tt.file), "")
-			require.NoError(t, err)
-			err = confmap.Validate(cfg)
+			if err == nil {
+				err = confmap.Validate(cfg)
+			}
 			require.Error(t, err)
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -18,9 +19,9 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/opperotel/bridge/opperapi"
-	"github.com/opperotel/bridge/store/memory"
 	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/memory"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -187,7 +188,9 @@ func TestForwardObsReport(t *testing.T) {
 	sink := new(consumertest.TracesSink)
 	r, err := newReceiver(cfg, set, sink)
 	require.NoError(t, err)
-	r.openStore = func(context.Context, *Config) (store.Store, error) { return memory.New(), nil }
+	r.openStore = func(context.Context, component.Host, component.ID, *Config) (store.Store, bool, error) {
+		return memory.New(), true, nil
+	}
 	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
 

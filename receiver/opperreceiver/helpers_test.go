@@ -14,14 +14,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/opperotel/bridge/store/memory"
 	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/memory"
 )
 
 // testAPI is the API handler over a memory store, served by httptest.
@@ -124,7 +125,9 @@ func startReceiver(t *testing.T, next consumer.Traces, st store.Store, configure
 	r, err := newReceiver(cfg, receivertest.NewNopSettings(metadata.Type), next)
 	require.NoError(t, err)
 	if st != nil {
-		r.openStore = func(context.Context, *Config) (store.Store, error) { return st, nil }
+		r.openStore = func(context.Context, component.Host, component.ID, *Config) (store.Store, bool, error) {
+			return st, true, nil
+		}
 	}
 	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
 	t.Cleanup(func() { assert.NoError(t, r.Shutdown(context.Background())) })

@@ -28,9 +28,12 @@ type opperReceiver struct {
 	next     consumer.Traces
 	obsrep   *receiverhelper.ObsReport
 	// openStore opens the configured store; tests replace it.
-	openStore func(context.Context, *Config) (store.Store, error)
+	openStore func(ctx context.Context, host component.Host, id component.ID, cfg *Config) (store.Store, bool, error)
 
-	store     store.Store
+	store store.Store
+	// ownsStore is set when the receiver opened the store itself (the
+	// deprecated inline storage section) and so must close it.
+	ownsStore bool
 	api       *api
 	forwarder *forwarder
 	server    *http.Server
@@ -74,11 +77,16 @@ func (r *opperReceiver) start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("opper receiver: refusing to serve without api_keys on the non-loopback endpoint %q; "+
 			"set api_keys, or allow_anonymous: true", r.cfg.ServerConfig.NetAddr.Endpoint)
 	}
-	st, err := r.openStore(ctx, r.cfg)
+	st, owned, err := r.openStore(ctx, host, r.settings.ID, r.cfg)
 	if err != nil {
 		return fmt.Errorf("opper receiver: opening the trace store: %w", err)
 	}
-	r.store = st
+	r.store, r.ownsStore = st, owned
+	if owned {
+		logger.Warn("The receiver's inline `storage: {sqlite: ...}` section is deprecated and will be removed in v0.3.0: "+
+			"configure the opper_storage extension and write `storage: opper_storage`, so the exporter can write into the same store",
+			zap.String("path", r.cfg.Storage.SQLite.Path))
+	}
 
 	notify := func() {}
 	if r.cfg.Forward.Enabled {
@@ -135,10 +143,12 @@ func (r *opperReceiver) Shutdown(context.Context) error {
 	// nothing they write afterwards was acknowledged.
 	r.forwarder.stop()
 	r.forwarder = nil
-	if r.store != nil {
+	// A shared store is the extension's: it closes it after every
+	// component has shut down.
+	if r.store != nil && r.ownsStore {
 		errs = append(errs, r.store.Close())
-		r.store = nil
 	}
+	r.store = nil
 	return errors.Join(errs...)
 }
 
