@@ -88,13 +88,22 @@ type Config struct {
 	// 0 creates placeholders at once.
 	ParentWait time.Duration `mapstructure:"parent_wait"`
 
+	// Storage names an opper_storage extension of this collector to write
+	// the translated spans into, instead of sending them to an endpoint.
+	Storage *component.ID `mapstructure:"storage"`
+	// Project is the store project the spans are written into (storage
+	// mode); with the receiver's api_keys, the project of the key that
+	// should see them.
+	Project string `mapstructure:"project"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
 
 var (
-	_ component.Config  = (*Config)(nil)
-	_ confmap.Validator = (*Config)(nil)
+	_ component.Config    = (*Config)(nil)
+	_ confmap.Validator   = (*Config)(nil)
+	_ confmap.Unmarshaler = (*Config)(nil)
 )
 
 // Defaults that are not the collector's own.
@@ -104,14 +113,75 @@ const (
 	defaultMaxFieldBytes  = 256 << 10
 	defaultMaxConcurrency = 16
 	defaultParentWait     = 10 * time.Second
+	defaultProject        = "default"
 	// minMaxFieldBytes leaves room for the truncation marker.
 	minMaxFieldBytes = 64
+)
+
+// Unmarshal implements confmap.Unmarshaler. In storage mode the endpoint's
+// default (the hosted API) does not apply, and the queue and retry defaults
+// are those of a local write: see storageModeDefaults.
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := conf.Unmarshal(cfg); err != nil {
+		return err
+	}
+	if cfg.Storage == nil {
+		return nil
+	}
+	if !conf.IsSet("endpoint") {
+		cfg.ClientConfig.Endpoint = ""
+	}
+	if !conf.IsSet("sending_queue") {
+		cfg.QueueConfig = configoptional.Some(storageModeQueue())
+	}
+	if !conf.IsSet("retry_on_failure") {
+		cfg.RetryConfig.Enabled = false
+	}
+	return nil
+}
+
+// storageModeQueue is the sending queue of storage mode: an OTLP answer
+// means stored, and overload pushes back. The caller waits for the store's
+// commit (wait_for_result), so it is told only what is durable and nothing
+// acknowledged waits in memory; a full queue refuses at once (the exporter
+// turns that into RESOURCE_EXHAUSTED / 429 with Retry-After). There is no
+// batching: the store's group commit merges what the consumers write
+// concurrently, without the batcher's timer, which would hold every caller
+// for its flush_timeout whenever less than min_size is in flight.
+func storageModeQueue() exporterhelper.QueueBatchConfig {
+	q := exporterhelper.NewDefaultQueueConfig()
+	q.WaitForResult = true
+	q.BlockOnOverflow = false
+	q.Sizer = exporterhelper.RequestSizerTypeItems
+	q.QueueSize = storageQueueSpans
+	q.NumConsumers = storageQueueConsumers
+	q.Batch = configoptional.None[exporterhelper.BatchConfig]()
+	return q
+}
+
+// Storage mode's queue: spans waiting for a consumer (their senders wait
+// too), and consumers translating and writing at once; more of them make
+// the store's commits larger, not its writer faster.
+const (
+	storageQueueSpans     = 50_000
+	storageQueueConsumers = 8
 )
 
 // Validate checks the configuration; the collector calls it at start-up.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if err := validateEndpoint(cfg.ClientConfig.Endpoint); err != nil {
+	if cfg.Storage != nil {
+		if cfg.ClientConfig.Endpoint != "" {
+			errs = append(errs, fmt.Errorf("endpoint and storage are mutually exclusive: set endpoint to send spans over HTTP "+
+				"(the hosted Opper API or a remote opper receiver), or storage to write them into the %q extension of this collector", cfg.Storage))
+		}
+		if cfg.APIKey != "" {
+			errs = append(errs, errors.New("api_key is sent to an endpoint; with storage the spans are written into the store directly: remove api_key"))
+		}
+		if err := validateProject(cfg.Project); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := validateEndpoint(cfg.ClientConfig.Endpoint); err != nil {
 		errs = append(errs, err)
 	}
 	switch cfg.APIVersion {
@@ -159,9 +229,21 @@ func (cfg *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+func validateProject(p string) error {
+	switch {
+	case p == "":
+		return errors.New("project must not be empty")
+	case len(p) > 128:
+		return errors.New("project must be at most 128 bytes")
+	case strings.TrimSpace(p) != p:
+		return fmt.Errorf("project %q must not start or end with spaces", p)
+	}
+	return nil
+}
+
 func validateEndpoint(endpoint string) error {
 	if endpoint == "" {
-		return errors.New(`endpoint must be set, e.g. "https://api.opper.ai" or "http://localhost:8090"`)
+		return errors.New(`endpoint must be set, e.g. "https://api.opper.ai" or "http://localhost:8090"; or write into this collector's store with storage: opper_storage`)
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil {

@@ -113,6 +113,9 @@ func TestInvalidConfigs(t *testing.T) {
 		{"bad_bulk_v3.yaml", "bulk: on needs api_version v2"},
 		{"bad_max_field_bytes.yaml", "max_field_bytes must be 0 (no limit) or at least 64, got 10"},
 		{"bad_parent_wait.yaml", "parent_wait must not be negative"},
+		{"bad_storage_endpoint.yaml", `endpoint and storage are mutually exclusive: set endpoint to send spans over HTTP (the hosted Opper API or a remote opper receiver), or storage to write them into the "opper_storage" extension of this collector`},
+		{"bad_storage_api_key.yaml", "api_key is sent to an endpoint"},
+		{"bad_storage_project.yaml", "project must not be empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -22,7 +22,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/opperotel/bridge/exporter/opperexporter/internal/metadata"
+	"github.com/opperotel/bridge/extension/opperstorageextension"
 	"github.com/opperotel/bridge/opperapi"
+	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -41,6 +43,7 @@ const aggregateMemory = 100_000
 
 type opperExporter struct {
 	cfg      *Config
+	id       component.ID
 	settings component.TelemetrySettings
 	logger   *zap.Logger
 	tr       *translator.Translator
@@ -68,6 +71,9 @@ type opperExporter struct {
 	inflight *inflight
 	orphans  *lru[time.Time] // child span id -> first time its parent was missing
 	ids      *idMap          // v3 only
+
+	// store is the opper_storage extension's store in storage mode.
+	store store.Store
 }
 
 const (
@@ -88,6 +94,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*opperExporter, error) {
 	base := strings.TrimSuffix(cfg.ClientConfig.Endpoint, "/")
 	e := &opperExporter{
 		cfg:          cfg,
+		id:           set.ID,
 		settings:     set.TelemetrySettings,
 		logger:       set.Logger,
 		tr:           translator.New(cfg.translatorOptions(prices)),
@@ -121,6 +128,15 @@ func newExporter(cfg *Config, set exporter.Settings) (*opperExporter, error) {
 }
 
 func (e *opperExporter) start(ctx context.Context, host component.Host) error {
+	if e.cfg.Storage != nil {
+		st, err := opperstorageextension.GetStore(host, *e.cfg.Storage, e.id)
+		if err != nil {
+			return err
+		}
+		e.store = st
+		e.logger.Info("Writing spans into the trace store", zap.Stringer("storage", e.cfg.Storage), zap.String("project", e.cfg.Project))
+		return nil
+	}
 	client, err := e.cfg.ClientConfig.ToClient(ctx, host.GetExtensions(), e.settings)
 	if err != nil {
 		return err
@@ -280,6 +296,9 @@ var batches = sync.Pool{New: func() any { return new(translator.Batch) }}
 const maxPooledSpans = 2 * defaultBatchMaxSize
 
 func (e *opperExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
+	if e.store != nil {
+		return e.pushStore(ctx, td)
+	}
 	mapped := batches.Get().(*translator.Batch)
 	// Every request of the push has ended when pushTraces returns, and
 	// nothing the exporter keeps (ids in its maps) points into the batch.

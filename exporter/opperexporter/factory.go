@@ -60,6 +60,7 @@ func createDefaultConfig() component.Config {
 		MaxConcurrency: defaultMaxConcurrency,
 		Bulk:           BulkAuto,
 		ParentWait:     defaultParentWait,
+		Project:        defaultProject,
 	}
 }
 
@@ -69,7 +70,7 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces,
+	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces,
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
@@ -78,4 +79,8 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 		exporterhelper.WithRetry(oCfg.RetryConfig),
 		exporterhelper.WithQueue(oCfg.QueueConfig),
 	)
+	if err != nil {
+		return nil, err
+	}
+	return pushBack{exp}, nil
 }
