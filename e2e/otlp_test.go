@@ -35,7 +35,6 @@ func (p localPorts) setArgs() []string {
 		"--set=receivers.otlp.protocols.grpc.endpoint=" + p.grpc,
 		"--set=receivers.otlp.protocols.http.endpoint=" + p.http,
 		"--set=receivers.opper.endpoint=" + p.opper,
-		"--set=exporters.opper.endpoint=http://" + p.opper,
 		"--set=extensions.health_check.endpoint=" + p.health,
 		"--set=service.telemetry.metrics.level=none",
 	}
