@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/opperotel/bridge/internal/configkeys"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -118,11 +119,15 @@ const (
 	minMaxFieldBytes = 64
 )
 
-// Unmarshal implements confmap.Unmarshaler. In storage mode the endpoint's
-// default (the hosted API) does not apply, and the queue and retry defaults
-// are those of a local write: see storageModeDefaults.
+// Unmarshal implements confmap.Unmarshaler. Unknown keys are refused first:
+// confmap would refuse them by itself, but the squashed
+// confighttp.ClientConfig decodes with unused keys ignored, which switches
+// that check off for the whole config (`retension: full` would run with the
+// default). In storage mode the endpoint's default (the hosted API) does not
+// apply, and the queue and retry defaults are those of a local write: see
+// storageModeDefaults.
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
-	if err := conf.Unmarshal(cfg); err != nil {
+	if err := configkeys.Unmarshal(conf, cfg); err != nil {
 		return err
 	}
 	if cfg.Storage == nil {
