@@ -3,7 +3,6 @@ package opperreceiver // import "github.com/opperotel/bridge/receiver/opperrecei
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer"
@@ -12,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
@@ -38,26 +38,26 @@ const markTimeout = 5 * time.Second
 // doubling up to a maximum, for as long as it takes: the spans stay in the
 // outbox meanwhile, and across a restart. A permanent error means the
 // pipeline will never take these spans: they are logged (a count, not
-// their content), counted, and marked forwarded so they do not block the
-// outbox; they stay in the store.
+// their content), counted (receiver_opper_spans_forward_dropped), and
+// marked forwarded so they do not block the outbox; they stay in the store.
 type forwarder struct {
-	store  store.Store
-	next   consumer.Traces
-	obsrep *receiverhelper.ObsReport
-	logger *zap.Logger
-	cfg    ForwardConfig
-	now    func() time.Time
+	store     store.Store
+	next      consumer.Traces
+	obsrep    *receiverhelper.ObsReport
+	telemetry *metadata.TelemetryBuilder
+	logger    *zap.Logger
+	cfg       ForwardConfig
+	now       func() time.Time
 
 	wake   chan struct{}
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-
-	forwarded atomic.Int64
-	dropped   atomic.Int64
 }
 
-func newForwarder(st store.Store, next consumer.Traces, obsrep *receiverhelper.ObsReport, logger *zap.Logger, cfg ForwardConfig) *forwarder {
-	return &forwarder{store: st, next: next, obsrep: obsrep, logger: logger, cfg: cfg, now: time.Now,
+func newForwarder(st store.Store, next consumer.Traces, obsrep *receiverhelper.ObsReport, tb *metadata.TelemetryBuilder,
+	logger *zap.Logger, cfg ForwardConfig,
+) *forwarder {
+	return &forwarder{store: st, next: next, obsrep: obsrep, telemetry: tb, logger: logger, cfg: cfg, now: time.Now,
 		wake: make(chan struct{}, 1)}
 }
 
@@ -161,11 +161,11 @@ func (f *forwarder) forward(ctx context.Context, pending []store.Pending) error 
 		keys[i] = pending[i].Key
 	}
 	if err != nil {
-		f.dropped.Add(int64(len(pending)))
+		f.telemetry.ReceiverOpperSpansForwardDropped.Add(ctx, int64(len(pending)))
 		f.logger.Error("The next consumer rejected spans permanently; they stay in the store but are not forwarded",
 			zap.Int("spans", len(pending)), zap.Error(err))
 	} else {
-		f.forwarded.Add(int64(len(pending)))
+		f.telemetry.ReceiverOpperSpansForwarded.Add(ctx, int64(len(pending)))
 	}
 	// The pipeline has these spans now, even when a shutdown cancelled ctx
 	// while it took them: recording that must not be cancelled with it, or

@@ -17,9 +17,12 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/opperotel/bridge/opperapi"
 	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
+	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadatatest"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/store/memory"
 	"github.com/opperotel/bridge/translator"
@@ -75,9 +78,10 @@ func postEndedSpans(t *testing.T, url string, n int, prefix string) {
 }
 
 func TestForwardRetriesUntilConsumerRecovers(t *testing.T) {
+	tel := newTelemetry(t)
 	next := new(flakyConsumer)
 	next.failures.Store(5)
-	_, url := startReceiver(t, next, nil, func(cfg *Config) { cfg.Forward.BatchSize = 7 })
+	_, url := startReceiverWith(t, metadatatest.NewSettings(tel), next, nil, func(cfg *Config) { cfg.Forward.BatchSize = 7 })
 	postEndedSpans(t, url, 50, "t1")
 
 	require.Eventually(t, func() bool { return next.SpanCount() == 50 }, 10*time.Second, 10*time.Millisecond)
@@ -89,22 +93,58 @@ func TestForwardRetriesUntilConsumerRecovers(t *testing.T) {
 		assert.Equal(t, 1, n, id)
 	}
 	assert.GreaterOrEqual(t, next.calls.Load(), int64(6))
+	// Refused attempts are not counted; each span once it is accepted.
+	metadatatest.AssertEqualReceiverOpperSpansForwarded(t, tel,
+		[]metricdata.DataPoint[int64]{{Value: 50}}, metricdatatest.IgnoreTimestamp())
+	_, err := tel.GetMetric(metricForwardDropped)
+	require.Error(t, err, "nothing dropped")
 	// The resource names the project.
 	res := next.AllTraces()[0].ResourceSpans().At(0).Resource().Attributes()
 	svc, _ := res.Get("service.name")
 	assert.Equal(t, DefaultProject, svc.Str())
 }
 
+// newTelemetry is a test telemetry the receiver records its metrics into.
+func newTelemetry(t *testing.T) *componenttest.Telemetry {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	return tel
+}
+
+// counterValue is the value of a counter without attributes; 0 before it
+// was first recorded.
+func counterValue(tel *componenttest.Telemetry, name string) int64 {
+	m, err := tel.GetMetric(name)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
+}
+
+const (
+	metricForwarded      = "otelcol_receiver_opper_spans_forwarded"
+	metricForwardDropped = "otelcol_receiver_opper_spans_forward_dropped"
+)
+
 func TestForwardDropsPermanentErrors(t *testing.T) {
+	tel := newTelemetry(t)
 	next := &flakyConsumer{permanent: true}
 	next.failures.Store(1)
-	r, url := startReceiver(t, next, nil, nil)
+	_, url := startReceiverWith(t, metadatatest.NewSettings(tel), next, nil, nil)
 	postEndedSpans(t, url, 1, "t1")
-	require.Eventually(t, func() bool { return r.forwarder.dropped.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return counterValue(tel, metricForwardDropped) == 1 }, 5*time.Second, 10*time.Millisecond)
 	postEndedSpans(t, url, 1, "t2")
 	require.Eventually(t, func() bool { return next.SpanCount() == 1 }, 5*time.Second, 10*time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
 	assert.EqualValues(t, 2, next.calls.Load(), "a permanent error is not retried")
+	metadatatest.AssertEqualReceiverOpperSpansForwardDropped(t, tel,
+		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualReceiverOpperSpansForwarded(t, tel,
+		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 	// The dropped span is still stored and readable.
 	resp, _ := doRequest(t, url, "", "GET", "/v2/spans/t1-0", nil)
 	assert.Equal(t, 200, resp.StatusCode)

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap/zaptest"
 
@@ -113,6 +114,13 @@ func (ta *testAPI) mustJSON(status int, method, path string, body any, headers .
 // the given store (nil: SQLite in a temp dir).
 func startReceiver(t *testing.T, next consumer.Traces, st store.Store, configure func(*Config)) (*opperReceiver, string) {
 	t.Helper()
+	return startReceiverWith(t, receivertest.NewNopSettings(metadata.Type), next, st, configure)
+}
+
+// startReceiverWith is startReceiver with the given settings, e.g. to read
+// the receiver's telemetry.
+func startReceiverWith(t *testing.T, set receiver.Settings, next consumer.Traces, st store.Store, configure func(*Config)) (*opperReceiver, string) {
+	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	cfg.ServerConfig.NetAddr.Endpoint = "127.0.0.1:0"
 	cfg.Storage.SQLite.Path = filepath.Join(t.TempDir(), "opper.db")
@@ -122,7 +130,7 @@ func startReceiver(t *testing.T, next consumer.Traces, st store.Store, configure
 	if configure != nil {
 		configure(cfg)
 	}
-	r, err := newReceiver(cfg, receivertest.NewNopSettings(metadata.Type), next)
+	r, err := newReceiver(cfg, set, next)
 	require.NoError(t, err)
 	if st != nil {
 		r.openStore = func(context.Context, component.Host, component.ID, *Config) (store.Store, bool, error) {

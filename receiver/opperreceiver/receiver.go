@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
@@ -27,6 +28,8 @@ type opperReceiver struct {
 	settings receiver.Settings
 	next     consumer.Traces
 	obsrep   *receiverhelper.ObsReport
+	// telemetry holds the receiver's own metrics (metadata.yaml).
+	telemetry *metadata.TelemetryBuilder
 	// openStore opens the configured store; tests replace it.
 	openStore func(ctx context.Context, host component.Host, id component.ID, cfg *Config) (store.Store, bool, error)
 
@@ -53,7 +56,11 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Traces) (*opp
 	if err != nil {
 		return nil, err
 	}
-	return &opperReceiver{cfg: cfg, settings: set, next: next, obsrep: obsrep, openStore: openStore}, nil
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return &opperReceiver{cfg: cfg, settings: set, next: next, obsrep: obsrep, telemetry: tb, openStore: openStore}, nil
 }
 
 // consumeNow hands spans to the next consumer and waits for its answer
@@ -90,7 +97,7 @@ func (r *opperReceiver) start(ctx context.Context, host component.Host) error {
 
 	notify := func() {}
 	if r.cfg.Forward.Enabled {
-		r.forwarder = newForwarder(st, r.next, r.obsrep, logger, r.cfg.Forward)
+		r.forwarder = newForwarder(st, r.next, r.obsrep, r.telemetry, logger, r.cfg.Forward)
 		notify = r.forwarder.notify
 		r.forwarder.start()
 	}
