@@ -61,20 +61,26 @@ const TruncateMarker = "…[truncated]"
 // TruncateContent cuts input, output and instructions longer than limit
 // bytes on a UTF-8 boundary, appends TruncateMarker, and records each
 // field's original size in meta.truncated. A limit <= 0 means no limit.
+// A cut field that was a JSON value (InputJSON, OutputJSON) is text now:
+// its flag is cleared, so it is neither announced nor given back as JSON.
 func TruncateContent(s *Span, limit int) {
 	if limit <= 0 {
 		return
 	}
 	for _, f := range []struct {
-		name string
-		p    **string
-	}{{"input", &s.Input}, {"output", &s.Output}, {"instructions", &s.Instructions}} {
+		name   string
+		p      **string
+		isJSON *bool
+	}{{"input", &s.Input, &s.InputJSON}, {"output", &s.Output, &s.OutputJSON}, {"instructions", &s.Instructions, nil}} {
 		if *f.p == nil || len(**f.p) <= limit {
 			continue
 		}
 		orig := len(**f.p)
 		cut := TruncateUTF8(**f.p, limit-len(TruncateMarker)) + TruncateMarker
 		*f.p = &cut
+		if f.isJSON != nil {
+			*f.isJSON = false
+		}
 		// A copy when it was encoded, so it is set back.
 		tr, ok := asMap(s.Meta.Value(MetaTruncated))
 		if !ok {
