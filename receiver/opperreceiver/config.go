@@ -23,6 +23,11 @@ const DefaultProject = "default"
 const (
 	defaultEndpoint   = "localhost:8090"
 	defaultSQLitePath = "./data/opper.db"
+	// defaultMaxFieldBytes is the exporter's default: with both at their
+	// defaults, content the exporter cut is not cut again here.
+	defaultMaxFieldBytes = 256 << 10
+	// minMaxFieldBytes leaves room for the truncation marker.
+	minMaxFieldBytes = 64
 )
 
 // Config defines the configuration of the opper receiver.
@@ -43,6 +48,9 @@ type Config struct {
 	Retention RetentionConfig `mapstructure:"retention"`
 	// Forward controls handing stored spans to the pipeline.
 	Forward ForwardConfig `mapstructure:"forward"`
+	// MaxFieldBytes caps each span's input, output and instructions before
+	// it is stored, whatever the client sent; 0 means no limit.
+	MaxFieldBytes int `mapstructure:"max_field_bytes"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -140,6 +148,7 @@ func createDefaultConfig() component.Config {
 			RetryInitialInterval:  time.Second,
 			RetryMaxInterval:      30 * time.Second,
 		},
+		MaxFieldBytes: defaultMaxFieldBytes,
 	}
 }
 
@@ -223,6 +232,10 @@ func (cfg *Config) Validate() error {
 		if f.RetryInitialInterval <= 0 || f.RetryMaxInterval < f.RetryInitialInterval {
 			errs = append(errs, errors.New("forward::retry_initial_interval must be positive and not above forward::retry_max_interval"))
 		}
+	}
+
+	if cfg.MaxFieldBytes < 0 || (cfg.MaxFieldBytes > 0 && cfg.MaxFieldBytes < minMaxFieldBytes) {
+		errs = append(errs, fmt.Errorf("max_field_bytes must be 0 (no limit) or at least %d, got %d", minMaxFieldBytes, cfg.MaxFieldBytes))
 	}
 
 	if len(cfg.APIKeys) == 0 && !cfg.AllowAnonymous && !isLocalEndpoint(cfg.ServerConfig.NetAddr) {

@@ -49,6 +49,7 @@ func TestLoadConfig(t *testing.T) {
 		Enabled: true, IncompleteSpanTimeout: 2 * time.Minute, BatchSize: 500, PollInterval: time.Second,
 		RetryInitialInterval: 200 * time.Millisecond, RetryMaxInterval: 10 * time.Second,
 	}
+	custom.MaxFieldBytes = 64 << 10
 
 	anonymous := createDefaultConfig().(*Config)
 	anonymous.ServerConfig.NetAddr.Endpoint = "0.0.0.0:8090"

@@ -270,9 +270,14 @@ func (a *api) write(ctx context.Context, project string, spans []translator.Span
 	return a.store.UpsertSpans(ctx, project, spans, forward)
 }
 
-// finishSpan applies the server's part of a write: the project's retention.
+// finishSpan applies the server's part of a write: the project's retention,
+// then max_field_bytes, so that what is stored is bounded whatever the
+// client sent (the exporter caps content itself, SDKs do not). Every write
+// path calls it on the span as it will be stored, so a PATCH that replaces
+// content is capped too, and content cut before stays as it was.
 func (a *api) finishSpan(project string, s *translator.Span) {
 	translator.ApplyRetention(s, a.cfg.retentionFor(project))
+	translator.TruncateContent(s, a.cfg.MaxFieldBytes)
 }
 
 // resolveTraceID fills a span's missing trace id. A root starts a trace
