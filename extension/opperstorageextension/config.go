@@ -7,6 +7,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/opperotel/bridge/internal/configkeys"
 )
 
 const (
@@ -61,8 +63,12 @@ func createDefaultConfig() component.Config {
 
 // Unmarshal implements confmap.Unmarshaler: a backend section replaces the
 // default backend instead of merging into it, and a backend named without
-// settings (`sqlite:` or `memory: {}`) gets its defaults.
+// settings (`sqlite:` or `memory: {}`) gets its defaults. Unknown keys are
+// refused first, named by their section, as in the receiver and exporter.
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := configkeys.Check(conf, cfg); err != nil {
+		return err
+	}
 	if conf.IsSet("sqlite") || conf.IsSet("memory") {
 		*cfg = Config{}
 		if conf.IsSet("sqlite") {

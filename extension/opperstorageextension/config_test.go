@@ -46,8 +46,9 @@ func TestConfigErrors(t *testing.T) {
 		{"two backends", map[string]any{"sqlite": map[string]any{"path": "x.db"}, "memory": map[string]any{}}, "set only one of sqlite or memory"},
 		{"empty path", map[string]any{"sqlite": map[string]any{"path": " "}}, "sqlite::path must not be empty"},
 		{"max traces", map[string]any{"memory": map[string]any{"max_traces": 0}}, "memory::max_traces must be at least 1, got 0"},
-		{"unknown key", map[string]any{"sqlite": map[string]any{"pth": "x.db"}}, "invalid keys: pth"},
-		{"unknown backend", map[string]any{"postgress": map[string]any{}}, "invalid keys: postgress"},
+		{"unknown key", map[string]any{"sqlite": map[string]any{"pth": "x.db"}}, "'sqlite' has invalid keys: pth"},
+		{"unknown memory key", map[string]any{"memory": map[string]any{"max_trace": 5}}, "'memory' has invalid keys: max_trace"},
+		{"unknown backend", map[string]any{"postgress": map[string]any{}}, "'opperstorageextension.Config' has invalid keys: postgress"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
