@@ -125,7 +125,7 @@ const (
 // that check off for the whole config (`retension: full` would run with the
 // default). In storage mode the endpoint's default (the hosted API) does not
 // apply, and the queue and retry defaults are those of a local write: see
-// storageModeDefaults.
+// storageModeQueue.
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 	if err := configkeys.Unmarshal(conf, cfg); err != nil {
 		return err

@@ -199,7 +199,6 @@ type blockingStore struct {
 	store.Store
 	entered chan struct{}
 	release chan struct{}
-	once    sync.Once
 }
 
 func (b *blockingStore) UpsertSpans(ctx context.Context, project string, spans []translator.Span, forward bool) error {
