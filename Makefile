@@ -48,7 +48,7 @@ GOFILES_CMD := git ls-files --cached --others --exclude-standard -- '*.go' ':!:t
 # npm-based test client (OTel SDK for Node); its dependencies are installed only once it exists.
 NODE_SDK_DIR := testdata/sdk
 
-.PHONY: help fmt lint generate deps test-node-deps test test-go bench bench-export benchstat fuzz build run
+.PHONY: help fmt lint generate deps test-node-deps test test-go bench bench-export bench-e2e bench-e2e-overload benchstat fuzz build run
 
 ## help: list the targets
 help:
@@ -122,6 +122,22 @@ bench-export:
 	done | tee $(BENCH_OUT)
 	$(GOTOOL) benchstat $(BENCH_OUT)
 	@echo "bench-export: output kept in $(BENCH_OUT)"
+
+# bench-e2e: the built collector end to end (internal/cmd/bench-e2e); E2E_FLAGS adds its flags,
+# e.g. E2E_FLAGS='-rounds 1 -shapes plain -plain-spans 200000' or -profile-dir bench/.
+E2E_FLAGS ?=
+
+## bench-e2e: the local path end to end: old (exporter -> HTTP -> receiver) and new config/local.yaml, durable spans/s, CPU, RSS
+bench-e2e: build
+	@mkdir -p bench
+	$(GO) run ./internal/cmd/bench-e2e $(E2E_FLAGS) | tee bench/e2e-$(BENCH_STAMP).txt
+	@echo "bench-e2e: output kept in bench/e2e-$(BENCH_STAMP).txt"
+
+## bench-e2e-overload: 16 connections x 500 spans closed-loop for 60 s against config/local.yaml: push-back, RSS, nothing acknowledged lost
+bench-e2e-overload: build
+	@mkdir -p bench
+	$(GO) run ./internal/cmd/bench-e2e -overload -spans-per-request 500 $(E2E_FLAGS) | tee bench/e2e-overload-$(BENCH_STAMP).txt
+	@echo "bench-e2e-overload: output kept in bench/e2e-overload-$(BENCH_STAMP).txt"
 
 ## benchstat: compare two bench outputs: make benchstat OLD=bench/a.txt NEW=bench/b.txt
 benchstat:

@@ -24,6 +24,9 @@ type otelMeta struct {
 // MarshalJSON lets encoding/json write meta.otel held in a span's Meta.
 func (o *otelMeta) MarshalJSON() ([]byte, error) { return o.encode(nil), nil }
 
+// AppendJSON implements JSONAppender.
+func (o *otelMeta) AppendJSON(b []byte) []byte { return o.encode(b) }
+
 // size is the encoded size of the raw groups, which dominate.
 func (o *otelMeta) size() int {
 	return len(o.attributes) + len(o.events) + len(o.links) + len(o.resource) + len(o.scope) + 256

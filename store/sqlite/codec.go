@@ -206,6 +206,8 @@ func appendValue(b []byte, v any, depth int) []byte {
 			b = binary.AppendVarint(b, n)
 		}
 		return b
+	case translator.JSONAppender:
+		return appendJSONValue(b, x)
 	default:
 		raw, err := json.Marshal(x)
 		if err != nil {
@@ -213,6 +215,22 @@ func appendValue(b []byte, v any, depth int) []byte {
 		}
 		return appendBytes(append(b, tagRaw), raw)
 	}
+}
+
+// appendJSONValue writes a translator value as tagRaw JSON, encoded in place
+// after room for its length, which is then written and the JSON moved up
+// against it (a copy of the value, instead of a buffer for it).
+func appendJSONValue(b []byte, x translator.JSONAppender) []byte {
+	b = append(b, tagRaw)
+	lenAt := len(b)
+	b = append(b, make([]byte, binary.MaxVarintLen64)...)
+	b = x.AppendJSON(b)
+	n := len(b) - lenAt - binary.MaxVarintLen64
+	var hdr [binary.MaxVarintLen64]byte
+	h := appendLen(hdr[:0], false, n)
+	copy(b[lenAt+len(h):], b[lenAt+binary.MaxVarintLen64:])
+	copy(b[lenAt:], h)
+	return b[:lenAt+len(h)+n]
 }
 
 // appendBytes is appendString for byte slices, keeping nil apart from empty.

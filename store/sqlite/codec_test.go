@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,3 +40,20 @@ func TestKeyIDRoundTrip(t *testing.T) {
 	_, isBlob := keyID("7a000000-0000-4000-8000-000000000001").([]byte)
 	require.True(t, isBlob)
 }
+
+// appendJSONValue writes a translator value as the JSON it marshals to, for
+// every length of length prefix (one and two varint bytes).
+func TestAppendJSONValue(t *testing.T) {
+	for _, n := range []int{0, 1, 126, 127, 128, 300, 20000} {
+		raw := `"` + strings.Repeat("x", n) + `"`
+		sp := translator.Span{TraceID: "t", ID: "s", Meta: translator.Meta{{Key: "k", Value: appenderValue(raw)}, {Key: "z", Value: "after"}}}
+		var got translator.Span
+		require.NoError(t, decodeBody(appendBody([]byte("prefix"), &sp)[len("prefix"):], &got))
+		require.Equal(t, json.RawMessage(raw), got.Meta.Value("k"), "length %d", n)
+		require.Equal(t, "after", got.Meta.Value("z"))
+	}
+}
+
+type appenderValue string
+
+func (a appenderValue) AppendJSON(b []byte) []byte { return append(b, a...) }
