@@ -19,6 +19,9 @@ const (
 	AttrOpperParentID = "opper.parent.id"
 	AttrOpperSpanType = "opper.span.type"
 	AttrOpperMeta     = "opper.meta"
+	// AttrOpperMetricID is set on a gen_ai.evaluation.result event made
+	// from a stored metric, so the metric keeps its id through OTLP.
+	AttrOpperMetricID = "opper.metric.id"
 )
 
 // TraceUUID is the Opper trace id of an OTel trace id: the same 16 bytes.
@@ -152,3 +155,17 @@ func syntheticIDs(span ptrace.Span, position int) (pcommon.TraceID, pcommon.Span
 
 // NewID returns a fresh random UUID, for ids a server assigns.
 func NewID() string { return uuid.NewString() }
+
+// metricNamespace is the UUID v5 namespace of derived metric ids.
+var metricNamespace = uuid.MustParse("5c0e7a52-2f4b-4d8e-9a31-6b7f0c9d1e24")
+
+// MetricID derives a metric id from the id of its span and a key that
+// names the evaluation within the span (which event or list item it came
+// from, and its dimension): a UUID v5, so the same evaluation of the same
+// span gets the same id whoever derives it, and distinct evaluations, or
+// the same one on another span, get distinct ids.
+func MetricID(spanID, key string) string {
+	b := make([]byte, 0, len(spanID)+1+len(key))
+	b = append(append(append(b, spanID...), 0), key...)
+	return uuid.NewSHA1(metricNamespace, b).String()
+}

@@ -83,6 +83,13 @@ type Usage struct {
 
 // Metric is an evaluation of a span: Opper's {dimension, value, comment}.
 type Metric struct {
+	// ID identifies the evaluation across writes of its span: the
+	// translator derives it (MetricID) from the span id and where the
+	// evaluation sits in the span, so a span exported again (a retry, a
+	// replayed queue) carries the same ids and its metrics are stored
+	// once. "" when unknown; the store then derives one from the span id
+	// and the metric's position.
+	ID        string
 	Dimension string
 	Value     float64
 	Comment   string

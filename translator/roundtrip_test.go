@@ -97,7 +97,7 @@ func TestOpperRoundTrip(t *testing.T) {
 		{TraceID: "3f2b6c1e-9d4a-4c1b-8e2f-0a1b2c3d4e5f", ID: "c4d5e6f7-1234-4abc-9def-112233445566", ParentID: "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
 			Name: "call model", Type: TypeGeneration, StartTime: start.Add(time.Second), EndTime: start.Add(1500 * time.Millisecond),
 			Output: &out, Instructions: &instr, Model: "gpt-4o", Usage: &Usage{Input: 10, Output: 5, Total: 15}, Error: &errMsg,
-			Metrics: []Metric{{Dimension: "accuracy", Value: 0.9, Comment: "good"}}},
+			Metrics: []Metric{{ID: "5d1f0b7e-0c55-4b8e-9a3e-2b6f4a1c9d01", Dimension: "accuracy", Value: 0.9, Comment: "good"}}},
 		{TraceID: "not-a-uuid-trace", ID: "opaque-span-id", Name: "running", StartTime: start},
 	}
 	tr := New(Options{Retention: RetentionFull})

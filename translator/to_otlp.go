@@ -213,6 +213,9 @@ func spanToOTLP(s *Span, dst ptrace.Span) {
 		if m.Comment != "" {
 			ev.Attributes().PutStr("gen_ai.evaluation.explanation", m.Comment)
 		}
+		if m.ID != "" {
+			ev.Attributes().PutStr(AttrOpperMetricID, m.ID)
+		}
 	}
 	if evs, ok := asList(otel["events"]); ok {
 		for _, e := range evs {

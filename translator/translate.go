@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -913,11 +914,23 @@ func (c *spanCtx) mapMetrics() {
 		}
 		label, _ := attrs.Get("gen_ai.evaluation.score.label")
 		explanation, _ := attrs.Get("gen_ai.evaluation.explanation")
-		s.Metrics = append(s.Metrics, Metric{Dimension: name.Str(), Value: value, Comment: joinComment(label.Str(), explanation.Str())})
+		// An id carried through OTLP (a span that came from a store) wins;
+		// otherwise the event's place and time name the evaluation: a span
+		// is immutable once ended, so both are the same on every export.
+		id := ""
+		if v, ok := attrs.Get(AttrOpperMetricID); ok && v.Str() != "" {
+			id = v.Str()
+		} else {
+			id = MetricID(s.ID, "event/"+strconv.Itoa(i)+"/"+strconv.FormatUint(uint64(ev.Timestamp()), 10)+"/"+name.Str())
+		}
+		s.Metrics = append(s.Metrics, Metric{ID: id, Dimension: name.Str(), Value: value, Comment: joinComment(label.Str(), explanation.Str())})
 	}
-	for _, prefix := range []attrPrefix{pEvaluations, pAnnotations} {
-		items, _ := rebuildFlattened(c.a, prefix)
-		for _, it := range items {
+	for _, src := range [...]struct {
+		prefix attrPrefix
+		key    string
+	}{{pEvaluations, "evaluations/"}, {pAnnotations, "annotations/"}} {
+		items, _ := rebuildFlattened(c.a, src.prefix)
+		for i, it := range items {
 			m, ok := it.(map[string]any)
 			if !ok {
 				continue
@@ -929,7 +942,8 @@ func (c *spanCtx) mapMetrics() {
 			}
 			label, _ := m["label"].(string)
 			explanation, _ := m["explanation"].(string)
-			s.Metrics = append(s.Metrics, Metric{Dimension: name, Value: value, Comment: joinComment(label, explanation)})
+			id := MetricID(s.ID, src.key+strconv.Itoa(i)+"/"+name)
+			s.Metrics = append(s.Metrics, Metric{ID: id, Dimension: name, Value: value, Comment: joinComment(label, explanation)})
 		}
 	}
 }

@@ -383,11 +383,56 @@ func TestMetricsFromEvaluations(t *testing.T) {
 	ev.Attributes().PutStr("gen_ai.evaluation.score.label", "partial")
 	ev.Attributes().PutStr("gen_ai.evaluation.explanation", "one claim unsupported")
 	s := New(Options{}).ToOpper(td)[0]
+	ids := map[string]bool{}
+	for i := range s.Metrics {
+		ids[s.Metrics[i].ID] = true
+		s.Metrics[i].ID = ""
+	}
+	assert.Len(t, ids, 3, "every evaluation has an id of its own")
+	assert.NotContains(t, ids, "")
 	assert.Equal(t, []Metric{
 		{Dimension: "faithfulness", Value: 0.5, Comment: "partial: one claim unsupported"},
 		{Dimension: "relevance", Value: 0.8, Comment: "relevant"},
 		{Dimension: "toxicity", Value: 0},
 	}, s.Metrics)
+}
+
+// TestMetricIDsAreStable: the store keys metrics by id, so an export
+// translated again (a retry, a replayed queue) must give the same ids,
+// and distinct evaluations, even of one dimension, distinct ones.
+func TestMetricIDsAreStable(t *testing.T) {
+	build := func(spanID pcommon.SpanID) ptrace.Traces {
+		td := oneSpan(t, "chat", map[string]any{"gen_ai.operation.name": "chat",
+			"evaluations.0.evaluation.name": "relevance", "evaluations.0.evaluation.score": 0.8,
+			"annotations.0.annotation.name": "relevance", "annotations.0.annotation.score": 0.8})
+		span := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+		span.SetSpanID(spanID)
+		for _, at := range []time.Duration{0, 0, time.Millisecond} {
+			ev := span.Events().AppendEmpty()
+			ev.SetName("gen_ai.evaluation.result")
+			ev.SetTimestamp(pcommon.NewTimestampFromTime(testStart.Add(at)))
+			ev.Attributes().PutStr("gen_ai.evaluation.name", "relevance")
+			ev.Attributes().PutDouble("gen_ai.evaluation.score.value", 0.8)
+		}
+		return td
+	}
+	idsOf := func(s Span) []string {
+		var ids []string
+		for _, m := range s.Metrics {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	first := New(Options{}).ToOpper(build(pcommon.SpanID{1}))[0]
+	again := New(Options{}).ToOpper(build(pcommon.SpanID{1}))[0]
+	other := New(Options{}).ToOpper(build(pcommon.SpanID{2}))[0]
+	require.Len(t, first.Metrics, 5)
+	assert.Equal(t, idsOf(first), idsOf(again), "the same span translated again")
+	seen := map[string]bool{}
+	for _, id := range append(idsOf(first), idsOf(other)...) {
+		assert.False(t, seen[id], "id %s given twice", id)
+		seen[id] = true
+	}
 }
 
 func TestTimeToFirstToken(t *testing.T) {

@@ -137,7 +137,7 @@ func metricsMetadata(ms []translator.Metric) opperapi.Object {
 		Metrics []metric `json:"metrics"`
 	}{Metrics: make([]metric, 0, len(ms))}
 	for _, m := range ms {
-		out.Metrics = append(out.Metrics, metric(m))
+		out.Metrics = append(out.Metrics, metric{Dimension: m.Dimension, Value: m.Value, Comment: m.Comment})
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
