@@ -8,6 +8,7 @@ package store // import "github.com/opperotel/bridge/store"
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/opperotel/bridge/translator"
@@ -16,6 +17,11 @@ import (
 // ErrNotFound is returned when a span, trace, metric or event does not
 // exist in the caller's project.
 var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when an id the caller chose already belongs to
+// something else in the project: a metric id given to CreateMetric that
+// another span's metric has.
+var ErrConflict = errors.New("already exists")
 
 // Store is the trace store. Implementations are safe for concurrent use by
 // several goroutines and, for shared backends, several processes.
@@ -34,6 +40,15 @@ type Store interface {
 	// never are. A span that was forwarded complete is not queued again by
 	// a later write; one forwarded incomplete is queued again once it
 	// completes. A span without ID or TraceID fails the whole batch.
+	//
+	// A span's Metrics are also stored as metrics of the span (ListMetrics,
+	// GetTrace), idempotently, keyed by (project, metric id): a metric whose
+	// id is stored already is left as it is, so a replay neither duplicates
+	// it nor undoes an UpdateMetric; a new one is added, with the store's
+	// creation time. A Metric without ID gets SpanMetricID. A write never
+	// removes metrics (those the span no longer carries, and those added by
+	// CreateMetric, stay), and an id that another span's metric has is
+	// skipped. GetSpan returns Metrics as written.
 	UpsertSpans(ctx context.Context, project string, spans []translator.Span, forward bool) error
 	// GetSpan returns one span.
 	GetSpan(ctx context.Context, project, spanID string) (translator.Span, error)
@@ -49,8 +64,11 @@ type Store interface {
 	// DeleteTrace removes a trace and everything in it.
 	DeleteTrace(ctx context.Context, project, traceID string) error
 
-	// CreateMetric adds a metric to a span; the store assigns id and
-	// creation time.
+	// CreateMetric adds a metric to a span; the store assigns the creation
+	// time. Without m.ID the store assigns a new id, so every call adds a
+	// metric. With m.ID the call is idempotent, keyed by (project, id): if
+	// the span has a metric with that id already, that metric is returned
+	// unchanged; if another span of the project has it, ErrConflict.
 	CreateMetric(ctx context.Context, project, spanID string, m Metric) (Metric, error)
 	// ListMetrics pages through a span's metrics, oldest first, with their
 	// total; limit <= 0 means no limit. An unknown span is ErrNotFound.
@@ -124,6 +142,17 @@ type Metric struct {
 	Value     float64
 	Comment   *string
 	CreatedAt time.Time
+}
+
+// SpanMetricID is the id UpsertSpans stores s.Metrics[i] under: its ID, or,
+// for a metric without one, an id derived from the span id, the metric's
+// position and its dimension, so writing the span again names it the same.
+func SpanMetricID(s *translator.Span, i int) string {
+	m := &s.Metrics[i]
+	if m.ID != "" {
+		return m.ID
+	}
+	return translator.MetricID(s.ID, "position/"+strconv.Itoa(i)+"/"+m.Dimension)
 }
 
 // MetricUpdate changes the non-nil fields of a metric.

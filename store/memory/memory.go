@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -69,7 +70,10 @@ type project struct {
 	spans   map[string]*spanEntry
 	traces  map[string]map[string]struct{}
 	metrics map[string][]store.Metric // by span id, oldest first
-	events  []store.Event
+	// metricSpan maps every metric id of the project to its span: ids
+	// are unique per project, as the SQLite backend's index makes them.
+	metricSpan map[string]string
+	events     []store.Event
 }
 
 var _ store.Store = (*Store)(nil)
@@ -100,7 +104,7 @@ func (s *Store) project(name string, create bool) *project {
 	p := s.projects[name]
 	if p == nil && create {
 		p = &project{spans: make(map[string]*spanEntry), traces: make(map[string]map[string]struct{}),
-			metrics: make(map[string][]store.Metric)}
+			metrics: make(map[string][]store.Metric), metricSpan: make(map[string]string)}
 		s.projects[name] = p
 	}
 	return p
@@ -159,6 +163,9 @@ func (s *Store) UpsertSpans(ctx context.Context, projectName string, spans []tra
 			s.traceCreated(traceKey{projectName, sp.TraceID})
 		}
 		tr[sp.ID] = struct{}{}
+		for j := range sp.Metrics {
+			p.addSpanMetric(&sp, j, now)
+		}
 		key := outboxKey{projectName, sp.ID}
 		if forward && (!sp.Running() && !e.forwardedComplete || sp.Running() && !e.forwardedIncomplete) {
 			s.outbox[key] = struct{}{}
@@ -167,6 +174,26 @@ func (s *Store) UpsertSpans(ctx context.Context, projectName string, spans []tra
 		}
 	}
 	return nil
+}
+
+// addSpanMetric stores the span's j-th metric unless its id is stored
+// already (for this span or another) or its value is not finite.
+func (p *project) addSpanMetric(sp *translator.Span, j int, now time.Time) {
+	m := sp.Metrics[j]
+	if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+		return // as in SQLite, which cannot store a NaN
+	}
+	id := store.SpanMetricID(sp, j)
+	if _, ok := p.metricSpan[id]; ok {
+		return
+	}
+	sm := store.Metric{ID: id, SpanID: sp.ID, Dimension: m.Dimension, Value: m.Value, CreatedAt: now.UTC()}
+	if m.Comment != "" {
+		c := m.Comment
+		sm.Comment = &c
+	}
+	p.metrics[sp.ID] = append(p.metrics[sp.ID], sm)
+	p.metricSpan[id] = sp.ID
 }
 
 func (p *project) removeFromTrace(traceID, spanID string) bool {
@@ -253,6 +280,9 @@ func (s *Store) deleteSpan(projectName string, p *project, spanID string) {
 	delete(p.spans, spanID)
 	if p.removeFromTrace(e.span.TraceID, spanID) {
 		s.traceRemoved(traceKey{projectName, e.span.TraceID})
+	}
+	for _, m := range p.metrics[spanID] {
+		delete(p.metricSpan, m.ID)
 	}
 	delete(p.metrics, spanID)
 	p.events = slices.DeleteFunc(p.events, func(ev store.Event) bool { return ev.SpanID == spanID })
@@ -384,8 +414,24 @@ func (s *Store) CreateMetric(_ context.Context, projectName, spanID string, m st
 	if p == nil || p.spans[spanID] == nil {
 		return store.Metric{}, store.ErrNotFound
 	}
-	m.ID, m.SpanID, m.CreatedAt = translator.NewID(), spanID, s.now().UTC()
+	if m.ID != "" {
+		if owner, ok := p.metricSpan[m.ID]; ok {
+			if owner != spanID {
+				return store.Metric{}, store.ErrConflict
+			}
+			_, i := s.metric(projectName, spanID, m.ID)
+			return p.metrics[spanID][i], nil
+		}
+	} else {
+		m.ID = translator.NewID()
+	}
+	m.SpanID, m.CreatedAt = spanID, s.now().UTC()
+	if m.Comment != nil {
+		c := *m.Comment
+		m.Comment = &c
+	}
 	p.metrics[spanID] = append(p.metrics[spanID], m)
+	p.metricSpan[m.ID] = spanID
 	return m, nil
 }
 
@@ -464,6 +510,7 @@ func (s *Store) DeleteMetric(_ context.Context, projectName, spanID, metricID st
 		return store.ErrNotFound
 	}
 	p.metrics[spanID] = slices.Delete(p.metrics[spanID], i, i+1)
+	delete(p.metricSpan, metricID)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/opperotel/bridge/opperapi"
@@ -38,6 +39,10 @@ const (
 	flagScore
 	flagError
 	flagInstructions
+	// flagMetricIDs: each metric is followed by its id. Added after the
+	// first bodies were written; a body without it reads as before, with
+	// metric ids "".
+	flagMetricIDs
 )
 
 // Meta value tags.
@@ -79,6 +84,7 @@ func appendBody(b []byte, s *translator.Span) []byte {
 	set(s.Score != nil, flagScore)
 	set(s.Error != nil, flagError)
 	set(s.Instructions != nil, flagInstructions)
+	set(slices.ContainsFunc(s.Metrics, func(m translator.Metric) bool { return m.ID != "" }), flagMetricIDs)
 	b = binary.AppendUvarint(b, flags)
 	for _, v := range [...]string{s.TraceID, s.ID, s.ParentID, s.Name, s.Type, s.Model, s.RequestModel,
 		s.Provider, s.GenerationID, s.Function, s.CostSource, s.UserID, s.SessionID} {
@@ -109,6 +115,9 @@ func appendBody(b []byte, s *translator.Span) []byte {
 		b = appendString(b, m.Dimension)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Value))
 		b = appendString(b, m.Comment)
+		if flags&flagMetricIDs != 0 {
+			b = appendString(b, m.ID)
+		}
 	}
 	return appendFields(b, s.Meta == nil, len(s.Meta), s.Meta.All(), 0)
 }
@@ -473,7 +482,13 @@ func decodeBody(b []byte, s *translator.Span) error {
 		s.Metrics = make([]translator.Metric, n)
 		for i := range s.Metrics {
 			s.Metrics[i] = translator.Metric{Dimension: d.string(), Value: d.float(), Comment: d.string()}
+			if flags&flagMetricIDs != 0 {
+				s.Metrics[i].ID = d.string()
+			}
 		}
+	}
+	if flags&flagMetricIDs != 0 && !slices.ContainsFunc(s.Metrics, func(m translator.Metric) bool { return m.ID != "" }) {
+		d.fail() // not what appendBody writes: one body per span
 	}
 	if n, isNil := d.length(); !isNil {
 		s.Meta = make(translator.Meta, 0, n)

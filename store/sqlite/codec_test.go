@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ func FuzzDecodeBody(f *testing.F) {
 		Usage: &translator.Usage{Total: 3}, Metrics: []translator.Metric{{Dimension: "d"}},
 		Meta: translator.MetaOf(map[string]any{"a": []any{int64(1), json.Number("2"), map[string]any{"b": nil}}}),
 	}))
+	f.Add(appendBody(nil, &translator.Span{TraceID: "t", ID: "s",
+		Metrics: []translator.Metric{{Dimension: "d"}, {ID: "m", Dimension: "e", Value: 1, Comment: "c"}}}))
 	f.Add([]byte{bodyVersion})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s translator.Span
@@ -57,3 +60,22 @@ func TestAppendJSONValue(t *testing.T) {
 type appenderValue string
 
 func (a appenderValue) AppendJSON(b []byte) []byte { return append(b, a...) }
+
+// TestBodyMetricIDs: metric ids are kept, and a body written before they
+// existed (no flagMetricIDs; bytes from the previous codec) still reads,
+// with ids "", and is what the codec writes today for metrics without ids.
+func TestBodyMetricIDs(t *testing.T) {
+	old, err := hex.DecodeString("01000174017300016e0000000000000000000102020000030972656c6576616e6365000000000000e03f016304746f6e65000000000000f0bf0000")
+	require.NoError(t, err)
+	sp := translator.Span{TraceID: "t", ID: "s", Name: "n", StartTime: time.Unix(1, 2),
+		Metrics: []translator.Metric{{Dimension: "relevance", Value: 0.5, Comment: "c"}, {Dimension: "tone", Value: -1}}}
+	var got translator.Span
+	require.NoError(t, decodeBody(old, &got))
+	require.Equal(t, sp.Metrics, got.Metrics)
+	require.Equal(t, old, appendBody(nil, &sp))
+
+	sp.Metrics[1].ID = "6d000000-0000-5000-8000-000000000001"
+	got = translator.Span{}
+	require.NoError(t, decodeBody(appendBody(nil, &sp), &got))
+	require.Equal(t, sp.Metrics, got.Metrics)
+}

@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/translator"
 )
 
 const metricColumns = `id, span_id, dimension, value, comment, created_ns`
@@ -50,7 +52,11 @@ func (s *Store) CreateMetric(ctx context.Context, project, spanID string, m stor
 	if !ok {
 		return store.Metric{}, store.ErrNotFound
 	}
-	m.ID, m.SpanID, m.CreatedAt = uuid.NewString(), spanID, now()
+	given := m.ID != ""
+	if !given {
+		m.ID = uuid.NewString()
+	}
+	m.SpanID, m.CreatedAt = spanID, now()
 	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if ok, err := spanExists(ctx, tx, pid, spanID); err != nil || !ok {
 			if err == nil {
@@ -58,17 +64,75 @@ func (s *Store) CreateMetric(ctx context.Context, project, spanID string, m stor
 			}
 			return err
 		}
+		if given {
+			// Idempotent: a stored id answers with what is stored.
+			stored, err := scanMetric(tx.QueryRowContext(ctx, `SELECT `+metricColumns+` FROM metrics
+WHERE project = ? AND id = ?`, pid, keyID(m.ID)))
+			switch {
+			case err == nil && stored.SpanID != idString(keyID(spanID)):
+				return store.ErrConflict
+			case err == nil:
+				m = stored
+				return nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO metrics (id, project, span_id, dimension, value, comment, created_ns)
 VALUES (?, ?, ?, ?, ?, ?, ?)`, keyID(m.ID), pid, keyID(spanID), m.Dimension, m.Value, m.Comment, m.CreatedAt.UnixNano())
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 		return store.Metric{}, err
 	}
 	if err != nil {
 		return store.Metric{}, fmt.Errorf("sqlite: create metric: %w", err)
 	}
 	return m, nil
+}
+
+// metricRowsPerInsert bounds one statement of upsertSpanMetrics: 7 values
+// a row stay far below SQLite's limit of bound variables.
+const metricRowsPerInsert = 256
+
+// upsertSpanMetrics stores the metrics the spans carry, in UpsertSpans's
+// transaction. Insert-if-absent by (project, id): a replay adds nothing,
+// keeps the creation time and leaves edits made through UpdateMetric
+// alone. A value that is not finite is skipped: REAL NOT NULL would fail
+// the whole transaction on a NaN, and no API answer could carry it.
+func upsertSpanMetrics(ctx context.Context, tx *sql.Tx, pid int64, spans []translator.Span) error {
+	var args []any
+	rows := 0
+	created := now().UnixNano()
+	flush := func() error {
+		if rows == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO metrics (id, project, span_id, dimension, value, comment, created_ns)
+VALUES `+placeholders(rows, 7)+` ON CONFLICT (project, id) DO NOTHING`, args...)
+		args, rows = args[:0], 0
+		return err
+	}
+	for i := range spans {
+		sp := &spans[i]
+		for j := range sp.Metrics {
+			m := &sp.Metrics[j]
+			if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+				continue
+			}
+			var comment any
+			if m.Comment != "" {
+				comment = m.Comment
+			}
+			args = append(args, keyID(store.SpanMetricID(sp, j)), pid, keyID(sp.ID), m.Dimension, m.Value, comment, created)
+			if rows++; rows == metricRowsPerInsert {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
 }
 
 // ListMetrics implements store.Store; a limit <= 0 returns every metric

@@ -269,6 +269,9 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []trans
 		}
 		i += rows
 	}
+	if err := upsertSpanMetrics(ctx, tx, pid, spans); err != nil {
+		return fmt.Errorf("write metrics: %w", err)
+	}
 
 	// Traces that spans moved out of.
 	refresh := map[string]struct{}{}

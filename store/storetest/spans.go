@@ -167,8 +167,9 @@ func fullSpan() translator.Span {
 		Cost:      ptr(0.0123), CostSource: "computed:2026-01",
 		Tags:   []string{"a", "b", "ünïcode"},
 		UserID: "user-1", SessionID: "session-1",
-		Metrics: []translator.Metric{{Dimension: "accuracy", Value: 0.9, Comment: "ok"}, {Dimension: "tone", Value: -1}},
-		Score:   ptr(int64(7)),
+		Metrics: []translator.Metric{{ID: "6d000000-0000-5000-8000-000000000001", Dimension: "accuracy", Value: 0.9, Comment: "ok"},
+			{Dimension: "tone", Value: -1}},
+		Score: ptr(int64(7)),
 		Meta: translator.MetaOf(map[string]any{
 			"str": "x", "empty": "", "int64": int64(-42), "int": 7, "float": 3.5, "big": 1e300,
 			"true": true, "false": false, "nil": nil,

@@ -55,6 +55,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ProjectIsolation", testProjectIsolation},
 		{"Metrics", testMetrics},
 		{"MetricsNotFound", testMetricsNotFound},
+		{"SpanMetricsStoredOnce", testSpanMetricsStoredOnce},
+		{"CreateMetricWithID", testCreateMetricWithID},
 		{"Events", testEvents},
 		{"OutboxComplete", testOutboxComplete},
 		{"OutboxForwardFalse", testOutboxForwardFalse},
