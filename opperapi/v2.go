@@ -223,5 +223,13 @@ const (
 // pipeline again, so a collector that runs both halves cannot loop.
 const HeaderSource = "X-Opper-Bridge-Source"
 
+// HeaderIdempotencyKey names a metric create (`POST /v2/spans/{span_id}/metrics`)
+// so that sending it again stores nothing new. The v2 create body has no
+// id, and a header is ignored by servers that do not know it, where an
+// extra body field might be rejected. This project's receiver takes a
+// UUID key as the metric's id (any other key is hashed into one with the
+// span id); the exporter sends the translator's metric id.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
 // SourceExporter is the value of HeaderSource on exporter requests.
 const SourceExporter = "opperexporter"

@@ -236,12 +236,31 @@ func (a *api) createMetric(w http.ResponseWriter, r *http.Request, project strin
 		return errInvalid("missing", "Field required: value must be a number", "body", "value")
 	}
 	spanID := pathID(r, "span_id")
-	m, err := a.store.CreateMetric(r.Context(), project, spanID,
-		store.Metric{Dimension: req.Dimension, Value: *req.Value, Comment: req.Comment})
+	m := store.Metric{Dimension: req.Dimension, Value: *req.Value, Comment: req.Comment}
+	if key := r.Header.Get(opperapi.HeaderIdempotencyKey); key != "" {
+		m.ID = metricIDFromKey(spanID, key)
+	}
+	m, err := a.store.CreateMetric(r.Context(), project, spanID, m)
+	if errors.Is(err, store.ErrConflict) {
+		return &apiError{status: http.StatusConflict, msg: "Metric already exists on another span"}
+	}
 	if err != nil {
 		return notFound(err, "Span")
 	}
 	return a.writeJSON(w, http.StatusOK, toSpanMetric(&m))
+}
+
+// metricIDFromKey is the id of a metric created with an Idempotency-Key:
+// the key itself when it is a UUID (the exporter sends the translator's
+// metric id, so a metric has the same id however it reached the store),
+// else a UUID derived from the span and the key. A create without a key
+// gets a new id, as the hosted API gives: deriving one from the content
+// would merge two equal scores a client meant as two.
+func metricIDFromKey(spanID, key string) string {
+	if u, err := uuid.Parse(key); err == nil {
+		return u.String()
+	}
+	return translator.MetricID(spanID, "idempotency-key/"+key)
 }
 
 // listMetrics serves GET /v2/spans/{span_id}/metrics.

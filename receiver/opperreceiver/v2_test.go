@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -291,4 +292,37 @@ func TestWritesWakeForwarder(t *testing.T) {
 	resp, _ := ta.do("POST", "/v2/spans", map[string]any{"name": "exported", "end_time": "2024-01-01T00:00:00Z"}, opperapi.HeaderSource, opperapi.SourceExporter)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Len(t, woke, 1, "loop-guarded writes are not forwarded")
+}
+
+// TestV2MetricIdempotencyKey: a metric create sent again with the same
+// Idempotency-Key (a retried request, an exporter replaying its queue)
+// stores one metric; creates without a key keep adding, as SDK users
+// expect from the hosted API.
+func TestV2MetricIdempotencyKey(t *testing.T) {
+	ta := newTestAPI(t, nil)
+	spanID := "22222222-2222-4222-8222-222222222222"
+	otherID := "33333333-3333-4333-8333-333333333333"
+	for _, id := range []string{spanID, otherID} {
+		ta.mustJSON(200, "POST", "/v2/spans", map[string]any{"name": "s", "id": id, "trace_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"})
+	}
+	path := "/v2/spans/" + spanID + "/metrics"
+	body := map[string]any{"dimension": "relevance", "value": 0.8, "comment": "relevant"}
+	key := "6D3E0A52-1111-5222-8333-444455556666"
+	first := ta.mustJSON(200, "POST", path, body, "Idempotency-Key", key)
+	assert.Equal(t, strings.ToLower(key), first["id"], "a UUID key is the metric's id")
+	for range 2 {
+		again := ta.mustJSON(200, "POST", path, body, "Idempotency-Key", key)
+		assert.Equal(t, first, again, "the stored metric, unchanged")
+	}
+	byName := ta.mustJSON(200, "POST", path, body, "Idempotency-Key", "export-7/metric-0")
+	assert.Equal(t, byName, ta.mustJSON(200, "POST", path, body, "Idempotency-Key", "export-7/metric-0"))
+	assert.NotEqual(t, first["id"], byName["id"])
+	ta.mustJSON(200, "POST", path, body)
+	ta.mustJSON(200, "POST", path, body)
+	list := ta.mustJSON(200, "GET", path+"?limit=100&offset=0", nil)
+	assert.EqualValues(t, 4, get(list, "meta", "total_count"), "one per key, one per create without")
+
+	conflict := ta.mustJSON(409, "POST", "/v2/spans/"+otherID+"/metrics", body, "Idempotency-Key", key)
+	assert.Equal(t, "ConflictError", conflict["type"])
+	ta.mustJSON(404, "POST", "/v2/spans/44444444-4444-4444-8444-444444444444/metrics", body, "Idempotency-Key", key)
 }
