@@ -83,6 +83,11 @@ type response struct {
 // calls are in flight per exporter. Success bodies are read only when
 // readLimit > 0; error bodies always, up to maxHTTPResponseReadBytes.
 func (e *opperExporter) call(ctx context.Context, op operation, method, url string, body []byte, readLimit int64) (response, error) {
+	return e.callKeyed(ctx, op, method, url, body, readLimit, "")
+}
+
+// callKeyed is call with an Idempotency-Key header when key is not empty.
+func (e *opperExporter) callKeyed(ctx context.Context, op operation, method, url string, body []byte, readLimit int64, key string) (response, error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -106,6 +111,9 @@ func (e *opperExporter) call(ctx context.Context, op operation, method, url stri
 	req.Header.Set(opperapi.HeaderSource, opperapi.SourceExporter)
 	if e.authorization != "" {
 		req.Header.Set("Authorization", e.authorization)
+	}
+	if key != "" {
+		req.Header.Set(opperapi.HeaderIdempotencyKey, key)
 	}
 
 	resp, err := e.client.Do(req)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/opperotel/bridge/internal/opperfake"
 	"github.com/opperotel/bridge/opperapi"
+	"github.com/opperotel/bridge/translator"
 )
 
 // rootSpans is n root spans of one trace.
@@ -87,6 +88,7 @@ func TestReplayIsIdempotent(t *testing.T) {
 
 // TestMetricsStoredOnce: the second metric fails once; the retry finds the
 // span (409), completes it, lists its metrics and posts only the missing one.
+// The fake, like the hosted API as far as we know, ignores Idempotency-Key.
 func TestMetricsStoredOnce(t *testing.T) {
 	fake := opperfake.New(opperfake.Options{APIKey: testKey})
 	defer fake.Close()
@@ -104,7 +106,7 @@ func TestMetricsStoredOnce(t *testing.T) {
 	req := fake.Requests()
 	assert.Equal(t, 1, req["POST /v2/spans 409"])
 	assert.Equal(t, 1, req["PATCH /v2/spans/{id} 200"])
-	assert.Equal(t, 1, req["GET /v2/spans/{id}/metrics 200"])
+	assert.Equal(t, 2, req["GET /v2/spans/{id}/metrics 200"], "listed before posting, on each attempt")
 	assert.Equal(t, int64(2), exp.counter(t, "otelcol_exporter_opper_span_metrics_sent"))
 	assert.Equal(t, int64(1), exp.counter(t, "otelcol_exporter_opper_spans_sent"))
 }
@@ -284,5 +286,30 @@ func TestBulkFailureOfATreeIsRetried(t *testing.T) {
 			}
 			assert.Len(t, fake.Spans(), td.SpanCount())
 		})
+	}
+}
+
+// TestMissingMetrics: what the reconciliation posts. Two equal evaluations
+// of one span are two metrics, a stored metric accounts for one of them
+// only, and a stored id (a server that kept the Idempotency-Key) claims its
+// own metric before equal content can.
+func TestMissingMetrics(t *testing.T) {
+	ms := []translator.Metric{
+		{ID: "a", Dimension: "relevance", Value: 0.8},
+		{ID: "b", Dimension: "relevance", Value: 0.8},
+		{ID: "c", Dimension: "tone", Value: 1, Comment: "formal"},
+	}
+	comment := "formal"
+	for name, tc := range map[string]struct {
+		stored []opperapi.SpanMetric
+		want   []bool
+	}{
+		"nothing stored":           {nil, []bool{true, true, true}},
+		"server ids, one of equal": {[]opperapi.SpanMetric{{ID: "srv-1", Dimension: "relevance", Value: 0.8}}, []bool{false, true, true}},
+		"server ids, all":          {[]opperapi.SpanMetric{{ID: "srv-1", Dimension: "relevance", Value: 0.8}, {ID: "srv-2", Dimension: "relevance", Value: 0.8}, {ID: "srv-3", Dimension: "tone", Value: 1, Comment: &comment}}, []bool{false, false, false}},
+		"our ids":                  {[]opperapi.SpanMetric{{ID: "b", Dimension: "relevance", Value: 0.8}}, []bool{true, false, true}},
+		"comment differs":          {[]opperapi.SpanMetric{{ID: "srv-1", Dimension: "tone", Value: 1}}, []bool{true, true, true}},
+	} {
+		assert.Equal(t, tc.want, missingMetrics(tc.stored, ms), name)
 	}
 }

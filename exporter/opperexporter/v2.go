@@ -18,11 +18,17 @@ import (
 // API v2, one request per span. Ids are the translator's, chosen by the
 // client, which makes every step idempotent:
 //
-//   - create answers 200: the span is new; its metrics are posted.
+//   - create answers 200: the span is new, or the server upserts (this
+//     project's receiver does); its metrics are reconciled (below).
 //   - create answers 409: the span exists (a retry, a replayed queue, or a
 //     placeholder made for an early child). It is completed with PATCH, and
-//     its metrics are reconciled: the stored ones are listed and only the
-//     missing ones posted, so a metric is never stored twice.
+//     its metrics are reconciled.
+//   - Metrics are reconciled after either answer, so a metric is never
+//     stored twice: the span's stored metrics are listed and only the
+//     missing ones posted, each with its translator id as Idempotency-Key.
+//     The key makes a post sent twice (an answer lost) store once on this
+//     project's receiver; the listing covers servers that ignore the key,
+//     whether or not they answer 409 to a span create sent again.
 //   - create answers 404 "Parent span not found": the parent was not
 //     stored yet (OTel ends and exports children first). The child waits
 //     for the parent if it is in flight in another batch, is held back
@@ -76,7 +82,7 @@ func (e *opperExporter) afterCreateV2(ctx context.Context, b *batch, s *translat
 		if s.ParentID != "" {
 			e.orphans.remove(s.ID)
 		}
-		return e.sendMetrics(ctx, b, s, false)
+		return e.sendMetrics(ctx, b, s)
 	case r.status == http.StatusConflict:
 		return e.completeExisting(ctx, b, s)
 	case r.status == http.StatusNotFound && s.ParentID != "" && isParentNotFound(r.body):
@@ -167,7 +173,7 @@ func (e *opperExporter) completeExisting(ctx context.Context, b *batch, s *trans
 	if !isSuccess(r.status) {
 		return e.settle(ctx, b, classify("update span", u, r))
 	}
-	return e.sendMetrics(ctx, b, s, true)
+	return e.sendMetrics(ctx, b, s)
 }
 
 // updateBody is the PATCH body that makes a stored span (a placeholder, or
@@ -201,25 +207,23 @@ func updateBody(s *translator.Span) []byte {
 	return body
 }
 
-// sendMetrics posts the span's metrics. For a span that already existed,
-// the stored metrics are listed first and only the missing ones are
-// posted: a retry or a replay never stores a metric twice.
-func (e *opperExporter) sendMetrics(ctx context.Context, b *batch, s *translator.Span, existed bool) outcome {
+// sendMetrics posts the span's metrics that are not stored yet: a retry or
+// a replay never stores a metric twice. The listing costs a GET per span
+// with metrics even when the span is new; a 200 to a create cannot tell
+// a new span from an upserted one.
+func (e *opperExporter) sendMetrics(ctx context.Context, b *batch, s *translator.Span) outcome {
 	if len(s.Metrics) == 0 {
 		return sent
 	}
 	u := e.spansURL + "/" + url.PathEscape(s.ID) + "/metrics"
-	var stored []opperapi.SpanMetric
-	if existed {
-		var f *failure
-		stored, f = e.listMetrics(ctx, u)
-		if f != nil {
-			return e.settle(ctx, b, *f)
-		}
+	stored, f := e.listMetrics(ctx, u)
+	if f != nil {
+		return e.settle(ctx, b, *f)
 	}
 	result := sent
-	for _, m := range s.Metrics {
-		if metricStored(stored, m) {
+	missing := missingMetrics(stored, s.Metrics)
+	for i, m := range s.Metrics {
+		if !missing[i] {
 			continue
 		}
 		v := m.Value
@@ -231,7 +235,7 @@ func (e *opperExporter) sendMetrics(ctx context.Context, b *batch, s *translator
 			req.Comment = &m.Comment
 		}
 		body, _ := json.Marshal(&req)
-		r, err := e.call(ctx, opMetricCreate, http.MethodPost, u, body, 0)
+		r, err := e.callKeyed(ctx, opMetricCreate, http.MethodPost, u, body, 0, m.ID)
 		switch {
 		case err != nil:
 			return e.settle(ctx, b, networkFailure(err))
@@ -275,17 +279,41 @@ func (e *opperExporter) listMetrics(ctx context.Context, u string) ([]opperapi.S
 	}
 }
 
-// metricStored reports whether an equal metric (dimension, value, comment)
-// is among the stored ones.
-func metricStored(stored []opperapi.SpanMetric, m translator.Metric) bool {
-	for _, s := range stored {
-		c := ""
-		if s.Comment != nil {
-			c = *s.Comment
+// missingMetrics tells which of ms are not among the stored metrics. A
+// stored metric accounts for one of ms only: by id first (a server that
+// kept the Idempotency-Key as the id), then by equal dimension, value and
+// comment (a server that assigned its own ids), so two equal evaluations
+// of one span need two stored metrics.
+func missingMetrics(stored []opperapi.SpanMetric, ms []translator.Metric) []bool {
+	missing := make([]bool, len(ms))
+	used := make([]bool, len(stored))
+	for i, m := range ms {
+		missing[i] = true
+		if m.ID == "" {
+			continue
 		}
-		if s.Dimension == m.Dimension && s.Value == m.Value && c == m.Comment {
-			return true
+		for j := range stored {
+			if !used[j] && stored[j].ID == m.ID {
+				used[j], missing[i] = true, false
+				break
+			}
 		}
 	}
-	return false
+	for i, m := range ms {
+		if !missing[i] {
+			continue
+		}
+		for j := range stored {
+			st := &stored[j]
+			c := ""
+			if st.Comment != nil {
+				c = *st.Comment
+			}
+			if !used[j] && st.Dimension == m.Dimension && st.Value == m.Value && c == m.Comment {
+				used[j], missing[i] = true, false
+				break
+			}
+		}
+	}
+	return missing
 }
