@@ -38,6 +38,10 @@ type SQLiteConfig struct {
 	// acknowledged survives a power loss too; without it, it survives a crash
 	// of the process (SQLite's WAL with synchronous=NORMAL).
 	FullSync bool `mapstructure:"full_sync"`
+	// PageSize is the page size of a new database file in bytes (a power
+	// of two from 512 to 65536); an existing file keeps its own. 0: the
+	// store's default.
+	PageSize int `mapstructure:"page_size"`
 
 	_ struct{}
 }
@@ -92,6 +96,11 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.SQLite != nil && strings.TrimSpace(cfg.SQLite.Path) == "" {
 		errs = append(errs, errors.New("sqlite::path must not be empty"))
+	}
+	if cfg.SQLite != nil && cfg.SQLite.PageSize != 0 {
+		if p := cfg.SQLite.PageSize; p < 512 || p > 65536 || p&(p-1) != 0 {
+			errs = append(errs, fmt.Errorf("sqlite::page_size must be a power of two from 512 to 65536, got %d", p))
+		}
 	}
 	if cfg.Memory != nil && cfg.Memory.MaxTraces < 1 {
 		errs = append(errs, fmt.Errorf("memory::max_traces must be at least 1, got %d", cfg.Memory.MaxTraces))

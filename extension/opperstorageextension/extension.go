@@ -89,7 +89,7 @@ func (e *storageExtension) Start(ctx context.Context, _ component.Host) error {
 func Open(ctx context.Context, cfg *Config) (store.Store, error) {
 	switch {
 	case cfg.SQLite != nil:
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.SQLite.Path, FullSync: cfg.SQLite.FullSync})
+		st, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.SQLite.Path, FullSync: cfg.SQLite.FullSync, PageSize: cfg.SQLite.PageSize})
 		if err != nil {
 			return nil, fmt.Errorf("opper_storage: opening the SQLite store %q: %w", cfg.SQLite.Path, err)
 		}

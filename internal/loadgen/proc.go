@@ -13,8 +13,12 @@ import (
 // ProcStats is what a process has used so far.
 type ProcStats struct {
 	CPU time.Duration // user + system, every thread
-	// RSS and PeakRSS (the kernel's high-water mark) in bytes.
-	RSS, PeakRSS int64
+	// RSS and PeakRSS (the kernel's high-water mark) in bytes. RSS is
+	// RSSAnon (the heap and stacks) plus RSSFile (mapped files: the
+	// binary, and the SQLite file's pages read through mmap, which the
+	// kernel can drop at will).
+	RSS, PeakRSS     int64
+	RSSAnon, RSSFile int64
 }
 
 // clockTicks is USER_HZ, which Linux fixes at 100 for /proc.
@@ -52,6 +56,10 @@ func ReadProc(pid int) (ProcStats, error) {
 			st.RSS = parseKB(v)
 		} else if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			st.PeakRSS = parseKB(v)
+		} else if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			st.RSSAnon = parseKB(v)
+		} else if v, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			st.RSSFile = parseKB(v)
 		}
 	}
 	return st, sc.Err()

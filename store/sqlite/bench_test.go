@@ -171,7 +171,7 @@ func openBench(b *testing.B, cfg Config) *Store {
 // 50) in one UpsertSpans each, with forwarding on, as a bulk POST does.
 // spans/cpu-s divides by the process's CPU time rather than wall time.
 func BenchmarkUpsertSpansBulk(b *testing.B) {
-	for _, page := range []int{4096, 8192, 16384} {
+	for _, page := range benchPageSizes {
 		b.Run(fmt.Sprintf("page=%d", page), func(b *testing.B) {
 			benchBulk(b, openBench(b, Config{PageSize: page}))
 		})
@@ -234,7 +234,17 @@ func BenchmarkUpsertSpanSingle(b *testing.B) {
 // v2 creates do: group commit applies the calls waiting together in one
 // transaction. Each goroutine writes its own traces, span by span.
 func BenchmarkUpsertSingleConcurrent(b *testing.B) {
-	s := openBench(b, Config{})
+	for _, page := range benchPageSizes {
+		b.Run(fmt.Sprintf("page=%d", page), func(b *testing.B) {
+			benchSingleConcurrent(b, openBench(b, Config{PageSize: page}))
+		})
+	}
+}
+
+// benchPageSizes are the page sizes the write benchmarks compare.
+var benchPageSizes = []int{4096, 16384, 65536}
+
+func benchSingleConcurrent(b *testing.B, s *Store) {
 	ctx := context.Background()
 	var traces atomic.Int64
 	b.SetParallelism(16)

@@ -35,7 +35,7 @@ import (
 func main() {
 	var (
 		bin        = flag.String("bin", "bin/otelcol-opper", "the collector binary")
-		configs    = flag.String("configs", "old=internal/cmd/bench-e2e/testdata/local-http.yaml,new=config/local.yaml", "name=path of each configuration to compare, comma separated")
+		configs    = flag.String("configs", "old=internal/cmd/bench-e2e/testdata/local-http.yaml,new=config/local.yaml", "name=path of each configuration to compare, comma separated; path+overlay merges overlays onto a configuration")
 		shapes     = flag.String("shapes", "plain,llm", "load shapes: plain, llm")
 		rounds     = flag.Int("rounds", 3, "rounds; each runs every shape and configuration once, interleaved")
 		plainSpans = flag.Int("plain-spans", 1_000_000, "spans per run of the plain shape")
@@ -70,7 +70,10 @@ type bench struct {
 	profileDir string
 }
 
-type namedConfig struct{ name, path string }
+type namedConfig struct {
+	name  string
+	files []string // a configuration and the overlays merged onto it
+}
 
 func parseConfigs(s string) ([]namedConfig, error) {
 	var out []namedConfig
@@ -79,11 +82,15 @@ func parseConfigs(s string) ([]namedConfig, error) {
 		if !ok || name == "" || path == "" {
 			return nil, fmt.Errorf("-configs: %q is not name=path", item)
 		}
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return nil, err
+		var files []string
+		for _, f := range strings.Split(path, "+") {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, abs)
 		}
-		out = append(out, namedConfig{name, abs})
+		out = append(out, namedConfig{name, files})
 	}
 	return out, nil
 }
@@ -98,7 +105,10 @@ type run struct {
 	durablePerSec      float64
 	cpuMsPer1k         float64
 	rssMiB, peakRSSMiB float64
-	statuses           map[string]int
+	// The highest RSS sampled while the load was sent, and its anonymous
+	// part (the verification pass afterwards reads the whole file).
+	loadPeakMiB, loadAnonMiB float64
+	statuses                 map[string]int
 }
 
 func (b *bench) compare(configList, shapeList string, rounds int, spans map[loadgen.Shape]int, conns, perReq int, timeout time.Duration) error {
@@ -130,7 +140,7 @@ func (b *bench) compare(configList, shapeList string, rounds int, spans map[load
 		fmt.Printf("# %s: %d requests of %d spans built\n", sh, n, perReq)
 	}
 	fmt.Printf("# %d connections closed-loop, OTLP/HTTP protobuf, %d rounds, configs: %v\n", conns, rounds, cfgs)
-	fmt.Println("round\tshape\tconfig\tspans\tacked spans/s\tdurable spans/s\tCPU ms/1k spans\tRSS MiB\tpeak RSS MiB\tstatuses")
+	fmt.Println("round\tshape\tconfig\tspans\tacked spans/s\tdurable spans/s\tCPU ms/1k spans\tRSS MiB\tpeak RSS MiB\tload peak RSS MiB (anon)\tstatuses")
 	var runs []run
 	for r := 1; r <= rounds; r++ {
 		for _, sh := range shapes {
@@ -141,8 +151,8 @@ func (b *bench) compare(configList, shapeList string, rounds int, spans map[load
 				}
 				res.round = r
 				runs = append(runs, res)
-				fmt.Printf("%d\t%s\t%s\t%d\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%v\n", r, sh, c.name, res.spans,
-					res.ackedPerSec, res.durablePerSec, res.cpuMsPer1k, res.rssMiB, res.peakRSSMiB, res.statuses)
+				fmt.Printf("%d\t%s\t%s\t%d\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f (%.0f)\t%v\n", r, sh, c.name, res.spans,
+					res.ackedPerSec, res.durablePerSec, res.cpuMsPer1k, res.rssMiB, res.peakRSSMiB, res.loadPeakMiB, res.loadAnonMiB, res.statuses)
 			}
 		}
 	}
@@ -153,17 +163,18 @@ func (b *bench) compare(configList, shapeList string, rounds int, spans map[load
 func summarize(w io.Writer, runs []run, shapes []loadgen.Shape, cfgs []namedConfig) {
 	fmt.Fprintln(w, "\n# medians over rounds")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "shape\tconfig\tdurable spans/s\tacked spans/s\tCPU ms/1k spans\tRSS MiB\tpeak RSS MiB\t")
+	fmt.Fprintln(tw, "shape\tconfig\tdurable spans/s\tacked spans/s\tCPU ms/1k spans\tRSS MiB\tpeak RSS MiB\tload peak RSS MiB\tload peak anon MiB\t")
 	for _, sh := range shapes {
 		for _, c := range cfgs {
-			var d, a, cpu, rss, peak []float64
+			var d, a, cpu, rss, peak, lp, la []float64
 			for _, r := range runs {
 				if r.shape == sh && r.config == c.name {
 					d, a, cpu = append(d, r.durablePerSec), append(a, r.ackedPerSec), append(cpu, r.cpuMsPer1k)
 					rss, peak = append(rss, r.rssMiB), append(peak, r.peakRSSMiB)
+					lp, la = append(lp, r.loadPeakMiB), append(la, r.loadAnonMiB)
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t\n", sh, c.name, median(d), median(a), median(cpu), median(rss), median(peak))
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", sh, c.name, median(d), median(a), median(cpu), median(rss), median(peak), median(lp), median(la))
 		}
 	}
 	tw.Flush()
@@ -183,7 +194,7 @@ func median(v []float64) float64 {
 
 // measure runs one configuration with one load from a fresh data directory.
 func (b *bench) measure(c namedConfig, shape loadgen.Shape, reqs []loadgen.Request, conns int, timeout time.Duration) (run, error) {
-	col, err := b.start(c.path)
+	col, err := b.start(c.files)
 	if err != nil {
 		return run{}, err
 	}
@@ -206,6 +217,7 @@ func (b *bench) measure(c namedConfig, shape loadgen.Shape, reqs []loadgen.Reque
 		profWG.Go(func() { col.profile(name, 5*time.Second) })
 	}
 	res := s.Run(ctx, loadgen.Sequence(reqs))
+	loadPeak, loadPeakAnon := col.maxRSS(), col.maxAnonRSS()
 	profWG.Wait()
 	if res.AckedSpans != total*loadgen.SpansPerTrace {
 		return run{}, fmt.Errorf("only %d of %d spans acknowledged (%v)", res.AckedSpans, total*loadgen.SpansPerTrace, res.Statuses)
@@ -222,6 +234,8 @@ func (b *bench) measure(c namedConfig, shape loadgen.Shape, reqs []loadgen.Reque
 		cpuMsPer1k:    float64((after.CPU - before.CPU).Milliseconds()) / float64(n) * 1000,
 		rssMiB:        float64(after.RSS) / (1 << 20),
 		peakRSSMiB:    float64(max(after.PeakRSS, col.maxRSS())) / (1 << 20),
+		loadPeakMiB:   float64(loadPeak) / (1 << 20),
+		loadAnonMiB:   float64(loadPeakAnon) / (1 << 20),
 		statuses:      res.Statuses,
 	}, nil
 }
@@ -236,7 +250,7 @@ type collector struct {
 	sampleStop                  chan struct{}
 	sampleWG                    sync.WaitGroup
 	mu                          sync.Mutex
-	peak                        int64
+	peak, peakAnon              int64
 	killedForRSS                bool
 	rssLimit                    int64
 }
@@ -252,7 +266,7 @@ func freeAddr() (string, error) {
 
 // start runs the collector in a fresh directory, every listener moved to
 // a free loopback port, its own metrics off, and waits for health_check.
-func (b *bench) start(config string) (*collector, error) {
+func (b *bench) start(configs []string) (*collector, error) {
 	dir, err := os.MkdirTemp("", "bench-e2e-")
 	if err != nil {
 		return nil, err
@@ -263,15 +277,18 @@ func (b *bench) start(config string) (*collector, error) {
 			return nil, err
 		}
 	}
-	args := []string{
-		"--config=" + config,
-		"--set=receivers.otlp.protocols.http.endpoint=" + c.otlpHTTP,
-		"--set=receivers.otlp.protocols.grpc.endpoint=" + c.otlpGRPC,
-		"--set=receivers.opper.endpoint=" + c.api,
-		"--set=extensions.health_check.endpoint=" + c.hc,
-		"--set=service.telemetry.metrics.level=none",
+	var args []string
+	for _, f := range configs {
+		args = append(args, "--config="+f)
 	}
-	conf, err := confmaptest.LoadConf(config)
+	args = append(args,
+		"--set=receivers.otlp.protocols.http.endpoint="+c.otlpHTTP,
+		"--set=receivers.otlp.protocols.grpc.endpoint="+c.otlpGRPC,
+		"--set=receivers.opper.endpoint="+c.api,
+		"--set=extensions.health_check.endpoint="+c.hc,
+		"--set=service.telemetry.metrics.level=none",
+	)
+	conf, err := confmaptest.LoadConf(configs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -368,6 +385,7 @@ func (c *collector) sample() {
 		}
 		c.mu.Lock()
 		c.peak = max(c.peak, st.RSS)
+		c.peakAnon = max(c.peakAnon, st.RSSAnon)
 		over := c.rssLimit > 0 && st.RSS > c.rssLimit && !c.killedForRSS
 		if over {
 			c.killedForRSS = true
@@ -384,6 +402,14 @@ func (c *collector) maxRSS() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.peak
+}
+
+// maxAnonRSS is the highest sampled anonymous RSS: the heap and stacks,
+// without the mapped database file's pages.
+func (c *collector) maxAnonRSS() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peakAnon
 }
 
 func (c *collector) killed() bool {
@@ -447,7 +473,7 @@ func (b *bench) overload(config string, conns, perReq int, dur time.Duration) er
 	if err != nil {
 		return err
 	}
-	col, err := b.start(abs)
+	col, err := b.start([]string{abs})
 	if err != nil {
 		return err
 	}
@@ -466,8 +492,8 @@ func (b *bench) overload(config string, conns, perReq int, dur time.Duration) er
 	peak := max(after.PeakRSS, col.maxRSS())
 	fmt.Printf("requests %d, statuses %v, acknowledged %d spans (%.0f/s)\n", res.Requests, res.Statuses, res.AckedSpans,
 		float64(res.AckedSpans)/res.End.Sub(res.Start).Seconds())
-	fmt.Printf("collector: RSS %d MiB at the start, %d MiB at the end, peak %d MiB; CPU %.1f ms per 1k acknowledged spans\n",
-		before.RSS>>20, after.RSS>>20, peak>>20, float64((after.CPU-before.CPU).Milliseconds())/float64(max(res.AckedSpans, 1))*1000)
+	fmt.Printf("collector: RSS %d MiB at the start, %d MiB at the end, peak %d MiB (sampled peak of its anonymous part: %d MiB); CPU %.1f ms per 1k acknowledged spans\n",
+		before.RSS>>20, after.RSS>>20, peak>>20, col.maxAnonRSS()>>20, float64((after.CPU-before.CPU).Milliseconds())/float64(max(res.AckedSpans, 1))*1000)
 	if col.killed() {
 		return fmt.Errorf("the collector passed the RSS limit of %d MiB and was killed", b.rssLimit>>20)
 	}
