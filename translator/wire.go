@@ -915,6 +915,20 @@ func spanStatus(s *Span) string {
 // previewBytes bounds the root input and output previews in trace lists.
 const previewBytes = 512
 
+// PreviewHeadBytes is how much of a long input or output a store reads for
+// a trace list's previews. The preview of the head is the preview of the
+// whole, unless the text starts with more than 3.5 KB of white space.
+const PreviewHeadBytes = 4096
+
+// PreviewHead returns the part of v a store needs for previews, cut on a
+// UTF-8 boundary, and whether v is longer than that.
+func PreviewHead(v string) (string, bool) {
+	if len(v) <= PreviewHeadBytes {
+		return v, false
+	}
+	return TruncateUTF8(v, PreviewHeadBytes), true
+}
+
 func preview(v *string) *string {
 	if v == nil {
 		return nil

@@ -356,7 +356,12 @@ func (s *Store) ListTraces(_ context.Context, projectName string, q store.TraceQ
 	if q.Limit > 0 {
 		end = min(start+q.Limit, end)
 	}
-	return slices.Clone(matches[start:end]), total, nil
+	page := slices.Clone(matches[start:end])
+	// A list carries previews of the roots' content, as the SQLite store's.
+	for i := range page {
+		page[i].Input, page[i].Output = previewHead(page[i].Input), previewHead(page[i].Output)
+	}
+	return page, total, nil
 }
 
 func matchQuery(t *translator.TraceSummary, q *store.TraceQuery) bool {
@@ -639,6 +644,14 @@ func (s *Store) Close() error {
 
 // cloneSpan copies the parts of a span that callers could mutate in place,
 // so the store never shares memory with them.
+func previewHead(v *string) *string {
+	if v == nil {
+		return nil
+	}
+	h, _ := translator.PreviewHead(*v)
+	return &h
+}
+
 func cloneSpan(sp *translator.Span) translator.Span {
 	c := *sp
 	c.Tags = slices.Clone(sp.Tags)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
@@ -159,7 +160,13 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 		out   = []translator.TraceSummary{}
 	)
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM traces t WHERE `+where, args...).Scan(&total); err != nil {
+		// Unfiltered, the count is kept; filtered, it is counted from the
+		// index that bounds the filter best (traceFilter).
+		countSQL, countArgs := `SELECT count(*) FROM traces t WHERE `+where, args
+		if len(args) == 1 {
+			countSQL = `SELECT coalesce((SELECT n FROM trace_counts WHERE project = ?), 0)`
+		}
+		if err := tx.QueryRowContext(ctx, countSQL, countArgs...).Scan(&total); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
 		if total <= int64(q.Offset) {
@@ -169,7 +176,8 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 		// skips are never read; only the page's rows and roots are.
 		rows, err := tx.QueryContext(ctx, `
 SELECT p.trace_id, t2.start_ns, t2.end_ns, t2.status, t2.cost, t2.name, t2.has_cost, t2.span_count,
-	t2.error_spans, t2.total_tokens, t2.type_counts, t2.tags, t2.root_id, s.input, s.output
+	t2.error_spans, t2.total_tokens, t2.type_counts, t2.tags, t2.root_id,
+	coalesce(s.input_head, s.input), coalesce(s.output_head, s.output)
 FROM (SELECT t.trace_id, t.start_ns FROM traces t WHERE `+where+`
 	ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ? OFFSET ?) p
 JOIN traces t2 ON t2.project = ? AND t2.trace_id = p.trace_id
@@ -205,6 +213,12 @@ func traceFilter(pid int64, q store.TraceQuery) (string, []any) {
 		args = append(args, v)
 	}
 	if q.Name != "" {
+		// Three characters and more are found through the trigram index
+		// (trace_names) and then checked exactly; shorter ones can only be
+		// scanned for.
+		if utf8.RuneCountInString(q.Name) >= 3 {
+			add("t.rowid IN (SELECT rowid FROM trace_names WHERE trace_names MATCH ?)", `"`+strings.ReplaceAll(q.Name, `"`, `""`)+`"`)
+		}
 		add("instr(t.name_lower, ?) > 0", strings.ToLower(q.Name))
 	}
 	if q.Status != "" {

@@ -195,6 +195,100 @@ BEGIN
 	UPDATE events SET trace_id = NEW.trace_id WHERE project = NEW.project AND span_id = NEW.span_id;
 END;
 `,
+
+	// 3: the trace list stays as fast at a million traces as at a
+	// thousand. input_head and output_head hold the first 4 KiB of an input
+	// or output longer than that (NULL otherwise), before the large columns,
+	// so a list page reads a bounded preview of each root, never its whole
+	// content. trace_counts keeps each project's number of traces, so the
+	// unfiltered list counts in O(1); trace_names is a trigram index of
+	// trace names, so a name substring is counted from its matches; and
+	// status, duration and cost each have an index a filter on them counts
+	// from. Triggers on traces keep all of it in the roll-up's transaction.
+	`
+CREATE TABLE spans_v3 (
+	project     INTEGER NOT NULL,
+	span_id     BLOB NOT NULL,
+	trace_id    BLOB NOT NULL,
+	version     INTEGER,
+	pending     INTEGER,
+	forwarded   INTEGER NOT NULL DEFAULT 0,
+	written_ns  INTEGER,
+	parent_id   BLOB,
+	start_ns    INTEGER,
+	end_ns      INTEGER,
+	type        TEXT NOT NULL,
+	name        TEXT NOT NULL,
+	has_error   INTEGER NOT NULL,
+	usage_total INTEGER,
+	aggregate   INTEGER NOT NULL,
+	cost        REAL,
+	trace_name  TEXT,
+	tags        BLOB,
+	input_head  TEXT,
+	output_head TEXT,
+	input       TEXT,
+	output      TEXT,
+	body        BLOB NOT NULL,
+	PRIMARY KEY (project, span_id)
+);
+INSERT INTO spans_v3 (project, span_id, trace_id, version, pending, forwarded, written_ns, parent_id, start_ns,
+	end_ns, type, name, has_error, usage_total, aggregate, cost, trace_name, tags, input_head, output_head,
+	input, output, body)
+SELECT project, span_id, trace_id, version, pending, forwarded, written_ns, parent_id, start_ns,
+	end_ns, type, name, has_error, usage_total, aggregate, cost, trace_name, tags,
+	CASE WHEN length(CAST(input AS BLOB)) > 4096 THEN substr(input, 1, 1024) END,
+	CASE WHEN length(CAST(output AS BLOB)) > 4096 THEN substr(output, 1, 1024) END,
+	input, output, body
+FROM spans;
+DROP TABLE spans;
+ALTER TABLE spans_v3 RENAME TO spans;
+CREATE INDEX spans_trace ON spans (project, trace_id);
+CREATE INDEX spans_queue ON spans (pending, written_ns) WHERE pending IS NOT NULL;
+CREATE TRIGGER spans_moved AFTER UPDATE OF trace_id ON spans
+WHEN OLD.trace_id IS NOT NEW.trace_id
+BEGIN
+	INSERT INTO span_moves (project, old_trace) VALUES (OLD.project, OLD.trace_id);
+	UPDATE events SET trace_id = NEW.trace_id WHERE project = NEW.project AND span_id = NEW.span_id;
+END;
+
+CREATE TABLE trace_counts (
+	project INTEGER PRIMARY KEY,
+	n       INTEGER NOT NULL
+);
+INSERT INTO trace_counts (project, n) SELECT project, count(*) FROM traces GROUP BY project;
+-- An upsert that updates an existing roll-up fires neither trigger.
+CREATE TRIGGER traces_counted AFTER INSERT ON traces
+BEGIN
+	INSERT INTO trace_counts (project, n) VALUES (NEW.project, 1)
+	ON CONFLICT (project) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER traces_uncounted AFTER DELETE ON traces
+BEGIN
+	UPDATE trace_counts SET n = n - 1 WHERE project = OLD.project;
+END;
+
+CREATE VIRTUAL TABLE trace_names USING fts5(name, tokenize = 'trigram', content = '', contentless_delete = 1);
+INSERT INTO trace_names (rowid, name) SELECT rowid, name FROM traces;
+CREATE TRIGGER traces_named AFTER INSERT ON traces
+BEGIN
+	INSERT INTO trace_names (rowid, name) VALUES (NEW.rowid, NEW.name);
+END;
+CREATE TRIGGER traces_renamed AFTER UPDATE OF name ON traces
+WHEN OLD.name IS NOT NEW.name
+BEGIN
+	DELETE FROM trace_names WHERE rowid = OLD.rowid;
+	INSERT INTO trace_names (rowid, name) VALUES (NEW.rowid, NEW.name);
+END;
+CREATE TRIGGER traces_unnamed AFTER DELETE ON traces
+BEGIN
+	DELETE FROM trace_names WHERE rowid = OLD.rowid;
+END;
+
+CREATE INDEX traces_status ON traces (project, status, start_ns DESC, trace_id DESC);
+CREATE INDEX traces_duration ON traces (project, duration_ns);
+CREATE INDEX traces_cost ON traces (project, cost);
+`,
 }
 
 // migrate brings the schema to the newest version in one immediate

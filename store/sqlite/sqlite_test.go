@@ -3,6 +3,7 @@ package sqlite
 import (
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +91,53 @@ func TestMigrateOutboxIntoSpans(t *testing.T) {
 	ps, err = s.PendingForward(ctx, 10, time.Unix(0, 0))
 	require.NoError(t, err)
 	require.Empty(t, ps, "forwarded once, not again after a replay")
+}
+
+// TestMigrateListIndexes: a version 2 file gains previews of its long
+// content, its trace counts and its name index.
+func TestMigrateListIndexes(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	long := strings.Repeat("x", 10_000)
+	sp := translator.Span{TraceID: "7a000000-0000-4000-8000-000000000001", ID: "5b000000-0000-4000-8000-000000000001",
+		Name: "Checkout Agent", StartTime: time.Unix(10, 0).UTC(), EndTime: time.Unix(11, 0).UTC()}
+	for _, q := range []string{
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version (version) VALUES (2)`,
+		migrations[0], migrations[1],
+		`INSERT INTO projects (id, name) VALUES (1, 'p')`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO spans (project, span_id, trace_id, start_ns, end_ns, type, name,
+	has_error, aggregate, input, body) VALUES (1, ?, ?, ?, ?, '', 'Checkout Agent', 0, 0, ?, ?)`,
+		keyID(sp.ID), keyID(sp.TraceID), sp.StartTime.UnixNano(), sp.EndTime.UnixNano(), long, appendBody(nil, &sp))
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `INSERT INTO traces (project, trace_id, start_ns, end_ns, duration_ns, status, cost,
+	name, name_lower, has_cost, span_count, error_spans, total_tokens, type_counts, root_id)
+	VALUES (1, ?, ?, ?, 1000000000, 'ok', 0, 'Checkout Agent', 'checkout agent', 0, 1, 0, 0, ?, ?)`,
+		keyID(sp.TraceID), sp.StartTime.UnixNano(), sp.EndTime.UnixNano(),
+		appendTypeCounts(nil, map[string]int64{"function": 1}), keyID(sp.ID))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s, err := Open(ctx, Config{Path: path})
+	require.NoError(t, err)
+	defer s.Close()
+	for _, q := range []store.TraceQuery{{}, {Name: "KOUT AG"}, {Name: "ck"}} {
+		q.Limit = 10
+		page, total, err := s.ListTraces(ctx, "p", q)
+		require.NoError(t, err, "%+v", q)
+		require.EqualValues(t, 1, total, "%+v", q)
+		require.Len(t, page, 1)
+		require.NotNil(t, page[0].Input)
+		require.Less(t, len(*page[0].Input), len(long), "a preview, not the whole input")
+		require.True(t, strings.HasPrefix(long, *page[0].Input))
+	}
+	got, err := s.GetSpan(ctx, "p", sp.ID)
+	require.NoError(t, err)
+	require.Equal(t, long, *got.Input)
 }

@@ -21,7 +21,7 @@ import (
 var chunkSizes = []int{64, 32, 16, 8, 4, 2, 1}
 
 // spanColumns is the number of values bound per span.
-const spanColumns = 20
+const spanColumns = 22
 
 // Bound values of a span, by position (see upsertSpansSQL).
 const (
@@ -43,14 +43,14 @@ const (
 func upsertSpansSQL(rows int) string {
 	const queue = `(excluded.pending = 1 AND spans.forwarded != 2 OR excluded.pending = 0 AND spans.forwarded = 0)`
 	return `INSERT INTO spans (project, span_id, trace_id, version, pending, written_ns, parent_id, start_ns, end_ns,
-	type, name, has_error, usage_total, aggregate, cost, trace_name, tags, input, output, body)
+	type, name, has_error, usage_total, aggregate, cost, trace_name, tags, input_head, output_head, input, output, body)
 VALUES ` + placeholders(rows, spanColumns) + `
 ON CONFLICT (project, span_id) DO UPDATE SET
 	trace_id = excluded.trace_id, parent_id = excluded.parent_id, start_ns = excluded.start_ns,
 	end_ns = excluded.end_ns, type = excluded.type, name = excluded.name, has_error = excluded.has_error,
 	usage_total = excluded.usage_total, aggregate = excluded.aggregate, cost = excluded.cost,
-	trace_name = excluded.trace_name, tags = excluded.tags, input = excluded.input,
-	output = excluded.output, body = excluded.body,
+	trace_name = excluded.trace_name, tags = excluded.tags, input_head = excluded.input_head,
+	output_head = excluded.output_head, input = excluded.input, output = excluded.output, body = excluded.body,
 	version = CASE WHEN ` + queue + ` THEN excluded.version ELSE spans.version END,
 	pending = CASE WHEN ` + queue + ` THEN excluded.pending ELSE spans.pending END,
 	written_ns = CASE WHEN ` + queue + ` THEN excluded.written_ns ELSE spans.written_ns END`
@@ -155,15 +155,22 @@ func encodeSpan(e *encoded, project int64, s *translator.Span, forward bool) {
 	if s.Tags != nil {
 		tags = appendStrings(nil, s.Tags)
 	}
+	var inputHead, outputHead any
 	if s.Input != nil {
 		input = *s.Input
+		if h, long := translator.PreviewHead(*s.Input); long {
+			inputHead = h
+		}
 	}
 	if s.Output != nil {
 		output = *s.Output
+		if h, long := translator.PreviewHead(*s.Output); long {
+			outputHead = h
+		}
 	}
 	e.args = [spanColumns]any{project, keyID(s.ID), keyID(s.TraceID), nil, pending, nil, parent,
 		nanos(s.StartTime), nanos(s.EndTime), s.Type, s.Name, s.Error != nil, usage, s.Aggregate, cost,
-		traceName, tags, input, output, appendBody(nil, s)}
+		traceName, tags, inputHead, outputHead, input, output, appendBody(nil, s)}
 }
 
 // UpsertSpans implements store.Store. The spans are checked and encoded in

@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListFilters", testListFilters},
 		{"ListPagination", testListPagination},
 		{"ListRejectsBadLimit", testListBadLimit},
+		{"ListCounts", testListCounts},
+		{"ListPreviews", testListPreviews},
 		{"DeleteSpan", testDeleteSpan},
 		{"DeleteLastSpanRemovesTrace", testDeleteLastSpan},
 		{"DeleteTrace", testDeleteTrace},

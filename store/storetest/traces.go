@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -478,4 +479,73 @@ func testProjectIsolation(t *testing.T, s store.Store) {
 		byProject[p.Key.Project]++
 	}
 	assert.Equal(t, map[string]int{projectA: len(a), projectB: len(b)}, byProject, fmt.Sprint(len(pending)))
+}
+
+// testListCounts: total_count stays exact through everything that adds,
+// rewrites, moves and removes traces (stores may keep the count rather
+// than count it).
+func testListCounts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	total := func(project string, q store.TraceQuery) int64 {
+		t.Helper()
+		q.Limit = 10
+		_, n, err := s.ListTraces(ctx, project, q)
+		require.NoError(t, err)
+		return n
+	}
+	for i := 1; i <= 5; i++ {
+		require.NoError(t, s.UpsertSpans(ctx, projectA, traceSpans(i, t0.Add(time.Duration(i)*time.Minute)), true))
+	}
+	require.NoError(t, s.UpsertSpans(ctx, projectB, traceSpans(9, t0), true))
+	assert.EqualValues(t, 5, total(projectA, store.TraceQuery{}))
+	assert.EqualValues(t, 1, total(projectB, store.TraceQuery{}))
+
+	// Rewritten traces, renamed roots: still five, found by their new name.
+	for i := 1; i <= 5; i++ {
+		spans := traceSpans(i, t0.Add(time.Duration(i)*time.Minute))
+		spans[0].Name = fmt.Sprintf("renamed \"quoted\" workflow %d", i)
+		require.NoError(t, s.UpsertSpans(ctx, projectA, spans, true))
+	}
+	assert.EqualValues(t, 5, total(projectA, store.TraceQuery{}))
+	assert.EqualValues(t, 5, total(projectA, store.TraceQuery{Name: `"QUOTED" WORK`}))
+	assert.EqualValues(t, 1, total(projectA, store.TraceQuery{Name: "workflow 3"}))
+	assert.EqualValues(t, 5, total(projectA, store.TraceQuery{Name: "ow"}), "two characters")
+	assert.EqualValues(t, 0, total(projectA, store.TraceQuery{Name: traceSpans(1, t0)[0].Name}), "the old name is gone")
+
+	// A trace deleted, and one emptied by deleting its spans.
+	require.NoError(t, s.DeleteTrace(ctx, projectA, traceID(1)))
+	for _, sp := range traceSpans(2, t0) {
+		require.NoError(t, s.DeleteSpan(ctx, projectA, sp.ID))
+	}
+	assert.EqualValues(t, 3, total(projectA, store.TraceQuery{}))
+	assert.EqualValues(t, 0, total(projectA, store.TraceQuery{Name: "workflow 1"}))
+	assert.EqualValues(t, 1, total(projectB, store.TraceQuery{}))
+}
+
+// testListPreviews: a list reads previews of the roots' content, never
+// their whole content; their preview is the preview of the whole.
+func testListPreviews(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	spans := traceSpans(1, t0)
+	long := strings.Repeat("é", 100_000) // 200 KB, two bytes a rune
+	out := "  short answer  "
+	spans[0].Input, spans[0].Output = &long, &out
+	require.NoError(t, s.UpsertSpans(ctx, projectA, spans, true))
+
+	page, _, err := s.ListTraces(ctx, projectA, store.TraceQuery{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, page, 1)
+	require.NotNil(t, page[0].Input)
+	assert.LessOrEqual(t, len(*page[0].Input), translator.PreviewHeadBytes)
+	assert.True(t, strings.HasPrefix(long, *page[0].Input))
+	assert.True(t, utf8.ValidString(*page[0].Input))
+	want := translator.RollUp(spans)
+	got := page[0]
+	assert.Equal(t, translator.ToTraceListItem(&want, false).Input, translator.ToTraceListItem(&got, false).Input)
+	assert.Equal(t, &out, got.Output, "a short output is read whole")
+
+	// The trace itself still has the whole content.
+	tr, err := s.GetTrace(ctx, projectA, traceID(1))
+	require.NoError(t, err)
+	assert.Equal(t, long, *tr.Summary.Input)
 }
