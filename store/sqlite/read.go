@@ -154,7 +154,7 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 	if !ok {
 		return []translator.TraceSummary{}, 0, nil
 	}
-	where, args := traceFilter(pid, q)
+	from, where, args := traceFilter(pid, q)
 	var (
 		total int64
 		out   = []translator.TraceSummary{}
@@ -162,7 +162,7 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
 		// Unfiltered, the count is kept; filtered, it is counted from the
 		// index that bounds the filter best (traceFilter).
-		countSQL, countArgs := `SELECT count(*) FROM traces t WHERE `+where, args
+		countSQL, countArgs := `SELECT count(*) FROM `+from+` WHERE `+where, args
 		if len(args) == 1 {
 			countSQL = `SELECT coalesce((SELECT n FROM trace_counts WHERE project = ?), 0)`
 		}
@@ -178,7 +178,7 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 SELECT p.trace_id, t2.start_ns, t2.end_ns, t2.status, t2.cost, t2.name, t2.has_cost, t2.span_count,
 	t2.error_spans, t2.total_tokens, t2.type_counts, t2.tags, t2.root_id,
 	coalesce(s.input_head, s.input), coalesce(s.output_head, s.output)
-FROM (SELECT t.trace_id, t.start_ns FROM traces t WHERE `+where+`
+FROM (SELECT t.trace_id, t.start_ns FROM `+from+` WHERE `+where+`
 	ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ? OFFSET ?) p
 JOIN traces t2 ON t2.project = ? AND t2.trace_id = p.trace_id
 LEFT JOIN spans s ON s.project = t2.project AND s.span_id = t2.root_id
@@ -202,8 +202,13 @@ ORDER BY p.start_ns DESC, p.trace_id DESC`, append(args, q.Limit, q.Offset, pid)
 	return out, total, nil
 }
 
-// traceFilter turns q into a WHERE clause over traces t.
-func traceFilter(pid int64, q store.TraceQuery) (string, []any) {
+// traceFilter turns q into the table and WHERE clause to select traces t
+// from. A name of three characters or more is looked up in the trigram
+// index, and the matching rows are read by rowid: NOT INDEXED keeps the
+// planner from scanning the covering list index instead, whose rows it
+// would rather not read one by one (it cannot know the name is selective).
+func traceFilter(pid int64, q store.TraceQuery) (string, string, []any) {
+	from := "traces t"
 	var b strings.Builder
 	args := []any{pid}
 	b.WriteString("t.project = ?")
@@ -218,6 +223,7 @@ func traceFilter(pid int64, q store.TraceQuery) (string, []any) {
 		// scanned for.
 		if utf8.RuneCountInString(q.Name) >= 3 {
 			add("t.rowid IN (SELECT rowid FROM trace_names WHERE trace_names MATCH ?)", `"`+strings.ReplaceAll(q.Name, `"`, `""`)+`"`)
+			from = "traces t NOT INDEXED"
 		}
 		add("instr(t.name_lower, ?) > 0", strings.ToLower(q.Name))
 	}
@@ -246,7 +252,7 @@ func traceFilter(pid int64, q store.TraceQuery) (string, []any) {
 		b.WriteString(" AND t.trace_id IN (SELECT trace_id FROM trace_tags WHERE project = ? AND tag = ?)")
 		args = append(args, pid, q.Tag)
 	}
-	return b.String(), args
+	return from, b.String(), args
 }
 
 func scanSummary(rows *sql.Rows) (translator.TraceSummary, error) {
