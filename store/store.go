@@ -1,4 +1,5 @@
-// Package store keeps the Opper trace tree for the receiver: spans, their
+// Package store keeps the Opper trace tree for the opper_storage extension,
+// which the exporter writes into and the receiver serves: spans, their
 // metrics, feedback and events, per project, with the roll-ups the trace
 // list shows, and an outbox of spans still to be handed to the collector
 // pipeline. Every backend (SQLite now, PostgreSQL next) implements Store
@@ -60,6 +61,9 @@ type Store interface {
 	GetTrace(ctx context.Context, project, traceID string) (Trace, error)
 	// ListTraces returns the roll-ups of the traces matching q, newest
 	// first (by trace start), and the exact number of matching traces.
+	// Their Input and Output are heads of the roots' content for previews
+	// (translator.PreviewHead), not the whole content: a list never reads
+	// more than that of a root.
 	ListTraces(ctx context.Context, project string, q TraceQuery) ([]translator.TraceSummary, int64, error)
 	// DeleteTrace removes a trace and everything in it.
 	DeleteTrace(ctx context.Context, project, traceID string) error

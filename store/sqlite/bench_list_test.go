@@ -160,4 +160,3 @@ func flatDB(b *testing.B, traces int) string {
 	benchDBs.paths[key] = path
 	return path
 }
-

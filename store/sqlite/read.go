@@ -163,8 +163,12 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 		// Unfiltered, the count is kept; filtered, it is counted from the
 		// index that bounds the filter best (traceFilter).
 		countSQL, countArgs := `SELECT count(*) FROM `+from+` WHERE `+where, args
-		if len(args) == 1 {
+		switch {
+		case q == store.TraceQuery{Limit: q.Limit, Offset: q.Offset}:
 			countSQL = `SELECT coalesce((SELECT n FROM trace_counts WHERE project = ?), 0)`
+		case q == store.TraceQuery{Tag: q.Tag, Limit: q.Limit, Offset: q.Offset}:
+			// The tag's own index range, without looking each trace up.
+			countSQL, countArgs = `SELECT count(*) FROM trace_tags WHERE project = ? AND tag = ?`, []any{pid, q.Tag}
 		}
 		if err := tx.QueryRowContext(ctx, countSQL, countArgs...).Scan(&total); err != nil {
 			return fmt.Errorf("count: %w", err)
