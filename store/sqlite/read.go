@@ -225,8 +225,11 @@ func traceFilter(pid int64, q store.TraceQuery) (string, string, []any) {
 		// Three characters and more are found through the trigram index
 		// (trace_names) and then checked exactly; shorter ones can only be
 		// scanned for.
-		if utf8.RuneCountInString(q.Name) >= 3 {
-			add("t.rowid IN (SELECT rowid FROM trace_names WHERE trace_names MATCH ?)", `"`+strings.ReplaceAll(q.Name, `"`, `""`)+`"`)
+		// A filter the index cannot take (a NUL, which ends an FTS5 query
+		// string, or bytes that are not UTF-8, which it would tokenize
+		// differently) is only scanned for.
+		if utf8.RuneCountInString(q.Name) >= 3 && utf8.ValidString(q.Name) && !strings.ContainsRune(q.Name, 0) {
+			add("t.rowid IN (SELECT rowid FROM trace_names WHERE trace_names MATCH ?)", trigramQuery(q.Name))
 			from = "traces t NOT INDEXED"
 		}
 		add("instr(t.name_lower, ?) > 0", strings.ToLower(q.Name))
@@ -257,6 +260,32 @@ func traceFilter(pid int64, q store.TraceQuery) (string, string, []any) {
 		args = append(args, pid, q.Tag)
 	}
 	return from, b.String(), args
+}
+
+// maxQueryTrigrams bounds the index look-ups of a long name filter: the
+// candidates of its first trigrams are few, and instr checks them exactly.
+const maxQueryTrigrams = 8
+
+// trigramQuery is an FTS5 query for the trace names that contain every
+// trigram of name: a superset of those containing name, which instr then
+// checks. The index keeps no positions (detail=none, about a fifth cheaper
+// to write), so it cannot match the phrase itself.
+func trigramQuery(name string) string {
+	r := []rune(name)
+	seen := map[string]bool{}
+	var b strings.Builder
+	for i := 0; i+3 <= len(r) && len(seen) < maxQueryTrigrams; i++ {
+		tg := string(r[i : i+3])
+		if seen[strings.ToLower(tg)] {
+			continue
+		}
+		seen[strings.ToLower(tg)] = true
+		if b.Len() > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString(`"` + strings.ReplaceAll(tg, `"`, `""`) + `"`)
+	}
+	return b.String()
 }
 
 func scanSummary(rows *sql.Rows) (translator.TraceSummary, error) {

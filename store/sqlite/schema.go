@@ -202,7 +202,8 @@ END;
 	// so a list page reads a bounded preview of each root, never its whole
 	// content. trace_counts keeps each project's number of traces, so the
 	// unfiltered list counts in O(1); trace_names is a trigram index of
-	// trace names, so a name substring is counted from its matches; and
+	// trace names (without positions), so a name substring is counted from
+	// the traces that have all its trigrams; and
 	// status, duration and cost each have an index a filter on them counts
 	// from. Triggers on traces keep all of it in the roll-up's transaction.
 	`
@@ -268,7 +269,7 @@ BEGIN
 	UPDATE trace_counts SET n = n - 1 WHERE project = OLD.project;
 END;
 
-CREATE VIRTUAL TABLE trace_names USING fts5(name, tokenize = 'trigram', content = '', contentless_delete = 1);
+CREATE VIRTUAL TABLE trace_names USING fts5(name, tokenize = 'trigram', detail = 'none', content = '', contentless_delete = 1);
 INSERT INTO trace_names (rowid, name) SELECT rowid, name FROM traces;
 CREATE TRIGGER traces_named AFTER INSERT ON traces
 BEGIN
