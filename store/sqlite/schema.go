@@ -271,19 +271,36 @@ END;
 
 CREATE VIRTUAL TABLE trace_names USING fts5(name, tokenize = 'trigram', detail = 'none', content = '', contentless_delete = 1);
 INSERT INTO trace_names (rowid, name) SELECT rowid, name FROM traces;
+-- FTS5 writes its pending terms out whenever a statement of the transaction
+-- opens a savepoint, which every write statement does: fed row by row by
+-- triggers, it wrote a segment per trace and spent its time merging them.
+-- So triggers note new and old names here, and the writer moves them into
+-- trace_names in two statements at the end of each transaction
+-- (flushNamesSQL). A name noted as new is never also noted as gone: its row
+-- is not in trace_names yet.
+CREATE TABLE trace_names_new (
+	id   INTEGER PRIMARY KEY,
+	name TEXT NOT NULL
+);
+CREATE TABLE trace_names_gone (
+	id INTEGER PRIMARY KEY
+);
 CREATE TRIGGER traces_named AFTER INSERT ON traces
 BEGIN
-	INSERT INTO trace_names (rowid, name) VALUES (NEW.rowid, NEW.name);
+	INSERT OR REPLACE INTO trace_names_new (id, name) VALUES (NEW.rowid, NEW.name);
 END;
 CREATE TRIGGER traces_renamed AFTER UPDATE OF name ON traces
 WHEN OLD.name IS NOT NEW.name
 BEGIN
-	DELETE FROM trace_names WHERE rowid = OLD.rowid;
-	INSERT INTO trace_names (rowid, name) VALUES (NEW.rowid, NEW.name);
+	INSERT OR IGNORE INTO trace_names_gone (id)
+	SELECT OLD.rowid WHERE NOT EXISTS (SELECT 1 FROM trace_names_new WHERE id = OLD.rowid);
+	INSERT OR REPLACE INTO trace_names_new (id, name) VALUES (NEW.rowid, NEW.name);
 END;
 CREATE TRIGGER traces_unnamed AFTER DELETE ON traces
 BEGIN
-	DELETE FROM trace_names WHERE rowid = OLD.rowid;
+	INSERT OR IGNORE INTO trace_names_gone (id)
+	SELECT OLD.rowid WHERE NOT EXISTS (SELECT 1 FROM trace_names_new WHERE id = OLD.rowid);
+	DELETE FROM trace_names_new WHERE id = OLD.rowid;
 END;
 
 CREATE INDEX traces_status ON traces (project, status, start_ns DESC, trace_id DESC);

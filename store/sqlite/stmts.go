@@ -12,9 +12,9 @@ import (
 // be prepared at Open: the writer pool has one connection, held by any open
 // transaction, so preparing later would wait for itself.
 var (
-	writeSQL = append(slices.Collect(maps.Values(upsertSpansByRows)), nextVersionsSQL, traceExistsSQL,
+	writeSQL = slices.Concat(slices.Collect(maps.Values(upsertSpansByRows)), []string{nextVersionsSQL, traceExistsSQL,
 		drainMovesSQL, lightSpansSQL, upsertTraceSQL, traceTagsSQL, deleteTraceSQL, addTraceTagSQL,
-		removeTraceTagSQL, markForwardedSQL, dataVersionSQL)
+		removeTraceTagSQL, markForwardedSQL, dataVersionSQL}, flushNamesSQL)
 	readSQL = []string{getSpanSQL, traceSpansSQL, traceMetricsSQL, pendingSQL}
 )
 

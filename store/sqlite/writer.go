@@ -185,6 +185,28 @@ type newProject struct {
 // commitBatch applies ops in order in one transaction and commits it. An
 // error of an op's own (fn's result) is recorded in op.err and rolls back
 // that op only; an error returned means nothing was written.
+// flushNamesSQL moves the trace names the transaction's triggers noted
+// into the trigram index, old ones out first (schema.go, migration 3).
+var flushNamesSQL = []string{
+	`DELETE FROM trace_names WHERE rowid IN (SELECT id FROM trace_names_gone)`,
+	`DELETE FROM trace_names_gone`,
+	`INSERT INTO trace_names (rowid, name) SELECT id, name FROM trace_names_new`,
+	`DELETE FROM trace_names_new`,
+}
+
+func (s *Store) flushNames(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range flushNamesSQL {
+		st, err := s.stmt(ctx, tx, q)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: trace name index: %w", err)
+		}
+	}
+	return nil
+}
+
 func (s *Store) commitBatch(ops []*writeOp) (err error) {
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -242,6 +264,9 @@ func (s *Store) commitBatch(ops []*writeOp) (err error) {
 		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
 			return fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
+	}
+	if err := s.flushNames(ctx, tx); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
