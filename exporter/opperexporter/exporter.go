@@ -296,25 +296,37 @@ var batches = sync.Pool{New: func() any { return new(translator.Batch) }}
 const maxPooledSpans = 2 * defaultBatchMaxSize
 
 func (e *opperExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
-	if e.store != nil {
-		return e.pushStore(ctx, td)
-	}
+	return e.withSpans(td, func(spans []translator.Span) error {
+		if e.store != nil {
+			return e.writeStore(ctx, spans)
+		}
+		return e.send(ctx, td, spans)
+	})
+}
+
+// withSpans maps td into a pooled batch, marks aggregates, and hands the
+// spans to fn; the batch goes back to the pool when fn returns, so fn must
+// not keep them (the HTTP paths have ended every request by then, and the
+// store has encoded or copied what it keeps).
+func (e *opperExporter) withSpans(td ptrace.Traces, fn func([]translator.Span) error) error {
 	mapped := batches.Get().(*translator.Batch)
-	// Every request of the push has ended when pushTraces returns, and
-	// nothing the exporter keeps (ids in its maps) points into the batch.
 	defer func() {
 		if cap(mapped.Spans) <= maxPooledSpans {
 			batches.Put(mapped)
 		}
 	}()
 	e.tr.Map(mapped, td)
-	spans := mapped.Spans
-	if len(spans) == 0 {
+	if len(mapped.Spans) == 0 {
 		return nil
 	}
 	// Children usually went out in an earlier batch: their parents' usage
 	// may be an aggregate that this batch alone cannot show.
-	e.aggregates.Mark(spans)
+	e.aggregates.Mark(mapped.Spans)
+	return fn(mapped.Spans)
+}
+
+// send sends one push's spans over HTTP.
+func (e *opperExporter) send(ctx context.Context, td ptrace.Traces, spans []translator.Span) error {
 	b := newBatch(spans)
 	switch {
 	case e.cfg.APIVersion == APIVersionV3:

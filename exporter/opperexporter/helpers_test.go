@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter"
@@ -57,13 +58,20 @@ type testExporter struct {
 
 func startExporter(t testing.TB, cfg *Config) *testExporter {
 	t.Helper()
+	return startExporterOn(t, cfg, componenttest.NewNopHost())
+}
+
+// startExporterOn starts the exporter on host (storage mode needs one with
+// an opper_storage extension).
+func startExporterOn(t testing.TB, cfg *Config, host component.Host) *testExporter {
+	t.Helper()
 	require.NoError(t, cfg.Validate())
 	tel := componenttest.NewTelemetry()
 	set := exportertest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	exp, err := NewFactory().CreateTraces(context.Background(), set, cfg)
 	require.NoError(t, err)
-	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, exp.Start(context.Background(), host))
 	te := &testExporter{Traces: exp, tel: tel}
 	t.Cleanup(func() {
 		require.NoError(t, exp.Shutdown(context.Background()))

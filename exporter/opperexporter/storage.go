@@ -24,24 +24,10 @@ import (
 // spans are written as the exporter's own (forward off), so a receiver on
 // the same store never hands them to its pipeline again.
 
-// pushStore writes one push into the store. The push returns once the
-// store has committed, so with the queue's wait_for_result an OTLP answer
-// means stored.
-func (e *opperExporter) pushStore(ctx context.Context, td ptrace.Traces) error {
-	mapped := batches.Get().(*translator.Batch)
-	// The store encodes what it keeps before UpsertSpans returns (the
-	// memory backend copies), so the batch can be reused right after.
-	defer func() {
-		if cap(mapped.Spans) <= maxPooledSpans {
-			batches.Put(mapped)
-		}
-	}()
-	e.tr.Map(mapped, td)
-	spans := mapped.Spans
-	if len(spans) == 0 {
-		return nil
-	}
-	e.aggregates.Mark(spans)
+// writeStore writes one push's spans into the store. The push returns once
+// the store has committed, so with the queue's wait_for_result an OTLP
+// answer means stored.
+func (e *opperExporter) writeStore(ctx context.Context, spans []translator.Span) error {
 	if err := e.store.UpsertSpans(ctx, e.cfg.Project, spans, false); err != nil {
 		// A store error is not the data's fault (the translator always
 		// gives spans ids): the write is retried, by the queue's retry or

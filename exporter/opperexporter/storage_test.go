@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
-	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -24,7 +23,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/opperotel/bridge/exporter/opperexporter/internal/metadata"
 	"github.com/opperotel/bridge/extension/opperstorageextension"
 	"github.com/opperotel/bridge/internal/otlpfixtures"
 	"github.com/opperotel/bridge/store"
@@ -98,18 +96,7 @@ func storageConfig() *Config {
 
 func startStorageExporter(t *testing.T, cfg *Config, h extHost) *testExporter {
 	t.Helper()
-	require.NoError(t, cfg.Validate())
-	tel := componenttest.NewTelemetry()
-	set := exportertest.NewNopSettings(metadata.Type)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
-	exp, err := NewFactory().CreateTraces(context.Background(), set, cfg)
-	require.NoError(t, err)
-	require.NoError(t, exp.Start(context.Background(), h))
-	t.Cleanup(func() {
-		require.NoError(t, exp.Shutdown(context.Background()))
-		require.NoError(t, tel.Shutdown(context.Background()))
-	})
-	return &testExporter{Traces: exp, tel: tel}
+	return startExporterOn(t, cfg, h)
 }
 
 // TestStorageModeFixtures: every fixture written through the exporter's

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/opperotel/bridge/internal/procstat"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
@@ -120,43 +118,5 @@ func openFlat(b *testing.B, traces int) *Store {
 }
 
 func flatDB(b *testing.B, traces int) string {
-	b.Helper()
-	benchDBs.Lock()
-	defer benchDBs.Unlock()
-	key := -traces // apart from benchDB's span-count keys
-	if p, ok := benchDBs.paths[key]; ok {
-		return p
-	}
-	if benchDBs.dir == "" {
-		dir, err := os.MkdirTemp("", "opper-store-bench-")
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchDBs.dir, benchDBs.paths = dir, map[int]string{}
-	}
-	path := filepath.Join(benchDBs.dir, fmt.Sprintf("flat-%d.db", traces))
-	ctx := context.Background()
-	s, err := Open(ctx, Config{Path: path})
-	if err != nil {
-		b.Fatal(err)
-	}
-	began := time.Now()
-	batch := make([]translator.Span, 0, 10_000)
-	for n := 0; n < traces; {
-		batch = batch[:0]
-		for ; len(batch) < cap(batch) && n < traces; n++ {
-			batch = genFlatTrace(n, batch)
-		}
-		if err := s.UpsertSpans(ctx, benchProject, batch, false); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
-	}
-	fi, _ := os.Stat(path)
-	b.Logf("built %d traces (%d spans) in %v, file %d MiB, peak RSS %.0f MiB", traces, traces*10,
-		time.Since(began).Round(time.Millisecond), fi.Size()>>20, procstat.PeakRSSMiB())
-	benchDBs.paths[key] = path
-	return path
+	return buildBenchDB(b, fmt.Sprintf("flat-%d.db", traces), traces, 10_000, false, genFlatTrace)
 }

@@ -275,16 +275,25 @@ func benchSingleConcurrent(b *testing.B, s *Store) {
 var benchDBs struct {
 	sync.Mutex
 	dir   string
-	paths map[int]string
+	paths map[string]string // by file name
 }
 
 // benchDB returns the path of a store holding spans spans (spans/50
 // traces), building it on first use.
 func benchDB(b *testing.B, spans int) string {
+	return buildBenchDB(b, fmt.Sprintf("%d.db", spans), spans/spansPerTrace, 5000, true, func(n int, out []translator.Span) []translator.Span {
+		return genTrace(n, traceStart(n), out)
+	})
+}
+
+// buildBenchDB returns the path of the store file name in the run's
+// temporary directory, building it on first use from traces traces made
+// by gen, batch spans (or a little more) a write.
+func buildBenchDB(b *testing.B, name string, traces, batch int, forward bool, gen func(n int, out []translator.Span) []translator.Span) string {
 	b.Helper()
 	benchDBs.Lock()
 	defer benchDBs.Unlock()
-	if p, ok := benchDBs.paths[spans]; ok {
+	if p, ok := benchDBs.paths[name]; ok {
 		return p
 	}
 	if benchDBs.dir == "" {
@@ -292,32 +301,34 @@ func benchDB(b *testing.B, spans int) string {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchDBs.dir, benchDBs.paths = dir, map[int]string{}
+		benchDBs.dir, benchDBs.paths = dir, map[string]string{}
 	}
-	path := filepath.Join(benchDBs.dir, fmt.Sprintf("%d.db", spans))
+	path := filepath.Join(benchDBs.dir, name)
 	ctx := context.Background()
 	s, err := Open(ctx, Config{Path: path})
 	if err != nil {
 		b.Fatal(err)
 	}
 	began := time.Now()
-	batch := make([]translator.Span, 0, 5000)
-	for n := 0; n < spans/spansPerTrace; {
-		batch = batch[:0]
-		for ; len(batch) < cap(batch) && n < spans/spansPerTrace; n++ {
-			batch = genTrace(n, traceStart(n), batch)
+	spans := 0
+	buf := make([]translator.Span, 0, batch)
+	for n := 0; n < traces; {
+		buf = buf[:0]
+		for ; len(buf) < batch && n < traces; n++ {
+			buf = gen(n, buf)
 		}
-		if err := s.UpsertSpans(ctx, benchProject, batch, true); err != nil {
+		if err := s.UpsertSpans(ctx, benchProject, buf, forward); err != nil {
 			b.Fatal(err)
 		}
+		spans += len(buf)
 	}
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
 	fi, _ := os.Stat(path)
-	b.Logf("built %d spans in %v (%.0f spans/s), file %d MiB, peak RSS %.0f MiB", spans,
+	b.Logf("built %d traces (%d spans) in %v (%.0f spans/s), file %d MiB, peak RSS %.0f MiB", traces, spans,
 		time.Since(began).Round(time.Millisecond), float64(spans)/time.Since(began).Seconds(), fi.Size()>>20, procstat.PeakRSSMiB())
-	benchDBs.paths[spans] = path
+	benchDBs.paths[name] = path
 	return path
 }
 
