@@ -15,8 +15,9 @@ import (
 type Result struct {
 	Start, End time.Time
 	Requests   int
-	// Statuses counts answers by HTTP status ("200", "429", ...) or
-	// "network" for a request that got no answer.
+	// Statuses counts answers by HTTP status ("200", "429", ...),
+	// "network" for a request that got no answer, or "canceled" for one
+	// in flight when the load ended.
 	Statuses map[string]int
 	// Acked are the traces of every request answered 200.
 	Acked []string
@@ -94,6 +95,10 @@ func (s *Sender) post(ctx context.Context, body []byte) (string, time.Duration) 
 	}
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	resp, err := s.client.Do(req)
+	if err != nil && ctx.Err() != nil {
+		// The load ended (its time ran out) with this request in flight.
+		return "canceled", 0
+	}
 	if err != nil {
 		// The collector may be gone (the tests kill it): wait a little
 		// so a loop against a dead port does not spin.

@@ -484,6 +484,9 @@ func (b *bench) overload(config string, conns, perReq int, dur time.Duration) er
 	}
 	g := loadgen.NewGenerator(loadgen.Plain, uint32(time.Now().Unix()), perReq/loadgen.SpansPerTrace)
 	s := loadgen.NewSender("http://"+col.otlpHTTP+"/v1/traces", conns)
+	// As an OTLP exporter does: a refused request is sent again after the
+	// Retry-After the collector asked for.
+	s.Retry = true
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
 	fmt.Printf("# overload: %s, %d connections x %d spans, closed loop, for %s\n", config, conns, perReq, dur)
