@@ -256,8 +256,10 @@ func traceFilter(pid int64, q store.TraceQuery) (string, string, []any) {
 		add("t.start_ns < ?", q.To.UnixNano())
 	}
 	if q.Tag != "" {
-		b.WriteString(" AND t.trace_id IN (SELECT trace_id FROM trace_tags WHERE project = ? AND tag = ?)")
-		args = append(args, pid, q.Tag)
+		// A look-up per candidate, not the tag's whole list built first:
+		// the page is cut after the first matches of the newest-first scan.
+		b.WriteString(" AND EXISTS (SELECT 1 FROM trace_tags g WHERE g.project = t.project AND g.tag = ? AND g.trace_id = t.trace_id)")
+		args = append(args, q.Tag)
 	}
 	return from, b.String(), args
 }
