@@ -9,7 +9,9 @@ package store // import "github.com/opperotel/bridge/store"
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opperotel/bridge/translator"
@@ -18,6 +20,25 @@ import (
 // ErrNotFound is returned when a span, trace, metric or event does not
 // exist in the caller's project.
 var ErrNotFound = errors.New("not found")
+
+// DefaultProject is the project of data written without an API key: the
+// anonymous receiver's, and what the exporter's storage mode writes into
+// unless told otherwise, so the two meet by default.
+const DefaultProject = "default"
+
+// ValidateProject checks a project name as configured (an api_keys entry,
+// the exporter's project); its error reads after the word "project".
+func ValidateProject(p string) error {
+	switch {
+	case p == "":
+		return errors.New("must not be empty")
+	case len(p) > 128:
+		return errors.New("must be at most 128 bytes")
+	case strings.TrimSpace(p) != p:
+		return fmt.Errorf("%q must not start or end with spaces", p)
+	}
+	return nil
+}
 
 // ErrConflict is returned when an id the caller chose already belongs to
 // something else in the project: a metric id given to CreateMetric that

@@ -2,6 +2,7 @@ package translator
 
 import (
 	"encoding/json"
+	"fmt"
 	"unicode/utf8"
 )
 
@@ -57,6 +58,23 @@ func ApplyRetention(s *Span, r Retention) {
 
 // TruncateMarker ends content cut by TruncateContent.
 const TruncateMarker = "…[truncated]"
+
+// DefaultMaxFieldBytes is the field cap the exporter and the receiver
+// apply by default: with both at it, content the exporter cut is not cut
+// again by the receiver.
+const DefaultMaxFieldBytes = 256 << 10
+
+// minMaxFieldBytes leaves room for TruncateMarker.
+const minMaxFieldBytes = 64
+
+// ValidateMaxFieldBytes checks a configured max_field_bytes: 0 (no limit)
+// or room for more than the marker.
+func ValidateMaxFieldBytes(n int) error {
+	if n < 0 || (n > 0 && n < minMaxFieldBytes) {
+		return fmt.Errorf("max_field_bytes must be 0 (no limit) or at least %d, got %d", minMaxFieldBytes, n)
+	}
+	return nil
+}
 
 // TruncateContent cuts input, output and instructions longer than limit
 // bytes on a UTF-8 boundary, appends TruncateMarker, and records each

@@ -333,7 +333,7 @@ func gcCPUSeconds() float64 {
 // ToOpper plus the v2 body encoding, single-threaded.
 func BenchmarkTranslateOnly(b *testing.B) {
 	td := benchInput(b, 1000)
-	tr := translator.New(translator.Options{Retention: translator.RetentionFull, MaxFieldBytes: defaultMaxFieldBytes})
+	tr := translator.New(translator.Options{Retention: translator.RetentionFull, MaxFieldBytes: translator.DefaultMaxFieldBytes})
 	buf := make([]byte, 0, 64<<10)
 	n := td.SpanCount()
 	b.ReportAllocs()

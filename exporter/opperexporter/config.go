@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/opperotel/bridge/internal/configkeys"
+	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -111,12 +112,8 @@ var (
 const (
 	defaultEndpoint       = "https://api.opper.ai"
 	defaultTimeout        = 30 * time.Second
-	defaultMaxFieldBytes  = 256 << 10
 	defaultMaxConcurrency = 16
 	defaultParentWait     = 10 * time.Second
-	defaultProject        = "default"
-	// minMaxFieldBytes leaves room for the truncation marker.
-	minMaxFieldBytes = 64
 )
 
 // Unmarshal implements confmap.Unmarshaler. Unknown keys are refused first:
@@ -183,8 +180,8 @@ func (cfg *Config) Validate() error {
 		if cfg.APIKey != "" {
 			errs = append(errs, errors.New("api_key is sent to an endpoint; with storage the spans are written into the store directly: remove api_key"))
 		}
-		if err := validateProject(cfg.Project); err != nil {
-			errs = append(errs, err)
+		if err := store.ValidateProject(cfg.Project); err != nil {
+			errs = append(errs, fmt.Errorf("project %w", err))
 		}
 	} else if err := validateEndpoint(cfg.ClientConfig.Endpoint); err != nil {
 		errs = append(errs, err)
@@ -205,8 +202,8 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("retention_rules[%d]: retention must be %q or %q, got %q", i, translator.RetentionMetadata, translator.RetentionFull, r.Retention))
 		}
 	}
-	if cfg.MaxFieldBytes < 0 || (cfg.MaxFieldBytes > 0 && cfg.MaxFieldBytes < minMaxFieldBytes) {
-		errs = append(errs, fmt.Errorf("max_field_bytes must be 0 (no limit) or at least %d, got %d", minMaxFieldBytes, cfg.MaxFieldBytes))
+	if err := translator.ValidateMaxFieldBytes(cfg.MaxFieldBytes); err != nil {
+		errs = append(errs, err)
 	}
 	for from, to := range cfg.TypeMap {
 		if from == "" || to == "" {
@@ -232,18 +229,6 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("timeout must not be negative, got %v", cfg.ClientConfig.Timeout))
 	}
 	return errors.Join(errs...)
-}
-
-func validateProject(p string) error {
-	switch {
-	case p == "":
-		return errors.New("project must not be empty")
-	case len(p) > 128:
-		return errors.New("project must be at most 128 bytes")
-	case strings.TrimSpace(p) != p:
-		return fmt.Errorf("project %q must not start or end with spaces", p)
-	}
-	return nil
 }
 
 func validateEndpoint(endpoint string) error {

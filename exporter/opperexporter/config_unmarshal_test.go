@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/opperotel/bridge/translator"
 )
 
 // unmarshalAsCollector decodes raw the way the collector decodes a
@@ -77,5 +79,5 @@ func TestDefaultConfigRoundTrips(t *testing.T) {
 	require.NoError(t, conf.Marshal(createDefaultConfig()))
 	cfg, err := unmarshalAsCollector(conf.ToStringMap())
 	require.NoError(t, err)
-	assert.Equal(t, defaultMaxFieldBytes, cfg.MaxFieldBytes)
+	assert.Equal(t, translator.DefaultMaxFieldBytes, cfg.MaxFieldBytes)
 }

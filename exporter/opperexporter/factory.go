@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/opperotel/bridge/exporter/opperexporter/internal/metadata"
+	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -55,12 +56,12 @@ func createDefaultConfig() component.Config {
 		RetryConfig:    configretry.NewDefaultBackOffConfig(),
 		APIVersion:     APIVersionV2,
 		Retention:      translator.RetentionMetadata,
-		MaxFieldBytes:  defaultMaxFieldBytes,
+		MaxFieldBytes:  translator.DefaultMaxFieldBytes,
 		DefaultType:    translator.TypeFunction,
 		MaxConcurrency: defaultMaxConcurrency,
 		Bulk:           BulkAuto,
 		ParentWait:     defaultParentWait,
-		Project:        defaultProject,
+		Project:        store.DefaultProject,
 	}
 }
 

@@ -169,7 +169,7 @@ func TestStorageModeRetention(t *testing.T) {
 	spans := translator.New(translator.Options{Retention: translator.RetentionFull}).ToOpper(td)
 	withContent := 0
 	for _, w := range spans {
-		got, err := st.GetSpan(t.Context(), defaultProject, w.ID)
+		got, err := st.GetSpan(t.Context(), store.DefaultProject, w.ID)
 		require.NoError(t, err)
 		if w.Input != nil || w.Output != nil {
 			withContent++
@@ -255,7 +255,7 @@ func TestStorageModePushBack(t *testing.T) {
 	for _, td := range []ptrace.Traces{first, second} {
 		sp := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
 		id := translator.SpanUUID(sp.TraceID(), sp.SpanID())
-		_, err := mem.GetSpan(t.Context(), defaultProject, id)
+		_, err := mem.GetSpan(t.Context(), store.DefaultProject, id)
 		assert.NoError(t, err, "an acknowledged span is stored")
 	}
 }

@@ -14,20 +14,16 @@ import (
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap"
 
+	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
 
 // DefaultProject is the project of every span when no api_keys are set.
-const DefaultProject = "default"
+const DefaultProject = store.DefaultProject
 
 const (
 	defaultEndpoint   = "localhost:8090"
 	defaultSQLitePath = "./data/opper.db"
-	// defaultMaxFieldBytes is the exporter's default: with both at their
-	// defaults, content the exporter cut is not cut again here.
-	defaultMaxFieldBytes = 256 << 10
-	// minMaxFieldBytes leaves room for the truncation marker.
-	minMaxFieldBytes = 64
 )
 
 // Config defines the configuration of the opper receiver.
@@ -148,7 +144,7 @@ func createDefaultConfig() component.Config {
 			RetryInitialInterval:  time.Second,
 			RetryMaxInterval:      30 * time.Second,
 		},
-		MaxFieldBytes: defaultMaxFieldBytes,
+		MaxFieldBytes: translator.DefaultMaxFieldBytes,
 	}
 }
 
@@ -204,7 +200,7 @@ func (cfg *Config) Validate() error {
 		default:
 			seenKeys[key] = i + 1
 		}
-		if err := validateProject(k.Project); err != nil {
+		if err := store.ValidateProject(k.Project); err != nil {
 			errs = append(errs, fmt.Errorf("api_keys[%d]: project %w", i, err))
 		}
 	}
@@ -234,8 +230,8 @@ func (cfg *Config) Validate() error {
 		}
 	}
 
-	if cfg.MaxFieldBytes < 0 || (cfg.MaxFieldBytes > 0 && cfg.MaxFieldBytes < minMaxFieldBytes) {
-		errs = append(errs, fmt.Errorf("max_field_bytes must be 0 (no limit) or at least %d, got %d", minMaxFieldBytes, cfg.MaxFieldBytes))
+	if err := translator.ValidateMaxFieldBytes(cfg.MaxFieldBytes); err != nil {
+		errs = append(errs, err)
 	}
 
 	if len(cfg.APIKeys) == 0 && !cfg.AllowAnonymous && !isLocalEndpoint(cfg.ServerConfig.NetAddr) {
@@ -244,18 +240,6 @@ func (cfg *Config) Validate() error {
 			"or set allow_anonymous: true to accept this", cfg.ServerConfig.NetAddr.Endpoint))
 	}
 	return errors.Join(errs...)
-}
-
-func validateProject(p string) error {
-	switch {
-	case p == "":
-		return errors.New("must not be empty")
-	case len(p) > 128:
-		return errors.New("must be at most 128 bytes")
-	case strings.TrimSpace(p) != p:
-		return fmt.Errorf("%q must not start or end with spaces", p)
-	}
-	return nil
 }
 
 // isLocalEndpoint reports whether the server only accepts connections from
