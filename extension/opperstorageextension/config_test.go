@@ -45,6 +45,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"two backends", map[string]any{"sqlite": map[string]any{"path": "x.db"}, "memory": map[string]any{}}, "set only one of sqlite or memory"},
 		{"empty path", map[string]any{"sqlite": map[string]any{"path": " "}}, "sqlite::path must not be empty"},
+		{"page size", map[string]any{"sqlite": map[string]any{"page_size": 3000}}, "sqlite::page_size must be a power of two from 512 to 65536, got 3000"},
 		{"max traces", map[string]any{"memory": map[string]any{"max_traces": 0}}, "memory::max_traces must be at least 1, got 0"},
 		{"unknown key", map[string]any{"sqlite": map[string]any{"pth": "x.db"}}, "'sqlite' has invalid keys: pth"},
 		{"unknown memory key", map[string]any{"memory": map[string]any{"max_trace": 5}}, "'memory' has invalid keys: max_trace"},
