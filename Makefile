@@ -47,8 +47,15 @@ GOFILES_CMD := git ls-files --cached --others --exclude-standard -- '*.go' ':!:t
 
 # npm-based test client (OTel SDK for Node); its dependencies are installed only once it exists.
 NODE_SDK_DIR := testdata/sdk
+# The explorer's browser tests: playwright-core (pinned in its package-lock.json) and Debian's
+# chromium. Debian's security archive keeps only the newest build of a package, so the package is
+# pinned to its distribution (bookworm) and a major version the tests were written against, not to
+# one build that would vanish from the mirror.
+BROWSER_DIR     := e2e/browser
+CHROMIUM        := /usr/bin/chromium
+CHROMIUM_MAJOR  := 156
 
-.PHONY: help fmt lint generate deps test-node-deps test test-go bench bench-export bench-e2e bench-e2e-overload benchstat fuzz build run
+.PHONY: help fmt lint generate deps test-node-deps browser-deps test test-go bench bench-export bench-e2e bench-e2e-overload benchstat fuzz build run
 
 ## help: list the targets
 help:
@@ -74,8 +81,8 @@ lint:
 generate:
 	$(GO) generate ./...
 
-## deps: download Go modules (main + tools) and the Node test client's packages
-deps: test-node-deps
+## deps: download Go modules (main + tools), the Node test clients' packages and the browser
+deps: test-node-deps browser-deps
 	$(GO) mod download
 	cd tools && $(GO) mod download
 
@@ -88,6 +95,22 @@ test-node-deps:
 	else \
 		echo "test-node-deps: no $(NODE_SDK_DIR)/package.json yet, nothing to install"; \
 	fi
+
+## browser-deps: npm ci in e2e/browser (playwright-core) and Debian's chromium, if missing (as root)
+browser-deps:
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	@if [ -x $(CHROMIUM) ]; then \
+		echo "browser-deps: $$($(CHROMIUM) --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "browser-deps: installing Debian's chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+		$(CHROMIUM) --version; \
+	else \
+		echo "browser-deps: $(CHROMIUM) is missing; install Debian's chromium package (sudo apt-get install chromium) for the browser tests"; \
+	fi
+	@v=$$($(CHROMIUM) --version 2>/dev/null | sed -n 's/^Chromium \([0-9]*\)\..*/\1/p'); \
+	if [ -n "$$v" ] && [ "$$v" -lt $(CHROMIUM_MAJOR) ]; then \
+		echo "browser-deps: chromium $$v is older than $(CHROMIUM_MAJOR), which the browser tests were written against"; exit 1; fi
 
 ## test: deps, lint, then test-go (what CI runs)
 test:

@@ -85,7 +85,7 @@ func runsAnyTest() bool {
 	if err != nil {
 		return true
 	}
-	for _, name := range []string{"TestE2EOTLPTree", "TestE2EMixedLanguages", "TestE2EHostedAPI", "TestE2EMakeRun", "TestE2ELocalDurability"} {
+	for _, name := range []string{"TestE2EOTLPTree", "TestE2EMixedLanguages", "TestE2EHostedAPI", "TestE2EMakeRun", "TestE2ELocalDurability", "TestE2EExplorer"} {
 		if re.MatchString(name) {
 			return true
 		}

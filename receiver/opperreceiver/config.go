@@ -47,6 +47,13 @@ type Config struct {
 	// MaxFieldBytes caps each span's input, output and instructions before
 	// it is stored, whatever the client sent; 0 means no limit.
 	MaxFieldBytes int `mapstructure:"max_field_bytes"`
+	// Explorer serves the trace explorer's web pages beside the API.
+	Explorer ExplorerConfig `mapstructure:"explorer"`
+	// AllowedHosts are the Host header values, besides the loopback names
+	// and the endpoint's own host, that a receiver without api_keys
+	// answers: the names it is reached by. Other hosts are refused, so a
+	// web page cannot reach it through DNS rebinding.
+	AllowedHosts []string `mapstructure:"allowed_hosts"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -120,6 +127,12 @@ type ForwardConfig struct {
 	WaitForPipeline bool `mapstructure:"wait_for_pipeline"`
 }
 
+// ExplorerConfig controls the trace explorer pages.
+type ExplorerConfig struct {
+	// Enabled serves the pages at / (on by default).
+	Enabled bool `mapstructure:"enabled"`
+}
+
 var (
 	_ component.Config         = (*Config)(nil)
 	_ confmap.Validator        = (*Config)(nil)
@@ -136,6 +149,7 @@ func createDefaultConfig() component.Config {
 		ServerConfig: sc,
 		Storage:      StorageConfig{SQLite: &SQLiteConfig{Path: defaultSQLitePath}},
 		Retention:    RetentionConfig{Default: translator.RetentionFull},
+		Explorer:     ExplorerConfig{Enabled: true},
 		Forward: ForwardConfig{
 			Enabled:               true,
 			IncompleteSpanTimeout: 10 * time.Minute,
@@ -232,6 +246,12 @@ func (cfg *Config) Validate() error {
 
 	if err := translator.ValidateMaxFieldBytes(cfg.MaxFieldBytes); err != nil {
 		errs = append(errs, err)
+	}
+
+	for i, h := range cfg.AllowedHosts {
+		if err := validateHostName(h); err != nil {
+			errs = append(errs, fmt.Errorf("allowed_hosts[%d]: %w", i, err))
+		}
 	}
 
 	if len(cfg.APIKeys) == 0 && !cfg.AllowAnonymous && !isLocalEndpoint(cfg.ServerConfig.NetAddr) {

@@ -76,7 +76,10 @@ func fuzzAPI(t *testing.T, a *api, method, path string, body []byte) {
 func newFuzzAPI(t *testing.T) *api {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ServerConfig.MaxRequestBodySize = 64 << 10
-	a := newAPI(cfg, memory.New(), zap.NewNop(), nil)
+	a, err := newAPI(cfg, memory.New(), zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fuzzAPI(t, a, "POST", "/v2/spans", []byte(`{"name":"seed","id":"s1","trace_id":"t1"}`))
 	return a
 }

@@ -6,9 +6,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/opperotel/bridge/opperapi"
+	"github.com/opperotel/bridge/receiver/opperreceiver/internal/explorer"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
@@ -42,6 +45,12 @@ type api struct {
 	keys    []apiKey
 	maxBody int64
 	mux     *http.ServeMux
+	hosts   hostGuard
+	// crossOrigin refuses API writes that a browser made for another
+	// site's page (Sec-Fetch-Site, Origin); SDKs send neither header.
+	crossOrigin *http.CrossOriginProtection
+	// explorer serves the web pages; nil when explorer::enabled is false.
+	explorer *explorer.Explorer
 	// locks serialize read-modify-write updates of one span (PATCH).
 	locks [64]sync.Mutex
 }
@@ -56,8 +65,9 @@ type apiKey struct {
 // handlerFunc serves one route for an authenticated project.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, project string) error
 
-func newAPI(cfg *Config, st store.Store, logger *zap.Logger, notify func()) *api {
-	a := &api{cfg: cfg, store: st, logger: logger, notify: notify, now: time.Now, maxBody: cfg.ServerConfig.MaxRequestBodySize}
+func newAPI(cfg *Config, st store.Store, logger *zap.Logger, notify func()) (*api, error) {
+	a := &api{cfg: cfg, store: st, logger: logger, notify: notify, now: time.Now, maxBody: cfg.ServerConfig.MaxRequestBodySize,
+		hosts: newHostGuard(cfg), crossOrigin: http.NewCrossOriginProtection()}
 	if a.maxBody <= 0 {
 		a.maxBody = 20 << 20 // confighttp's default
 	}
@@ -69,7 +79,24 @@ func newAPI(cfg *Config, st store.Store, logger *zap.Logger, notify func()) *api
 	}
 	a.mux = http.NewServeMux()
 	a.routes()
-	return a
+	if cfg.Explorer.Enabled {
+		exp, err := explorer.New(explorer.Options{
+			Store: st, Logger: logger, KeysRequired: len(a.keys) > 0, ProjectForKey: a.projectForKey,
+			ParseQuery: func(v url.Values) (store.TraceQuery, error) {
+				q, e := parseTraceQuery(v)
+				if e != nil {
+					return q, e
+				}
+				return q, nil
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("explorer: %w", err)
+		}
+		a.explorer = exp
+		exp.Register(a.mux)
+	}
+	return a, nil
 }
 
 func (a *api) routes() {
@@ -102,7 +129,12 @@ func (a *api) routes() {
 	})
 	a.route("/v3/traces/{trace_id}/events", map[string]handlerFunc{http.MethodGet: a.listTraceEvents})
 
-	a.mux.Handle("/", a.authenticated(func(_ http.ResponseWriter, r *http.Request, _ string) error {
+	a.mux.Handle("/", a.authenticated(func(w http.ResponseWriter, r *http.Request, _ string) error {
+		if a.explorer != nil && versionOf(r.URL.Path) != v3 && !strings.HasPrefix(r.URL.Path, "/v2/") &&
+			strings.Contains(r.Header.Get("Accept"), "text/html") {
+			a.explorer.ErrorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at "+r.URL.Path+".")
+			return nil
+		}
 		return &apiError{status: http.StatusNotFound, msg: "no such endpoint: " + r.URL.Path}
 	}))
 }
@@ -126,8 +158,29 @@ func (a *api) route(pattern string, methods map[string]handlerFunc) {
 	}))
 }
 
-// ServeHTTP implements http.Handler.
-func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler: the Host check and the API's write
+// guards come before any route.
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !a.hosts.allowed(r.Host) {
+		writeError(w, versionOf(r.URL.Path), &apiError{status: http.StatusMisdirectedRequest,
+			msg: "this receiver does not answer to the host " + strconv.Quote(r.Host) +
+				"; reach it as localhost, or add the name to allowed_hosts"})
+		return
+	}
+	if isAPIWrite(r) {
+		if err := a.crossOrigin.Check(r); err != nil {
+			writeError(w, versionOf(r.URL.Path), &apiError{status: http.StatusForbidden,
+				msg: "cross-site requests cannot write to this API"})
+			return
+		}
+		if !isJSONType(r.Header.Get("Content-Type")) {
+			writeError(w, versionOf(r.URL.Path), &apiError{status: http.StatusUnsupportedMediaType,
+				msg: "the request body must be JSON, sent with Content-Type: application/json"})
+			return
+		}
+	}
+	a.mux.ServeHTTP(w, r)
+}
 
 // authenticated resolves the caller's project from its key, answers 401 in
 // the path's version shape without one, and writes errors the handler
@@ -173,13 +226,20 @@ func (a *api) authenticate(r *http.Request) (string, bool) {
 		return DefaultProject, true
 	}
 	token, ok := bearerToken(r.Header.Get("Authorization"))
+	project, known := a.projectForKey(token)
+	return project, ok && known
+}
+
+// projectForKey returns the project of a key, comparing it with every
+// configured key in constant time.
+func (a *api) projectForKey(token string) (string, bool) {
 	sum := sha256.Sum256([]byte(token))
 	match := -1
 	for i := range a.keys {
 		eq := subtle.ConstantTimeCompare(sum[:], a.keys[i].sum[:])
 		match = subtle.ConstantTimeSelect(eq, i, match)
 	}
-	if !ok || match < 0 {
+	if token == "" || match < 0 {
 		return "", false
 	}
 	return a.keys[match].project, true

@@ -43,7 +43,8 @@ func newTestAPI(t *testing.T, configure func(*Config)) *testAPI {
 		configure(cfg)
 	}
 	st := memory.New()
-	a := newAPI(cfg, st, zaptest.NewLogger(t), nil)
+	a, err := newAPI(cfg, st, zaptest.NewLogger(t), nil)
+	require.NoError(t, err)
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
 	return &testAPI{t: t, url: srv.URL, store: st, api: a}

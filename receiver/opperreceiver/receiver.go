@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -101,7 +102,10 @@ func (r *opperReceiver) start(ctx context.Context, host component.Host) error {
 		notify = r.forwarder.notify
 		r.forwarder.start()
 	}
-	r.api = newAPI(r.cfg, st, logger, notify)
+	r.api, err = newAPI(r.cfg, st, logger, notify)
+	if err != nil {
+		return err
+	}
 	if r.cfg.Forward.Enabled && r.cfg.Forward.WaitForPipeline {
 		r.api.pipeline = r.consumeNow
 	}
@@ -122,6 +126,13 @@ func (r *opperReceiver) start(ctx context.Context, host component.Host) error {
 	r.addr = ln.Addr()
 
 	logger.Info("Starting HTTP server", zap.String("endpoint", ln.Addr().String()))
+	if r.cfg.Explorer.Enabled {
+		logger.Info("Trace explorer: open it in a browser", zap.String("url", "http://"+browsableAddr(ln.Addr())+"/"))
+	}
+	if r.api.hosts.off && len(r.cfg.APIKeys) == 0 && r.cfg.ServerConfig.NetAddr.Transport != "unix" {
+		logger.Warn("The receiver is anonymous on every interface and allowed_hosts is empty: requests for any Host are answered, " +
+			"so a web page could reach it through DNS rebinding; list the names it is reached by in allowed_hosts")
+	}
 	if len(r.cfg.APIKeys) == 0 {
 		logger.Warn("No api_keys configured: the API is open to anyone who can reach it, all data is in project \"default\"",
 			zap.String("endpoint", ln.Addr().String()))
@@ -163,4 +174,17 @@ func (r *opperReceiver) Shutdown(context.Context) error {
 // decompression limits) in the API version's error shape.
 func errorHandler(w http.ResponseWriter, r *http.Request, msg string, status int) {
 	writeError(w, versionOf(r.URL.Path), &apiError{status: status, msg: msg})
+}
+
+// browsableAddr is the listener's address as a person would type it:
+// localhost for a loopback listener.
+func browsableAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	if tcp.IP.IsLoopback() || tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
+	}
+	return addr.String()
 }

@@ -1,0 +1,336 @@
+// Package explorer serves the trace explorer: the web pages people use to
+// read the traces in the receiver's store (the trace list, a trace's tree
+// and waterfall with the detail of one span, and the trace as a
+// conversation). Pages are rendered on the server from embedded templates;
+// a little embedded JavaScript adds keyboard walking, collapsing, copying
+// and live updates, and every page works without it.
+package explorer // import "github.com/opperotel/bridge/receiver/opperreceiver/internal/explorer"
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/opperotel/bridge/store"
+)
+
+// AssetPrefix is where the pages' own files (style sheet, script, icon)
+// are served; the explorer's own form endpoints live under it too.
+const AssetPrefix = "/explorer/"
+
+// CookieName holds the API key a person signed in with.
+const CookieName = "opper_explorer_key"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// Options wires the explorer into the receiver.
+type Options struct {
+	Store  store.Store
+	Logger *zap.Logger
+	// KeysRequired is set when the receiver has api_keys: every page then
+	// needs a key, presented once on the sign-in page and kept in a cookie.
+	KeysRequired bool
+	// ProjectForKey returns the project of an API key (compared in constant
+	// time by the caller); ok is false for an unknown key.
+	ProjectForKey func(key string) (project string, ok bool)
+	// ParseQuery reads the trace list filters exactly as the API does, so a
+	// page URL and an API URL filter alike; its error is shown to the user.
+	ParseQuery func(url.Values) (store.TraceQuery, error)
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Explorer is the set of page handlers.
+type Explorer struct {
+	opts      Options
+	pages     map[string]*template.Template
+	assets    http.Handler
+	assetHash string
+	// writes guards the explorer's own form posts (sign-in, sign-out)
+	// against requests from other sites.
+	writes *http.CrossOriginProtection
+}
+
+// New parses the embedded templates; an error is a bug in them.
+func New(opts Options) (*Explorer, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	e := &Explorer{opts: opts, pages: map[string]*template.Template{}, writes: http.NewCrossOriginProtection()}
+	sub, err := fs.Sub(assetFS, "assets")
+	if err != nil {
+		return nil, err
+	}
+	e.assetHash, err = hashFS(sub)
+	if err != nil {
+		return nil, err
+	}
+	e.assets = http.StripPrefix(AssetPrefix+"assets/", http.FileServerFS(sub))
+	for _, page := range []string{"list", "trace", "conversation", "login", "error"} {
+		t := template.New("layout.html").Funcs(e.funcs())
+		t, err = t.ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+page+".html")
+		if err != nil {
+			return nil, err
+		}
+		e.pages[page] = t
+	}
+	return e, nil
+}
+
+// hashFS fingerprints the assets, so their URLs change when they do and
+// browsers may keep them for good.
+func hashFS(fsys fs.FS) (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil)[:6]), err
+}
+
+// Register adds the pages to mux. The patterns are public URLs: keep them.
+func (e *Explorer) Register(mux *http.ServeMux) {
+	mux.Handle("GET /{$}", e.page(e.list))
+	mux.Handle("GET /traces/{trace_id}", e.page(e.trace))
+	mux.Handle("GET /traces/{trace_id}/conversation", e.page(e.conversation))
+	mux.Handle("GET /traces/{trace_id}/spans/{span_id}", http.HandlerFunc(e.detailFragment))
+	mux.Handle("GET "+AssetPrefix+"assets/", http.HandlerFunc(e.serveAsset))
+	mux.Handle("POST "+AssetPrefix+"login", e.writes.Handler(http.HandlerFunc(e.login)))
+	mux.Handle("POST "+AssetPrefix+"logout", e.writes.Handler(http.HandlerFunc(e.logout)))
+	mux.Handle("GET "+AssetPrefix+"login", http.HandlerFunc(e.loginPage))
+}
+
+func (e *Explorer) serveAsset(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w)
+	if r.URL.Query().Get("v") == e.assetHash {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	e.assets.ServeHTTP(w, r)
+}
+
+// pageFunc renders one page for a signed-in project into v; status 0 is 200.
+type pageFunc func(r *http.Request, project string) (name string, v any, err error)
+
+// httpError is an error page for a client's mistake.
+type httpError struct {
+	status int
+	title  string
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func notFound(what string) error {
+	return &httpError{status: http.StatusNotFound, title: what + " not found",
+		msg: "There is no such " + strings.ToLower(what) + " in this project. It may have been deleted, or it belongs to another project."}
+}
+
+func badRequest(msg string) error {
+	return &httpError{status: http.StatusBadRequest, title: "Bad filter", msg: msg}
+}
+
+// page resolves the project, renders the page and answers errors with an
+// error page: 4xx for a client's mistake, 500 (logged) for a store failure.
+func (e *Explorer) page(f pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w)
+		project, ok := e.project(r)
+		if !ok {
+			e.render(w, r, http.StatusUnauthorized, "login", loginView{Next: r.URL.RequestURI()})
+			return
+		}
+		name, v, err := f(r, project)
+		var pe *pageError
+		if errors.As(err, &pe) {
+			e.render(w, r, pe.status, name, pe.view)
+			return
+		}
+		if err != nil {
+			e.renderError(w, r, err)
+			return
+		}
+		e.render(w, r, http.StatusOK, name, v)
+	})
+}
+
+func (e *Explorer) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+	case errors.Is(err, store.ErrNotFound):
+		he = notFound("Trace").(*httpError)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return
+	default:
+		e.opts.Logger.Error("Explorer page failed", zap.String("route", r.Pattern), zap.Error(err))
+		he = &httpError{status: http.StatusInternalServerError, title: "The trace store failed",
+			msg: "The page could not be read from the trace store. Try again; the collector's log has the cause."}
+	}
+	e.render(w, r, he.status, "error", errorView{Status: he.status, Title: he.title, Message: he.msg})
+}
+
+// render executes a page into a buffer first, so a template failure is a
+// clean 500 rather than half a page.
+func (e *Explorer) render(w http.ResponseWriter, r *http.Request, status int, name string, v any) {
+	var buf bytes.Buffer
+	data := layoutData{View: v, Assets: e.assetHash, SignedIn: e.opts.KeysRequired && status != http.StatusUnauthorized,
+		Path: r.URL.Path}
+	if err := e.pages[name].Execute(&buf, data); err != nil {
+		e.opts.Logger.Error("Explorer page failed to render", zap.String("page", name), zap.Error(err))
+		http.Error(w, "the page failed to render", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderFragment writes one template of the trace page alone.
+func (e *Explorer) renderFragment(w http.ResponseWriter, r *http.Request, name string, v any) {
+	var buf bytes.Buffer
+	if err := e.pages["trace"].ExecuteTemplate(&buf, name, v); err != nil {
+		e.opts.Logger.Error("Explorer fragment failed to render", zap.String("fragment", name), zap.Error(err))
+		http.Error(w, "the page failed to render", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// layoutData is what every page's frame reads.
+type layoutData struct {
+	View     any
+	Assets   string
+	SignedIn bool
+	Path     string
+}
+
+// setSecurityHeaders keeps pages out of frames and scripts to our own: all
+// stored strings are escaped by html/template, and the policy stops an
+// escaping bug from running anything. Inline style attributes are allowed
+// for the waterfall's bar positions.
+func setSecurityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
+		"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// project returns the signed-in project: the anonymous receiver's default
+// project, or the project of the key in the cookie (or an Authorization
+// header, for scripts).
+func (e *Explorer) project(r *http.Request) (string, bool) {
+	if !e.opts.KeysRequired {
+		return store.DefaultProject, true
+	}
+	key := ""
+	if c, err := r.Cookie(CookieName); err == nil {
+		key = c.Value
+	} else if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		key = strings.TrimSpace(h[7:])
+	}
+	if key == "" {
+		return "", false
+	}
+	return e.opts.ProjectForKey(key)
+}
+
+type loginView struct {
+	Next  string
+	Error string
+}
+
+func (e *Explorer) loginPage(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w)
+	if !e.opts.KeysRequired {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	e.render(w, r, http.StatusUnauthorized, "login", loginView{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// login checks the key and keeps it in an HttpOnly, SameSite=Strict cookie:
+// scripts cannot read it and no other site's request carries it.
+func (e *Explorer) login(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w)
+	if !e.opts.KeysRequired {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	if err := r.ParseForm(); err != nil {
+		e.render(w, r, http.StatusBadRequest, "login", loginView{Error: "The form could not be read."})
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	key := strings.TrimSpace(r.PostForm.Get("key"))
+	if _, ok := e.opts.ProjectForKey(key); !ok || key == "" {
+		// No detail: which part was wrong is nobody's business.
+		e.render(w, r, http.StatusUnauthorized, "login", loginView{Next: next, Error: "That API key is not valid here."})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: key, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (e *Explorer) logout(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w)
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: -1})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// safeNext keeps a redirect after sign-in on this site: a path, never a
+// scheme-relative or absolute URL.
+func safeNext(next string) string {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// ErrorPage writes the explorer's 404 page for a person who asked for a
+// path that does not exist; the receiver calls it for browsers.
+func (e *Explorer) ErrorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	setSecurityHeaders(w)
+	e.render(w, r, status, "error", errorView{Status: status, Title: title, Message: msg})
+}
+
+type errorView struct {
+	Status  int
+	Title   string
+	Message string
+}
