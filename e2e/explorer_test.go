@@ -69,6 +69,7 @@ type browserTrace struct {
 	HasCost    bool     `json:"has_cost"`
 	Cost       float64  `json:"cost"`
 	DurationMS int64    `json:"duration_ms"`
+	DurationNS int64    `json:"duration_ns"`
 	Tags       []string `json:"tags,omitempty"`
 	// Generation is a generation span of the trace with its model.
 	Generation      string `json:"generation,omitempty"`
@@ -136,7 +137,7 @@ func TestE2EExplorer(t *testing.T) {
 		e := expected[id]
 		bt := browserTrace{ID: id, Name: e.summary.Name, Fixture: strings.TrimSuffix(e.fixture, ".otlp.json"),
 			Status: e.summary.Status, Spans: e.summary.SpanCount, Tokens: e.summary.TotalTokens, HasCost: e.summary.HasCost,
-			Cost: e.summary.Cost, DurationMS: e.summary.Duration().Milliseconds(), Tags: e.summary.Tags}
+			Cost: e.summary.Cost, DurationMS: e.summary.Duration().Milliseconds(), DurationNS: e.summary.Duration().Nanoseconds(), Tags: e.summary.Tags}
 		for _, s := range e.spans {
 			if s.Type == translator.TypeGeneration && s.Model != "" && s.Input != nil && bt.Generation == "" {
 				bt.Generation, bt.GenerationName, bt.GenerationModel = s.ID, s.Name, s.Model
@@ -327,4 +328,15 @@ func postOTLPProto(t *testing.T, httpAddr string, td ptrace.Traces) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("OTLP post: %d %s", resp.StatusCode, raw)
 	}
+}
+
+// TestWriteBigTraceForSmoke is a temporary helper.
+func TestWriteBigTraceForSmoke(t *testing.T) {
+	addr := os.Getenv("SMOKE_OTLP")
+	if addr == "" {
+		t.Skip()
+	}
+	td := otlpTrace("agent run with 20,000 steps", 20000, 7)
+	postOTLPProto(t, addr, td)
+	fmt.Println("BIG", translator.CanonicalID(traceIDOf(td).String()))
 }

@@ -117,6 +117,7 @@ func (e *Explorer) Register(mux *http.ServeMux) {
 	mux.Handle("GET /traces/{trace_id}", e.page(e.trace))
 	mux.Handle("GET /traces/{trace_id}/conversation", e.page(e.conversation))
 	mux.Handle("GET /traces/{trace_id}/spans/{span_id}", http.HandlerFunc(e.detailFragment))
+	mux.Handle("GET /traces/{trace_id}/tree", http.HandlerFunc(e.treeFragment))
 	mux.Handle("GET "+AssetPrefix+"assets/", http.HandlerFunc(e.serveAsset))
 	mux.Handle("POST "+AssetPrefix+"login", e.writes.Handler(http.HandlerFunc(e.login)))
 	mux.Handle("POST "+AssetPrefix+"logout", e.writes.Handler(http.HandlerFunc(e.logout)))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"math"
 	"slices"
@@ -19,7 +20,15 @@ func (e *Explorer) funcs() template.FuncMap {
 	return template.FuncMap{
 		"duration": formatDuration,
 		"cost":     formatCost,
-		"count":    formatCount,
+		"count": func(n any) string {
+			switch v := n.(type) {
+			case int:
+				return formatCount(int64(v))
+			case int64:
+				return formatCount(v)
+			}
+			return fmt.Sprint(n)
+		},
 		"time":     formatTime,
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 		"typeLabel": func(typ string) string {

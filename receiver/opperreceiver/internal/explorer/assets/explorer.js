@@ -81,27 +81,59 @@
   }
 
   // ---- trace tree ----
+  // Rows are server-rendered in depth-first order with data-depth; a large
+  // trace sends folded spans without their children (data-lazy) and long
+  // child lists in pages ("more" rows): both are fetched on demand.
   function initTree() {
     const tree = $("#tree");
     if (!tree) return;
-    const rows = Array.from(tree.children);
-    const depth = rows.map((r) => +r.dataset.depth);
-    const index = new Map(rows.map((r, i) => [r.dataset.span, i]));
-    const traceID = $("#detail") ? $("#detail").dataset.trace : "";
+    const traceID = tree.dataset.trace;
+    let rows, depth, index;
+    function scan() {
+      rows = Array.from(tree.children);
+      depth = rows.map((r) => +r.dataset.depth);
+      index = new Map();
+      rows.forEach((r, i) => { if (r.dataset.span) index.set(r.dataset.span, i); });
+    }
+    scan();
 
-    function setOpen(i, open) {
-      const row = rows[i];
+    async function fetchRows(parent, offset, count) {
+      const q = new URLSearchParams({ parent, offset: String(offset), count: String(count) });
+      const res = await fetch(`/traces/${traceID}/tree?${q}`, { credentials: "same-origin" });
+      if (!res.ok) throw new Error("tree rows: " + res.status);
+      return res.text();
+    }
+    async function setOpen(i, open) {
+      let row = rows[i];
       if (!row.hasAttribute("aria-expanded")) return;
+      if (open && row.hasAttribute("data-lazy")) {
+        row.removeAttribute("data-lazy");
+        row.insertAdjacentHTML("afterend", await fetchRows(row.dataset.span, 0, 200));
+        scan();
+        i = rows.indexOf(row);
+      }
       row.setAttribute("aria-expanded", String(open));
       const b = $(".fold", row);
       if (b) b.textContent = open ? "▾" : "▸";
       let skip = open ? Infinity : -1;
       for (let j = i + 1; j < rows.length && depth[j] > depth[i]; j++) {
-        if (!open) { rows[j].hidden = true; continue; }
-        if (depth[j] > skip) { rows[j].hidden = true; continue; }
+        if (!open || depth[j] > skip) { rows[j].hidden = true; continue; }
         skip = Infinity;
         rows[j].hidden = false;
         if (rows[j].getAttribute("aria-expanded") === "false") skip = depth[j];
+      }
+    }
+    async function loadMore(li) {
+      const btn = $(".more-btn", li);
+      btn.disabled = true;
+      btn.textContent = "Loading…";
+      try {
+        li.insertAdjacentHTML("beforebegin", await fetchRows(li.dataset.parent, +li.dataset.more, Math.min(+li.dataset.count, 1000)));
+        li.remove();
+        scan();
+      } catch (e) {
+        btn.disabled = false;
+        btn.textContent = "Could not load; try again";
       }
     }
     function visible(i, step) {
@@ -110,12 +142,11 @@
     }
     function focusRow(i) {
       if (i < 0) return;
-      for (const r of rows) if (r.tabIndex === 0) r.tabIndex = -1;
+      for (const r of tree.querySelectorAll('[tabindex="0"]')) r.tabIndex = -1;
       rows[i].tabIndex = 0;
       rows[i].focus();
     }
-    async function select(i, push) {
-      const row = rows[i];
+    async function select(row, push) {
       const id = row.dataset.span;
       for (const r of tree.querySelectorAll('[aria-selected="true"]')) r.removeAttribute("aria-selected");
       row.setAttribute("aria-selected", "true");
@@ -135,29 +166,21 @@
         location.href = url; // let the server render it whole
       }
     }
-    // Reveal a row whose ancestors are folded.
-    function reveal(i) {
-      const chain = [];
-      for (let p = index.get(rows[i].dataset.parent); p !== undefined; p = index.get(rows[p].dataset.parent)) {
-        chain.push(p);
-        if (chain.length > rows.length) break;
-      }
-      for (const p of chain.reverse()) if (rows[p].getAttribute("aria-expanded") === "false") setOpen(p, true);
-    }
 
     tree.addEventListener("click", (ev) => {
-      const row = ev.target.closest(".row");
+      const row = ev.target.closest("li");
       if (!row || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
-      const i = index.get(row.dataset.span);
       ev.preventDefault();
+      if (row.classList.contains("more")) { loadMore(row); return; }
+      const i = rows.indexOf(row);
       if (ev.target.closest(".fold")) { setOpen(i, row.getAttribute("aria-expanded") !== "true"); return; }
       focusRow(i);
-      select(i, true);
+      select(row, true);
     });
     tree.addEventListener("keydown", (ev) => {
-      const row = ev.target.closest(".row");
+      const row = ev.target.closest("li");
       if (!row) return;
-      const i = index.get(row.dataset.span);
+      const i = rows.indexOf(row);
       const open = row.getAttribute("aria-expanded");
       switch (ev.key) {
         case "ArrowDown": focusRow(visible(i, 1)); break;
@@ -172,35 +195,30 @@
           if (open === "true") setOpen(i, false);
           else { const p = index.get(row.dataset.parent); if (p !== undefined) focusRow(p); }
           break;
-        case "Enter": case " ": select(i, true); break;
+        case "Enter": case " ":
+          if (row.classList.contains("more")) loadMore(row); else select(row, true);
+          break;
         default: return;
       }
       ev.preventDefault();
     });
     window.addEventListener("popstate", () => {
       const id = new URLSearchParams(location.search).get("span");
-      const i = index.get(id || rows[0].dataset.span);
-      if (i !== undefined) { reveal(i); select(i, false); }
+      const i = id ? index.get(id) : 0;
+      if (i === undefined) { location.reload(); return; }
+      select(rows[i], false);
     });
-    // Breadcrumb links select within the loaded tree.
+    // Breadcrumb links select within the loaded tree (the path to the
+    // selected span is always rendered).
     document.addEventListener("click", (ev) => {
       const crumb = ev.target.closest("[data-span-link]");
       if (!crumb || ev.metaKey || ev.ctrlKey) return;
       const i = index.get(crumb.dataset.spanLink);
-      if (i === undefined) return;
+      if (i === undefined || rows[i].hidden) return;
       ev.preventDefault();
-      reveal(i);
       focusRow(i);
       rows[i].scrollIntoView({ block: "nearest" });
-      select(i, true);
-    });
-    const all = $("#expand-all");
-    if (all) all.addEventListener("click", () => {
-      for (const r of rows) {
-        r.hidden = false;
-        if (r.hasAttribute("aria-expanded")) { r.setAttribute("aria-expanded", "true"); const b = $(".fold", r); if (b) b.textContent = "▾"; }
-      }
-      all.parentElement.remove();
+      select(rows[i], true);
     });
     const sel = tree.querySelector('[aria-selected="true"]');
     if (sel && new URLSearchParams(location.search).get("span")) sel.scrollIntoView({ block: "center" });
