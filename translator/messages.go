@@ -63,16 +63,16 @@ func NormalizeMessages(content string, side MessageSide) (msgs []Message, ok boo
 	if trimmed == "" {
 		return nil, false
 	}
-	if trimmed[0] != '[' && trimmed[0] != '{' && trimmed[0] != '"' {
+	// Text that is not JSON is one turn; JSON null, numbers and booleans
+	// are values, not turns.
+	if !json.Valid([]byte(trimmed)) {
 		return []Message{textMessage(sideRole(side), content)}, true
 	}
 	var v any
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil || dec.More() {
-		// Not JSON (or JSON followed by more): it is text that happens to
-		// start with a bracket.
-		return []Message{textMessage(sideRole(side), content)}, true
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
 	}
 	switch x := v.(type) {
 	case string:
@@ -259,6 +259,10 @@ func message(o map[string]any) (Message, bool) {
 		}
 	}
 	toolCallID, _ := o["tool_call_id"].(string)
+	if toolCallID == "" && m.Role == "tool" {
+		// The semconv gen_ai.tool.message event names the call "id".
+		toolCallID, _ = o["id"].(string)
+	}
 	switch c := o["content"].(type) {
 	case nil:
 	case string:
