@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opperotel/bridge/internal/benchdata"
 	"github.com/opperotel/bridge/internal/procstat"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
@@ -39,121 +40,18 @@ func TestMain(m *testing.M) {
 
 const (
 	benchProject   = "bench"
-	spansPerTrace  = 50
+	spansPerTrace  = benchdata.SpansPerTrace
 	benchBatchSize = 1000
 )
 
-var workflows = []string{"checkout agent", "support triage", "code review", "search assistant", "invoice parser",
-	"email drafter", "onboarding bot", "sql copilot", "ticket router", "doc summariser", "lead scorer",
-	"translation pipeline", "rag answerer", "fraud check", "meeting notes", "contract review", "voice agent",
-	"recommendation", "moderation", "planner"}
-
 var (
-	models      = []string{"gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "gemini-2.5-pro", "mistral-large"}
-	providers   = []string{"openai", "openai", "anthropic", "google", "mistral"}
-	toolNames   = []string{"search", "fetch_url", "sql_query", "send_email", "calculator", "lookup_customer"}
-	prompt      = strings.Repeat("You are a helpful assistant. Answer the user's question precisely. ", 5)
-	completion  = strings.Repeat("Here is the answer with the details you asked for. ", 4)
-	toolPayload = `{"query":"status of order 12345","limit":10,"filters":{"region":"eu"}}`
+	workflows    = benchdata.Workflows
+	completion   = benchdata.Completion
+	benchStart   = benchdata.Start
+	genTrace     = benchdata.Trace
+	traceStart   = benchdata.TraceStart
+	benchTraceID = benchdata.TraceID
 )
-
-// genTrace builds a realistic 50-span trace: an agent root over steps of
-// a function wrapper with a generation, tool calls and retrievals. Ids
-// derive from n, so a trace is the same every time it is generated.
-func genTrace(n int, start time.Time, out []translator.Span) []translator.Span {
-	rng := rand.New(rand.NewPCG(uint64(n), 7))
-	// Ids as the exporter makes them: a random trace id, span ids of the
-	// trace's first 8 bytes and a random OTel span id.
-	tid := benchTraceID(n)
-	var idArr [spansPerTrace]string
-	for i := range idArr {
-		idArr[i] = tid[:19] + fmt.Sprintf("%04x-%012x", rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
-	}
-	sid := func(i int) string { return idArr[i] }
-	root := sid(0)
-	wf := workflows[n%len(workflows)]
-	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
-	var total translator.Usage
-	var cost float64
-	base := len(out)
-	out = append(out, translator.Span{
-		TraceID: tid, ID: root, Name: wf + " " + strconv.Itoa(n%1000), Type: translator.TypeAgent,
-		StartTime: at(0), Input: &prompt, Output: &completion,
-		Tags:   []string{"env:prod", "customer-" + strconv.Itoa(rng.IntN(100))},
-		UserID: "user-" + strconv.Itoa(rng.IntN(5000)), SessionID: "session-" + strconv.Itoa(n/10),
-		Meta: translator.MetaOf(map[string]any{"release": "2026.3.1", "region": "eu-west-1"}),
-	})
-	ms := 5
-	for i := 1; i < spansPerTrace; {
-		step := i
-		m := rng.IntN(len(models))
-		usage := &translator.Usage{Input: int64(200 + rng.IntN(2000)), Output: int64(50 + rng.IntN(500))}
-		usage.Total = usage.Input + usage.Output
-		c := float64(usage.Total) * 2e-6
-		total.Input += usage.Input
-		total.Output += usage.Output
-		total.Total += usage.Total
-		cost += c
-		dur := 200 + rng.IntN(2000)
-		out = append(out, translator.Span{
-			TraceID: tid, ID: sid(i), ParentID: root, Name: "step " + strconv.Itoa(step), Type: translator.TypeFunction,
-			StartTime: at(ms), EndTime: at(ms + dur + 20),
-		})
-		i++
-		if i < spansPerTrace {
-			gen := translator.Span{
-				TraceID: tid, ID: sid(i), ParentID: sid(step), Name: "chat " + models[m], Type: translator.TypeGeneration,
-				StartTime: at(ms + 5), EndTime: at(ms + 5 + dur), Model: models[m], Provider: providers[m],
-				Input: &prompt, Output: &completion, Usage: usage, Cost: &c, CostSource: "computed:2026-01",
-				Meta: translator.MetaOf(map[string]any{"finish_reasons": []any{"stop"}, "temperature": 0.2, "max_tokens": int64(1024)}),
-			}
-			out = append(out, gen)
-			i++
-		}
-		for k := 0; k < 2 && i < spansPerTrace; k++ {
-			typ, name := translator.TypeTool, toolNames[rng.IntN(len(toolNames))]
-			if rng.IntN(3) == 0 {
-				typ, name = translator.TypeRetrieval, "vector search"
-			}
-			sp := translator.Span{
-				TraceID: tid, ID: sid(i), ParentID: sid(step), Name: name, Type: typ,
-				StartTime: at(ms + dur + 6 + k), EndTime: at(ms + dur + 15 + k),
-				Input: &toolPayload, InputJSON: true, Output: &toolPayload, OutputJSON: true,
-			}
-			if rng.IntN(100) == 0 {
-				sp.Error = &completion
-			}
-			out = append(out, sp)
-			i++
-		}
-		ms += dur + 30
-	}
-	r := &out[base]
-	r.Usage, r.Aggregate, r.Cost = &total, true, &cost
-	switch rng.IntN(100) {
-	case 0, 1, 2, 3, 4:
-		r.Error = &completion
-		r.EndTime = at(ms)
-	case 5:
-		// running
-	default:
-		r.EndTime = at(ms)
-	}
-	return out
-}
-
-// benchTraceID is the random-looking, deterministic trace id of trace n.
-func benchTraceID(n int) string {
-	r := rand.New(rand.NewPCG(uint64(n), 11))
-	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff,
-		r.Uint32()&0xfff, r.Uint64()&0xffffffffffff)
-}
-
-// benchStart is when the first benchmark trace starts; traces follow each
-// other a second apart, so 1M spans cover about 5.5 hours.
-var benchStart = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-
-func traceStart(n int) time.Time { return benchStart.Add(time.Duration(n) * time.Second) }
 
 // openBench opens a fresh store for a benchmark.
 func openBench(b *testing.B, cfg Config) *Store {

@@ -1,0 +1,130 @@
+// Package benchdata generates the realistic traces the benchmarks store:
+// the store's and the explorer's measure the same data.
+package benchdata // import "github.com/opperotel/bridge/internal/benchdata"
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opperotel/bridge/translator"
+)
+
+// SpansPerTrace is the size of every generated trace.
+const SpansPerTrace = 50
+
+// Workflows name the traces, one per trace in turn.
+var Workflows = []string{"checkout agent", "support triage", "code review", "search assistant", "invoice parser",
+	"email drafter", "onboarding bot", "sql copilot", "ticket router", "doc summariser", "lead scorer",
+	"translation pipeline", "rag answerer", "fraud check", "meeting notes", "contract review", "voice agent",
+	"recommendation", "moderation", "planner"}
+
+// The generated spans' models, their providers, tools, and content.
+var (
+	Models      = []string{"gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "gemini-2.5-pro", "mistral-large"}
+	Providers   = []string{"openai", "openai", "anthropic", "google", "mistral"}
+	ToolNames   = []string{"search", "fetch_url", "sql_query", "send_email", "calculator", "lookup_customer"}
+	Prompt      = strings.Repeat("You are a helpful assistant. Answer the user's question precisely. ", 5)
+	Completion  = strings.Repeat("Here is the answer with the details you asked for. ", 4)
+	ToolPayload = `{"query":"status of order 12345","limit":10,"filters":{"region":"eu"}}`
+)
+
+// Trace builds a realistic 50-span trace: an agent root over steps of
+// a function wrapper with a generation, tool calls and retrievals. Ids
+// derive from n, so a trace is the same every time it is generated.
+func Trace(n int, start time.Time, out []translator.Span) []translator.Span {
+	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	// Ids as the exporter makes them: a random trace id, span ids of the
+	// trace's first 8 bytes and a random OTel span id.
+	tid := TraceID(n)
+	var idArr [SpansPerTrace]string
+	for i := range idArr {
+		idArr[i] = tid[:19] + fmt.Sprintf("%04x-%012x", rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
+	}
+	sid := func(i int) string { return idArr[i] }
+	root := sid(0)
+	wf := Workflows[n%len(Workflows)]
+	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	var total translator.Usage
+	var cost float64
+	base := len(out)
+	out = append(out, translator.Span{
+		TraceID: tid, ID: root, Name: wf + " " + strconv.Itoa(n%1000), Type: translator.TypeAgent,
+		StartTime: at(0), Input: &Prompt, Output: &Completion,
+		Tags:   []string{"env:prod", "customer-" + strconv.Itoa(rng.IntN(100))},
+		UserID: "user-" + strconv.Itoa(rng.IntN(5000)), SessionID: "session-" + strconv.Itoa(n/10),
+		Meta: translator.MetaOf(map[string]any{"release": "2026.3.1", "region": "eu-west-1"}),
+	})
+	ms := 5
+	for i := 1; i < SpansPerTrace; {
+		step := i
+		m := rng.IntN(len(Models))
+		usage := &translator.Usage{Input: int64(200 + rng.IntN(2000)), Output: int64(50 + rng.IntN(500))}
+		usage.Total = usage.Input + usage.Output
+		c := float64(usage.Total) * 2e-6
+		total.Input += usage.Input
+		total.Output += usage.Output
+		total.Total += usage.Total
+		cost += c
+		dur := 200 + rng.IntN(2000)
+		out = append(out, translator.Span{
+			TraceID: tid, ID: sid(i), ParentID: root, Name: "step " + strconv.Itoa(step), Type: translator.TypeFunction,
+			StartTime: at(ms), EndTime: at(ms + dur + 20),
+		})
+		i++
+		if i < SpansPerTrace {
+			gen := translator.Span{
+				TraceID: tid, ID: sid(i), ParentID: sid(step), Name: "chat " + Models[m], Type: translator.TypeGeneration,
+				StartTime: at(ms + 5), EndTime: at(ms + 5 + dur), Model: Models[m], Provider: Providers[m],
+				Input: &Prompt, Output: &Completion, Usage: usage, Cost: &c, CostSource: "computed:2026-01",
+				Meta: translator.MetaOf(map[string]any{"finish_reasons": []any{"stop"}, "temperature": 0.2, "max_tokens": int64(1024)}),
+			}
+			out = append(out, gen)
+			i++
+		}
+		for k := 0; k < 2 && i < SpansPerTrace; k++ {
+			typ, name := translator.TypeTool, ToolNames[rng.IntN(len(ToolNames))]
+			if rng.IntN(3) == 0 {
+				typ, name = translator.TypeRetrieval, "vector search"
+			}
+			sp := translator.Span{
+				TraceID: tid, ID: sid(i), ParentID: sid(step), Name: name, Type: typ,
+				StartTime: at(ms + dur + 6 + k), EndTime: at(ms + dur + 15 + k),
+				Input: &ToolPayload, InputJSON: true, Output: &ToolPayload, OutputJSON: true,
+			}
+			if rng.IntN(100) == 0 {
+				sp.Error = &Completion
+			}
+			out = append(out, sp)
+			i++
+		}
+		ms += dur + 30
+	}
+	r := &out[base]
+	r.Usage, r.Aggregate, r.Cost = &total, true, &cost
+	switch rng.IntN(100) {
+	case 0, 1, 2, 3, 4:
+		r.Error = &Completion
+		r.EndTime = at(ms)
+	case 5:
+		// running
+	default:
+		r.EndTime = at(ms)
+	}
+	return out
+}
+
+// TraceID is the random-looking, deterministic trace id of trace n.
+func TraceID(n int) string {
+	r := rand.New(rand.NewPCG(uint64(n), 11))
+	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff,
+		r.Uint32()&0xfff, r.Uint64()&0xffffffffffff)
+}
+
+// Start is when the first benchmark trace starts; traces follow each
+// other a second apart, so 1M spans cover about 5.5 hours.
+var Start = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func TraceStart(n int) time.Time { return Start.Add(time.Duration(n) * time.Second) }
