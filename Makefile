@@ -208,6 +208,7 @@ run: build
 	@mkdir -p data
 	@echo
 	@echo "  otelcol-opper starting with $(RUN_CONFIG)"
+	@echo "  Trace explorer: http://localhost:8090/          <- open this"
 	@echo "  OTLP in:        grpc localhost:4317, http http://localhost:4318/v1/traces"
 	@echo "  Opper API:      http://localhost:8090/v2 (Opper SDK base URL), traces at http://localhost:8090/v2/traces"
 	@echo "  health:         http://localhost:13133/   own metrics: http://localhost:8889/metrics"

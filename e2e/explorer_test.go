@@ -330,13 +330,3 @@ func postOTLPProto(t *testing.T, httpAddr string, td ptrace.Traces) {
 	}
 }
 
-// TestWriteBigTraceForSmoke is a temporary helper.
-func TestWriteBigTraceForSmoke(t *testing.T) {
-	addr := os.Getenv("SMOKE_OTLP")
-	if addr == "" {
-		t.Skip()
-	}
-	td := otlpTrace("agent run with 20,000 steps", 20000, 7)
-	postOTLPProto(t, addr, td)
-	fmt.Println("BIG", translator.CanonicalID(traceIDOf(td).String()))
-}

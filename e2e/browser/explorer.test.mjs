@@ -84,10 +84,6 @@ test("the list shows the fixtures' traces with step composition, cost, tokens an
   const withTools = plan.traces.find((tr) => tr.fixture === "openinference-tools");
   assert.match(await rowFor(page, withTools.id).locator(".composition").innerText(), /\d+ llm · \d+ tool|\d+ tool · \d+ llm/);
   await shot(page, "list");
-  if (plan.readme_shot) {
-    await page.setViewportSize({ width: 1280, height: 720 });
-    await page.screenshot({ path: plan.readme_shot });
-  }
 });
 
 test("each filter narrows the list, and a bad value says what is wrong", async (t) => {
@@ -165,6 +161,11 @@ test("clicking a trace opens its tree; clicking a generation shows its messages 
   assert.match(roles[0].toLowerCase(), /system|user/);
   assert.ok(await detail.locator(".crumbs li").count() >= 2, "breadcrumb from the root down");
   await shot(page, "span-generation");
+  if (plan.readme_shot) {
+    await page.setViewportSize({ width: 1280, height: 760 });
+    await page.screenshot({ path: plan.readme_shot });
+    await page.setViewportSize({ width: 1440, height: 900 });
+  }
 
   const toggle = detail.locator("section[aria-labelledby='input-h'] .raw-toggle");
   await toggle.click();

@@ -317,15 +317,16 @@ func spanEnd(s *translator.Span) time.Time {
 	return s.EndTime
 }
 
-// ticks are five labels along the waterfall's axis.
+// ticks label the waterfall's axis at its start, middle and end: the axis
+// is a third of the tree's width, too narrow for more.
 func ticks(s *translator.TraceSummary) []tick {
 	d := s.Duration()
 	if d <= 0 {
 		return nil
 	}
-	out := make([]tick, 0, 5)
-	for i := range 5 {
-		f := float64(i) / 4
+	out := make([]tick, 0, 3)
+	for i := range 3 {
+		f := float64(i) / 2
 		// Axis labels are short: "5 s", not "5.00 s".
 		label := strings.Replace(formatDuration(time.Duration(f*float64(d))), ".00 ", " ", 1)
 		out = append(out, tick{Left: 100 * f, Label: label})
