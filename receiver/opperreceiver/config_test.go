@@ -55,6 +55,8 @@ func TestLoadConfig(t *testing.T) {
 	anonymous.ServerConfig.NetAddr.Endpoint = "0.0.0.0:8090"
 	anonymous.AllowAnonymous = true
 	anonymous.Forward.Enabled = false
+	anonymous.AllowedHosts = []string{"opper.internal", "10.0.0.5"}
+	anonymous.Explorer.Enabled = false
 
 	shared := createDefaultConfig().(*Config)
 	ext := component.MustNewIDWithName("opper_storage", "traces")
@@ -89,6 +91,8 @@ func TestDefaultConfig(t *testing.T) {
 	assert.False(t, cfg.AllowAnonymous)
 	assert.Equal(t, translator.RetentionFull, cfg.Retention.Default)
 	assert.True(t, cfg.Forward.Enabled)
+	assert.True(t, cfg.Explorer.Enabled)
+	assert.Empty(t, cfg.AllowedHosts)
 	assert.Equal(t, 10*time.Minute, cfg.Forward.IncompleteSpanTimeout)
 	assert.NoError(t, confmap.Validate(cfg))
 }
@@ -107,6 +111,9 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad_duplicate_key.yaml", []string{"api_keys[1]: the same key is already listed at api_keys[0]"}},
 		{"bad_retention.yaml", []string{`retention::default: "everything" is not a retention; use full or metadata`, `retention::projects::a: "none"`}},
 		{"bad_forward_timeout.yaml", []string{"forward::incomplete_span_timeout must be positive", "forward::batch_size must be positive"}},
+		{"bad_allowed_hosts.yaml", []string{"allowed_hosts[0]: must be a host name or IP address, without scheme or path",
+			"allowed_hosts[1]: must be a host name or IP address without a port", "allowed_hosts[2]: must not be empty"}},
+		{"bad_explorer.yaml", []string{"invalid keys: path"}},
 		{"bad_retry_intervals.yaml", []string{"forward::retry_initial_interval must be positive and not above forward::retry_max_interval"}},
 	}
 	for _, tt := range tests {
