@@ -329,4 +329,3 @@ func postOTLPProto(t *testing.T, httpAddr string, td ptrace.Traces) {
 		t.Fatalf("OTLP post: %d %s", resp.StatusCode, raw)
 	}
 }
-

@@ -76,7 +76,9 @@ func BenchmarkExplorer(b *testing.B) {
 	}{
 		{"list", func() string { return srv.URL + "/" }},
 		{"list/status=error", func() string { return srv.URL + "/?status=error" }},
-		{"list/name", func() string { return srv.URL + "/?name=" + url.QueryEscape(benchdata.Workflows[rng.IntN(len(benchdata.Workflows))][:6]) }},
+		{"list/name", func() string {
+			return srv.URL + "/?name=" + url.QueryEscape(benchdata.Workflows[rng.IntN(len(benchdata.Workflows))][:6])
+		}},
 		{"trace", func() string { return srv.URL + "/traces/" + benchdata.TraceID(rng.IntN(traces)) }},
 		{"conversation", func() string { return srv.URL + "/traces/" + benchdata.TraceID(rng.IntN(traces)) + "/conversation" }},
 	}

@@ -29,8 +29,8 @@ func (e *Explorer) funcs() template.FuncMap {
 			}
 			return fmt.Sprint(n)
 		},
-		"time":     formatTime,
-		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+		"time": formatTime,
+		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 		"typeLabel": func(typ string) string {
 			return typeLabel(typ)
 		},

@@ -2,10 +2,10 @@ package explorer
 
 import (
 	"errors"
-	"strconv"
-	"strings"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opperotel/bridge/store"
