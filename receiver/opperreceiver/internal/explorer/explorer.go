@@ -151,10 +151,6 @@ func notFound(what string) error {
 		msg: "There is no such " + strings.ToLower(what) + " in this project. It may have been deleted, or it belongs to another project."}
 }
 
-func badRequest(msg string) error {
-	return &httpError{status: http.StatusBadRequest, title: "Bad filter", msg: msg}
-}
-
 // page resolves the project, renders the page and answers errors with an
 // error page: 4xx for a client's mistake, 500 (logged) for a store failure.
 func (e *Explorer) page(f pageFunc) http.Handler {
