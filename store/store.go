@@ -82,9 +82,11 @@ type Store interface {
 	GetTrace(ctx context.Context, project, traceID string) (Trace, error)
 	// ListTraces returns the roll-ups of the traces matching q, newest
 	// first (by trace start), and the exact number of matching traces.
-	// Their Input and Output are heads of the roots' content for previews
-	// (translator.PreviewHead), not the whole content: a list never reads
-	// more than that of a root.
+	// Their Input and Output are heads, for previews
+	// (translator.PreviewHead), of the content RollUp chooses: the root's,
+	// or where the root has none, the first generation's input and the
+	// last generation's output. A list never reads more of a span's
+	// content than its head.
 	ListTraces(ctx context.Context, project string, q TraceQuery) ([]translator.TraceSummary, int64, error)
 	// DeleteTrace removes a trace and everything in it.
 	DeleteTrace(ctx context.Context, project, traceID string) error

@@ -128,10 +128,12 @@ type TraceSummary struct {
 	TotalTokens int64
 	Cost        float64
 	HasCost     bool
-	Input       *string
-	Output      *string
-	Tags        []string
-	RootID      string
+	// Input and Output are the root's content or, where the root has
+	// none, the first generation's input and the last generation's output.
+	Input  *string
+	Output *string
+	Tags   []string
+	RootID string
 }
 
 // Duration is end minus start over all spans, zero while running.
@@ -220,6 +222,29 @@ func RollUp(spans []Span) TraceSummary {
 		t.Name = v
 	}
 	t.Input, t.Output, t.Tags = r.Input, r.Output, r.Tags
+	// A root without content (an agent's wrapper span, an HTTP handler)
+	// is previewed by its first LLM call's input and its last one's output.
+	if t.Input == nil || t.Output == nil {
+		var first, last *Span
+		for i := range spans {
+			s := &spans[i]
+			if s.Type != TypeGeneration {
+				continue
+			}
+			if s.Input != nil && (first == nil || s.StartTime.Before(first.StartTime)) {
+				first = s
+			}
+			if s.Output != nil && (last == nil || !s.StartTime.Before(last.StartTime)) {
+				last = s
+			}
+		}
+		if t.Input == nil && first != nil {
+			t.Input = first.Input
+		}
+		if t.Output == nil && last != nil {
+			t.Output = last.Output
+		}
+	}
 	switch {
 	case r.Error != nil:
 		t.Status = StatusError

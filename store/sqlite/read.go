@@ -179,11 +179,18 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 			return nil
 		}
 		// The page is cut from the index alone, so the rows the offset
-		// skips are never read; only the page's rows and roots are.
+		// skips are never read; only the page's rows and roots are, and,
+		// for a root without content, its trace's generations (coalesce
+		// stops at the first value, so only then).
 		rows, err := tx.QueryContext(ctx, `
 SELECT p.trace_id, t2.start_ns, t2.end_ns, t2.status, t2.cost, t2.name, t2.has_cost, t2.span_count,
 	t2.error_spans, t2.total_tokens, t2.type_counts, t2.tags, t2.root_id,
-	coalesce(s.input_head, s.input), coalesce(s.output_head, s.output)
+	coalesce(s.input_head, s.input, (SELECT coalesce(g.input_head, g.input) FROM spans g
+		WHERE g.project = t2.project AND g.trace_id = t2.trace_id AND g.type = 'generation' AND g.input IS NOT NULL
+		ORDER BY g.start_ns LIMIT 1)),
+	coalesce(s.output_head, s.output, (SELECT coalesce(g.output_head, g.output) FROM spans g
+		WHERE g.project = t2.project AND g.trace_id = t2.trace_id AND g.type = 'generation' AND g.output IS NOT NULL
+		ORDER BY g.start_ns DESC LIMIT 1))
 FROM (SELECT t.trace_id, t.start_ns FROM `+from+` WHERE `+where+`
 	ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ? OFFSET ?) p
 JOIN traces t2 ON t2.project = ? AND t2.trace_id = p.trace_id

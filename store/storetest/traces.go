@@ -538,8 +538,9 @@ func testListCounts(t *testing.T, s store.Store) {
 	assert.EqualValues(t, 1, total(projectB, store.TraceQuery{}))
 }
 
-// testListPreviews: a list reads previews of the roots' content, never
-// their whole content; their preview is the preview of the whole.
+// testListPreviews: a list reads previews of the roots' content (or of
+// the generations' when the root has none), never their whole content;
+// their preview is the preview of the whole.
 func testListPreviews(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	spans := traceSpans(1, t0)
@@ -564,4 +565,26 @@ func testListPreviews(t *testing.T, s store.Store) {
 	tr, err := s.GetTrace(ctx, projectA, traceID(1))
 	require.NoError(t, err)
 	assert.Equal(t, long, *tr.Summary.Input)
+
+	// A root without content is previewed by its first generation's input
+	// and its last generation's output (heads, as the root's would be).
+	spans = traceSpans(2, t0.Add(time.Hour))
+	spans[0].Input, spans[0].Output = nil, nil
+	firstIn, firstOut := strings.Repeat("plan input ", 1000), "plan output"
+	lastIn, lastOut := "write input", "write output"
+	spans[1].Input, spans[1].Output = &firstIn, &firstOut
+	spans[3].Input, spans[3].Output = &lastIn, &lastOut
+	require.NoError(t, s.UpsertSpans(ctx, projectA, spans, true))
+	page, _, err = s.ListTraces(ctx, projectA, store.TraceQuery{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, page, 1)
+	require.Equal(t, traceID(2), page[0].TraceID)
+	require.NotNil(t, page[0].Input)
+	assert.True(t, strings.HasPrefix(firstIn, *page[0].Input))
+	assert.LessOrEqual(t, len(*page[0].Input), translator.PreviewHeadBytes)
+	assert.Equal(t, &lastOut, page[0].Output)
+	tr, err = s.GetTrace(ctx, projectA, traceID(2))
+	require.NoError(t, err)
+	assert.Equal(t, &firstIn, tr.Summary.Input)
+	assert.Equal(t, &lastOut, tr.Summary.Output)
 }
