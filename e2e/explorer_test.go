@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,6 +72,12 @@ type browserTrace struct {
 	DurationMS int64    `json:"duration_ms"`
 	DurationNS int64    `json:"duration_ns"`
 	Tags       []string `json:"tags,omitempty"`
+	// Models, Users and Sessions are those of any span of the trace.
+	Models   []string `json:"models,omitempty"`
+	Users    []string `json:"users,omitempty"`
+	Sessions []string `json:"sessions,omitempty"`
+	// SessionSpan is a span with a session id.
+	SessionSpan string `json:"session_span,omitempty"`
 	// Generation is a generation span of the trace with its model.
 	Generation      string `json:"generation,omitempty"`
 	GenerationName  string `json:"generation_name,omitempty"`
@@ -141,6 +148,12 @@ func TestE2EExplorer(t *testing.T) {
 		for _, s := range e.spans {
 			if s.Type == translator.TypeGeneration && s.Model != "" && s.Input != nil && bt.Generation == "" {
 				bt.Generation, bt.GenerationName, bt.GenerationModel = s.ID, s.Name, s.Model
+			}
+			bt.Models = appendNew(appendNew(bt.Models, s.Model), s.RequestModel)
+			bt.Users = appendNew(bt.Users, s.UserID)
+			bt.Sessions = appendNew(bt.Sessions, s.SessionID)
+			if s.SessionID != "" && bt.SessionSpan == "" {
+				bt.SessionSpan = s.ID
 			}
 		}
 		plan.Traces = append(plan.Traces, bt)
@@ -328,4 +341,11 @@ func postOTLPProto(t *testing.T, httpAddr string, td ptrace.Traces) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("OTLP post: %d %s", resp.StatusCode, raw)
 	}
+}
+
+func appendNew(list []string, v string) []string {
+	if v == "" || slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
 }

@@ -153,12 +153,50 @@ type TraceQuery struct {
 	MinCost, MaxCost *float64
 	// Tag keeps traces whose root carries the tag (exact match).
 	Tag string
+	// Model, User and Session keep traces with a span of that model
+	// (answering or requested), user id or session id (exact match).
+	Model, User, Session string
 	// From and To bound the trace start time: From <= start < To.
 	From, To time.Time
 	Offset   int
 	// Limit is 1..100; outside that range, or with a negative Offset,
 	// ListTraces returns an error.
 	Limit int
+}
+
+// Facets are what the Model, User and Session filters match of a span:
+// "model:<model>" (and "model:<requested model>"), "user:<id>",
+// "session:<id>".
+func Facets(s *translator.Span) []string {
+	var out []string
+	if s.Model != "" {
+		out = append(out, "model:"+s.Model)
+	}
+	if s.RequestModel != "" && s.RequestModel != s.Model {
+		out = append(out, "model:"+s.RequestModel)
+	}
+	if s.UserID != "" {
+		out = append(out, "user:"+s.UserID)
+	}
+	if s.SessionID != "" {
+		out = append(out, "session:"+s.SessionID)
+	}
+	return out
+}
+
+// QueryFacets are the facets q requires of a trace.
+func QueryFacets(q *TraceQuery) []string {
+	var out []string
+	if q.Model != "" {
+		out = append(out, "model:"+q.Model)
+	}
+	if q.User != "" {
+		out = append(out, "user:"+q.User)
+	}
+	if q.Session != "" {
+		out = append(out, "session:"+q.Session)
+	}
+	return out
 }
 
 // Metric is an evaluation of a span.

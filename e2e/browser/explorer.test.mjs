@@ -123,6 +123,12 @@ test("each filter narrows the list, and a bad value says what is wrong", async (
     const tag = tagged.tags[0];
     await expectOnly("tag=" + encodeURIComponent(tag), (tr) => (tr.tags || []).includes(tag), "tag");
   }
+  for (const [key, field] of [["model", "models"], ["user", "users"], ["session", "sessions"]]) {
+    const withIt = all.find((tr) => tr[field] && tr[field].length);
+    assert.ok(withIt, `a fixture has a ${key}`);
+    const v = withIt[field][0];
+    await expectOnly(`${key}=${encodeURIComponent(v)}`, (tr) => (tr[field] || []).includes(v), key);
+  }
   await expectOnly("from=2999-01-01T00:00:00Z", () => false, "from in the future");
   assert.match(await page.locator(".empty-row").innerText(), /No trace matches/);
   await expectOnly("to=2000-01-01T00:00:00Z", () => false, "to in the past");
@@ -218,6 +224,25 @@ test("the conversation view lists the turns in order", async (t) => {
   // Open in playground is the conversation, read-only for now.
   await page.goto(`${base}/traces/${tr.id}`);
   assert.equal(await page.locator("a.playground").getAttribute("href"), `/traces/${tr.id}/conversation`);
+});
+
+test("a span's session leads to the session's traces in order", async (t) => {
+  const { page } = await newPage(t);
+  const tr = plan.traces.find((x) => x.session_span);
+  assert.ok(tr, "a fixture has a session");
+  await page.goto(`${base}/traces/${tr.id}?span=${tr.session_span}`);
+  const link = page.locator(`#detail .facts a[href="/sessions/${encodeURIComponent(tr.sessions[0])}"]`);
+  await link.click();
+  await page.waitForURL(/\/sessions\//);
+  assert.match(await page.locator("h1").innerText(), new RegExp(tr.sessions[0]));
+  const listed = await page.locator(".session-trace").evaluateAll((els) => els.map((e) => e.dataset.trace));
+  const want = plan.traces.filter((x) => (x.sessions || []).includes(tr.sessions[0])).map((x) => x.id);
+  assert.deepEqual([...listed].sort(), [...want].sort());
+  const times = await page.locator(".session-trace time").evaluateAll((els) => els.map((e) => Date.parse(e.getAttribute("datetime"))));
+  assert.deepEqual(times, [...times].sort((a, b) => a - b), "oldest first");
+  await shot(page, "session");
+  const res = await page.goto(`${base}/sessions/no-such-session`);
+  assert.equal(res.status(), 404);
 });
 
 test("stored strings are text, never markup", async (t) => {

@@ -31,6 +31,7 @@ func seedExplorer(t *testing.T, st store.Store, project string) (traceID, rootID
 		{TraceID: "t-1", ID: "root", Name: hostileName, Type: translator.TypeAgent, StartTime: t0, EndTime: t0.Add(2 * time.Second),
 			Tags: []string{`"><img src=x>`}},
 		{TraceID: "t-1", ID: "gen", ParentID: "root", Name: "chat", Type: translator.TypeGeneration, Model: "gpt-4o-mini",
+			UserID: "<u>", SessionID: "sess/<1>",
 			StartTime: t0.Add(time.Second), EndTime: t0.Add(1500 * time.Millisecond), Input: &in, Output: &out,
 			Usage: &translator.Usage{Input: 10, Output: 5, Total: 15}, Cost: &cost},
 	}
@@ -69,6 +70,21 @@ func TestExplorerPages(t *testing.T) {
 	assert.Contains(t, body, `class="msg msg-user"`)
 	assert.Contains(t, body, "&lt;b&gt;bold?&lt;/b&gt;")
 	assert.Contains(t, body, `id="span-json"`)
+	// The model, user and session lead to their traces, escaped in the URL.
+	assert.Contains(t, body, `href="/?model=gpt-4o-mini"`)
+	assert.Contains(t, body, `href="/?user=%3Cu%3E"`)
+	assert.Contains(t, body, `href="/sessions/sess%2F%3C1%3E"`)
+
+	resp, body := getPage(t, ta, "/sessions/sess%2F%3C1%3E")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	assert.Contains(t, body, `data-trace="`+traceID+`"`)
+	assert.Contains(t, body, "sess/&lt;1&gt;")
+	for _, q := range []string{"model=gpt-4o-mini", "user=%3Cu%3E", "session=sess%2F%3C1%3E"} {
+		_, body = getPage(t, ta, "/?"+q)
+		assert.Contains(t, body, `data-trace="`+traceID+`"`, q)
+	}
+	_, body = getPage(t, ta, "/?model=gpt-4o")
+	assert.NotContains(t, body, `data-trace="`+traceID+`"`, "exact model")
 }
 
 func TestExplorerClientMistakes(t *testing.T) {
@@ -93,6 +109,7 @@ func TestExplorerClientMistakes(t *testing.T) {
 		{"/?limit=1000", http.StatusBadRequest, "limit"},
 		{"/?offset=x", http.StatusBadRequest, "offset"},
 		{"/no/such/page", http.StatusNotFound, "Page not found"},
+		{"/sessions/none", http.StatusNotFound, "Session not found"},
 		{"/explorer/assets/nope.css", http.StatusNotFound, ""},
 	}
 	for _, c := range cases {

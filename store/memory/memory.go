@@ -338,9 +338,11 @@ func (s *Store) ListTraces(_ context.Context, projectName string, q store.TraceQ
 		return nil, 0, nil
 	}
 	var matches []translator.TraceSummary
+	want := store.QueryFacets(&q)
 	for traceID := range p.traces {
-		sum := translator.RollUp(p.traceSpans(traceID))
-		if matchQuery(&sum, &q) {
+		spans := p.traceSpans(traceID)
+		sum := translator.RollUp(spans)
+		if matchQuery(&sum, &q) && hasFacets(spans, want) {
 			matches = append(matches, sum)
 		}
 	}
@@ -702,4 +704,14 @@ func cloneAny(v any) any {
 		return bytes.Clone(x)
 	}
 	return v
+}
+
+// hasFacets reports whether the spans together have every facet in want.
+func hasFacets(spans []translator.Span, want []string) bool {
+	for _, f := range want {
+		if !slices.ContainsFunc(spans, func(s translator.Span) bool { return slices.Contains(store.Facets(&s), f) }) {
+			return false
+		}
+	}
+	return true
 }

@@ -270,6 +270,12 @@ func traceFilter(pid int64, q store.TraceQuery) (string, string, []any) {
 		b.WriteString(" AND EXISTS (SELECT 1 FROM trace_tags g WHERE g.project = t.project AND g.tag = ? AND g.trace_id = t.trace_id)")
 		args = append(args, q.Tag)
 	}
+	for _, f := range store.QueryFacets(&q) {
+		// Sessions and users are selective: their traces come from the
+		// facet's own range.
+		b.WriteString(" AND t.trace_id IN (SELECT f.trace_id FROM trace_facets f WHERE f.project = t.project AND f.facet = ?)")
+		args = append(args, f)
+	}
 	return from, b.String(), args
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -35,6 +36,8 @@ const (
 	deleteTraceSQL    = `DELETE FROM traces WHERE project = ? AND trace_id = ?`
 	addTraceTagSQL    = `INSERT OR IGNORE INTO trace_tags (project, tag, trace_id) VALUES (?, ?, ?)`
 	removeTraceTagSQL = `DELETE FROM trace_tags WHERE project = ? AND tag = ? AND trace_id = ?`
+	addFacetSQL       = `INSERT OR IGNORE INTO trace_facets (project, facet, trace_id) VALUES (?, ?, ?)`
+	deleteFacetsSQL   = `DELETE FROM trace_facets WHERE project = ? AND trace_id = ?`
 )
 
 // light is what the roll-up reads of a span: the spans table's columns
@@ -213,6 +216,13 @@ func (s *Store) refreshTrace(ctx context.Context, tx *sql.Tx, pid int64, traceID
 			return fmt.Errorf("delete trace %s: %w", traceID, err)
 		}
 		s.rollups.stage(pid, traceID, nil, nil)
+		facets, err := s.stmt(ctx, tx, deleteFacetsSQL)
+		if err != nil {
+			return err
+		}
+		if _, err := facets.ExecContext(ctx, pid, tid); err != nil {
+			return fmt.Errorf("delete trace %s facets: %w", traceID, err)
+		}
 		return s.setTraceTags(ctx, tx, pid, tid, oldTags, nil)
 	}
 
@@ -325,4 +335,25 @@ func decodeTypeCounts(b []byte) (map[string]int64, error) {
 		m[t] = d.varint()
 	}
 	return m, d.err
+}
+
+// addFacets records the facets of a batch's spans of one trace, each once.
+func (s *Store) addFacets(ctx context.Context, tx *sql.Tx, pid int64, tid string, spans []translator.Span, idx []int) error {
+	var seen []string
+	for _, i := range idx {
+		for _, f := range store.Facets(&spans[i]) {
+			if slices.Contains(seen, f) {
+				continue
+			}
+			seen = append(seen, f)
+			st, err := s.stmt(ctx, tx, addFacetSQL)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, pid, f, keyID(tid)); err != nil {
+				return fmt.Errorf("write trace facets: %w", err)
+			}
+		}
+	}
+	return nil
 }

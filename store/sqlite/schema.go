@@ -307,6 +307,20 @@ CREATE INDEX traces_status ON traces (project, status, start_ns DESC, trace_id D
 CREATE INDEX traces_duration ON traces (project, duration_ns);
 CREATE INDEX traces_cost ON traces (project, cost);
 `,
+	// 4: the trace list filters by the models, users and sessions of a
+	// trace's spans. A facet ("model:gpt-4o", "user:u1", "session:s1") is
+	// added when a span that has it is written, and removed with the trace:
+	// a span rewritten without it (rare) leaves it. Spans written before
+	// this version have none.
+	`
+CREATE TABLE trace_facets (
+	project  INTEGER NOT NULL,
+	facet    TEXT NOT NULL,
+	trace_id BLOB NOT NULL,
+	PRIMARY KEY (project, facet, trace_id)
+) WITHOUT ROWID;
+CREATE INDEX trace_facets_trace ON trace_facets (project, trace_id);
+`,
 }
 
 // migrate brings the schema to the newest version in one immediate

@@ -14,7 +14,7 @@ import (
 var (
 	writeSQL = slices.Concat(slices.Collect(maps.Values(upsertSpansByRows)), []string{nextVersionsSQL, traceExistsSQL,
 		drainMovesSQL, lightSpansSQL, upsertTraceSQL, traceTagsSQL, deleteTraceSQL, addTraceTagSQL,
-		removeTraceTagSQL, markForwardedSQL, dataVersionSQL}, flushNamesSQL)
+		removeTraceTagSQL, addFacetSQL, deleteFacetsSQL, markForwardedSQL, dataVersionSQL}, flushNamesSQL)
 	readSQL = []string{getSpanSQL, traceSpansSQL, traceMetricsSQL, pendingSQL}
 )
 

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListRejectsBadLimit", testListBadLimit},
 		{"ListCounts", testListCounts},
 		{"ListPreviews", testListPreviews},
+		{"ListFacets", testListFacets},
 		{"DeleteSpan", testDeleteSpan},
 		{"DeleteLastSpanRemovesTrace", testDeleteLastSpan},
 		{"DeleteTrace", testDeleteTrace},

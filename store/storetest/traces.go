@@ -588,3 +588,60 @@ func testListPreviews(t *testing.T, s store.Store) {
 	assert.Equal(t, &firstIn, tr.Summary.Input)
 	assert.Equal(t, &lastOut, tr.Summary.Output)
 }
+
+// testListFacets: the model, user and session filters keep the traces with
+// a span that has the value, in any span of the trace, combined with the
+// other filters; a trace deleted takes its facets along.
+func testListFacets(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	// traceSpans' root has user u1 and session s1; its generations are
+	// gpt-4o and claude-sonnet-4.
+	for n := 1; n <= 4; n++ {
+		spans := traceSpans(n, t0.Add(time.Duration(n)*time.Minute))
+		switch n {
+		case 2:
+			spans[0].UserID, spans[0].SessionID = "u2", "s2"
+			spans[1].Model = "gpt-4o-mini"
+		case 3:
+			spans[0].UserID, spans[0].SessionID = "", ""
+			spans[4].SessionID = "s2" // a child's session counts
+			spans[3].Model, spans[3].RequestModel = "gpt-4o-2024-08-06", "gpt-4o"
+		}
+		require.NoError(t, s.UpsertSpans(ctx, projectA, spans, true))
+	}
+	ids := func(q store.TraceQuery) []string {
+		t.Helper()
+		q.Limit = 100
+		page, total, err := s.ListTraces(ctx, projectA, q)
+		require.NoError(t, err)
+		var out []string
+		for _, sum := range page {
+			out = append(out, sum.TraceID)
+		}
+		assert.Equal(t, int64(len(out)), total)
+		slices.Sort(out)
+		return out
+	}
+	assert.Equal(t, []string{traceID(1), traceID(3), traceID(4)}, ids(store.TraceQuery{Model: "gpt-4o"}), "answering or requested")
+	assert.Equal(t, []string{traceID(2)}, ids(store.TraceQuery{Model: "gpt-4o-mini"}))
+	assert.Equal(t, []string{traceID(3)}, ids(store.TraceQuery{Model: "gpt-4o-2024-08-06"}))
+	assert.Equal(t, []string{traceID(1), traceID(2), traceID(4)}, ids(store.TraceQuery{Model: "claude-sonnet-4"}))
+	assert.Empty(t, ids(store.TraceQuery{Model: "gpt"}), "exact, not a substring")
+	assert.Equal(t, []string{traceID(1), traceID(4)}, ids(store.TraceQuery{User: "u1"}))
+	assert.Equal(t, []string{traceID(2), traceID(3)}, ids(store.TraceQuery{Session: "s2"}))
+	assert.Equal(t, []string{traceID(2)}, ids(store.TraceQuery{Session: "s2", User: "u2"}))
+	assert.Equal(t, []string{traceID(3)}, ids(store.TraceQuery{Session: "s2", Model: "gpt-4o"}))
+	assert.Equal(t, []string{traceID(4)}, ids(store.TraceQuery{User: "u1", From: t0.Add(4 * time.Minute)}))
+	assert.Empty(t, ids(store.TraceQuery{Session: "nope"}))
+	// Another project's facets are its own.
+	page, _, err := s.ListTraces(ctx, projectB, store.TraceQuery{User: "u1", Limit: 10})
+	require.NoError(t, err)
+	assert.Empty(t, page)
+
+	require.NoError(t, s.DeleteTrace(ctx, projectA, traceID(2)))
+	assert.Equal(t, []string{traceID(3)}, ids(store.TraceQuery{Session: "s2"}))
+	// A trace written again with the same id starts without the old facets.
+	spans := traceSpans(2, t0)
+	require.NoError(t, s.UpsertSpans(ctx, projectA, spans, true))
+	assert.Empty(t, ids(store.TraceQuery{User: "u2"}))
+}

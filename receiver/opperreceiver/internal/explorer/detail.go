@@ -3,6 +3,7 @@ package explorer
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -46,6 +47,8 @@ type fact struct {
 	Value string
 	// Time, when set, is shown in the reader's time zone.
 	Time time.Time
+	// URL, when set, links the value: the traces or session it names.
+	URL string
 }
 
 type metricView struct {
@@ -185,7 +188,12 @@ func facts(s *translator.Span) []fact {
 		add("Duration", formatDuration(s.Duration()))
 	}
 	out = append(out, fact{Label: "Started", Value: formatTime(s.StartTime), Time: s.StartTime})
-	add("Model", s.Model)
+	link := func(label, value, u string) {
+		if value != "" {
+			out = append(out, fact{Label: label, Value: value, URL: u})
+		}
+	}
+	link("Model", s.Model, "/?model="+url.QueryEscape(s.Model))
 	if s.RequestModel != "" && s.RequestModel != s.Model {
 		add("Requested model", s.RequestModel)
 	}
@@ -213,8 +221,8 @@ func facts(s *translator.Span) []fact {
 		add("Score", strconv.FormatInt(*s.Score, 10))
 	}
 	add("Function", s.Function)
-	add("User", s.UserID)
-	add("Session", s.SessionID)
+	link("User", s.UserID, "/?user="+url.QueryEscape(s.UserID))
+	link("Session", s.SessionID, "/sessions/"+url.PathEscape(s.SessionID))
 	add("Generation id", s.GenerationID)
 	add("Span id", s.ID)
 	return out

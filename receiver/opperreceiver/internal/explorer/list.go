@@ -14,7 +14,8 @@ import (
 const pageSize = 50
 
 // filterKeys are the list's query parameters, the API's filters.
-var filterKeys = []string{"name", "status", "min_duration_ms", "max_duration_ms", "min_cost", "max_cost", "tag", "from", "to"}
+var filterKeys = []string{"name", "status", "min_duration_ms", "max_duration_ms", "min_cost", "max_cost", "tag",
+	"model", "user", "session", "from", "to"}
 
 type listView struct {
 	Filter  url.Values
