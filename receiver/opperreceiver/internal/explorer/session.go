@@ -46,4 +46,3 @@ func (e *Explorer) session(r *http.Request, project string) (string, any, error)
 	}
 	return "session", view, nil
 }
-
