@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"slices"
 	"testing"
 	"time"
@@ -79,6 +80,10 @@ func BenchmarkExplorer(b *testing.B) {
 		{"list/name", func() string {
 			return srv.URL + "/?name=" + url.QueryEscape(benchdata.Workflows[rng.IntN(len(benchdata.Workflows))][:6])
 		}},
+		{"list/model", func() string { return srv.URL + "/?model=" + benchdata.Models[rng.IntN(len(benchdata.Models))] }},
+		{"list/user", func() string { return srv.URL + "/?user=user-" + strconv.Itoa(rng.IntN(5000)) }},
+		{"list/session", func() string { return srv.URL + "/?session=session-" + strconv.Itoa(rng.IntN(traces/10)) }},
+		{"session", func() string { return srv.URL + "/sessions/session-" + strconv.Itoa(rng.IntN(traces/10)) }},
 		{"trace", func() string { return srv.URL + "/traces/" + benchdata.TraceID(rng.IntN(traces)) }},
 		{"conversation", func() string { return srv.URL + "/traces/" + benchdata.TraceID(rng.IntN(traces)) + "/conversation" }},
 	}

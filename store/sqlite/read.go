@@ -156,12 +156,23 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 	if !ok {
 		return []translator.TraceSummary{}, 0, nil
 	}
-	from, where, args := traceFilter(pid, q)
 	var (
 		total int64
 		out   = []translator.TraceSummary{}
 	)
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		// How many traces each facet filter keeps decides how it is
+		// tested (traceFilter); the count of its index range is cheap.
+		facets := store.QueryFacets(&q)
+		sizes := make(map[string]int64, len(facets))
+		for _, f := range facets {
+			var n int64
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM trace_facets WHERE project = ? AND facet = ?`, pid, f).Scan(&n); err != nil {
+				return fmt.Errorf("count facet: %w", err)
+			}
+			sizes[f] = n
+		}
+		from, where, args := traceFilter(pid, q, sizes)
 		// Unfiltered, the count is kept; filtered, it is counted from the
 		// index that bounds the filter best (traceFilter).
 		countSQL, countArgs := `SELECT count(*) FROM `+from+` WHERE `+where, args
@@ -171,6 +182,8 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 		case q == store.TraceQuery{Tag: q.Tag, Limit: q.Limit, Offset: q.Offset}:
 			// The tag's own index range, without looking each trace up.
 			countSQL, countArgs = `SELECT count(*) FROM trace_tags WHERE project = ? AND tag = ?`, []any{pid, q.Tag}
+		case len(facets) == 1 && q == store.TraceQuery{Model: q.Model, User: q.User, Session: q.Session, Limit: q.Limit, Offset: q.Offset}:
+			countSQL, countArgs = `SELECT ?`, []any{sizes[facets[0]]}
 		}
 		if err := tx.QueryRowContext(ctx, countSQL, countArgs...).Scan(&total); err != nil {
 			return fmt.Errorf("count: %w", err)
@@ -220,7 +233,12 @@ ORDER BY p.start_ns DESC, p.trace_id DESC`, append(args, q.Limit, q.Offset, pid)
 // index, and the matching rows are read by rowid: NOT INDEXED keeps the
 // planner from scanning the covering list index instead, whose rows it
 // would rather not read one by one (it cannot know the name is selective).
-func traceFilter(pid int64, q store.TraceQuery) (string, string, []any) {
+//
+// A facet filter (model, user, session) that keeps few traces is read into
+// a set once and the newest-first scan tests each trace against it; one
+// that keeps many is looked up per candidate instead, as the page fills
+// after a few: sizes holds how many traces each facet keeps.
+func traceFilter(pid int64, q store.TraceQuery, sizes map[string]int64) (string, string, []any) {
 	from := "traces t"
 	var b strings.Builder
 	args := []any{pid}
@@ -271,13 +289,20 @@ func traceFilter(pid int64, q store.TraceQuery) (string, string, []any) {
 		args = append(args, q.Tag)
 	}
 	for _, f := range store.QueryFacets(&q) {
-		// Sessions and users are selective: their traces come from the
-		// facet's own range.
-		b.WriteString(" AND t.trace_id IN (SELECT f.trace_id FROM trace_facets f WHERE f.project = t.project AND f.facet = ?)")
+		if sizes[f] <= facetSetMax {
+			b.WriteString(" AND t.trace_id IN (SELECT f.trace_id FROM trace_facets f WHERE f.project = ? AND f.facet = ?)")
+			args = append(args, pid, f)
+			continue
+		}
+		b.WriteString(" AND EXISTS (SELECT 1 FROM trace_facets f WHERE f.project = t.project AND f.facet = ? AND f.trace_id = t.trace_id)")
 		args = append(args, f)
 	}
 	return from, b.String(), args
 }
+
+// facetSetMax is the most traces a facet filter keeps for it to be read
+// into a set (traceFilter); a variable for the tests of the other form.
+var facetSetMax int64 = 2000
 
 // maxQueryTrigrams bounds the index look-ups of a long name filter: the
 // candidates of its first trigrams are few, and instr checks them exactly.

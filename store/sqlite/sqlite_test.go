@@ -25,6 +25,14 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
 
+// TestConformanceFacetLookups runs the suite with every facet filter
+// looked up per trace, the form common facets take (traceFilter).
+func TestConformanceFacetLookups(t *testing.T) {
+	defer func(n int64) { facetSetMax = n }(facetSetMax)
+	facetSetMax = -1
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
+}
+
 func TestReopen(t *testing.T) {
 	ctx := t.Context()
 	// A path with spaces in a directory that does not exist yet.
