@@ -10,8 +10,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
