@@ -81,30 +81,38 @@ func TestGolden(t *testing.T) {
 	for _, file := range otlpfixtures.Files(t, otlpDir) {
 		name := strings.TrimSuffix(filepath.Base(file), ".otlp.json")
 		t.Run(name, func(t *testing.T) {
-			got := goldenDocument(t, tr.ToOpper(otlpfixtures.Load(t, file)))
-			golden := filepath.Join(goldenDir, name+".opper.json")
-			if *update {
-				require.NoError(t, os.MkdirAll(goldenDir, 0o755))
-				require.NoError(t, os.WriteFile(golden, got, 0o644))
-				return
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "missing golden file; run with -update")
-			assert.Equal(t, string(want), string(got))
+			checkGolden(t, filepath.Join(goldenDir, name+".opper.json"), goldenDocument(t, tr.ToOpper(otlpfixtures.Load(t, file))))
 		})
 	}
 }
 
-// TestNoGoldenWithoutFixture keeps testdata/opper in step with the inputs.
+// checkGolden compares got with the golden file at path, or with -update
+// writes it there.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "missing golden file; run with -update")
+	assert.Equal(t, string(want), string(got))
+}
+
+// TestNoGoldenWithoutFixture keeps testdata/opper and testdata/messages in
+// step with the inputs.
 func TestNoGoldenWithoutFixture(t *testing.T) {
-	goldens, err := filepath.Glob(filepath.Join(goldenDir, "*.opper.json"))
-	require.NoError(t, err)
 	var inputs []string
 	for _, f := range otlpfixtures.Files(t, otlpDir) {
 		inputs = append(inputs, strings.TrimSuffix(filepath.Base(f), ".otlp.json"))
 	}
-	for _, g := range goldens {
-		name := strings.TrimSuffix(filepath.Base(g), ".opper.json")
-		assert.True(t, slices.Contains(inputs, name), "golden %s has no fixture", g)
+	for dir, suffix := range map[string]string{goldenDir: ".opper.json", messagesDir: ".messages.json"} {
+		goldens, err := filepath.Glob(filepath.Join(dir, "*"+suffix))
+		require.NoError(t, err)
+		for _, g := range goldens {
+			name := strings.TrimSuffix(filepath.Base(g), suffix)
+			assert.True(t, slices.Contains(inputs, name), "golden %s has no fixture", g)
+		}
 	}
 }

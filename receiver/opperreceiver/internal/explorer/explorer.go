@@ -195,11 +195,20 @@ func (e *Explorer) renderError(w http.ResponseWriter, r *http.Request, err error
 // render executes a page into a buffer first, so a template failure is a
 // clean 500 rather than half a page.
 func (e *Explorer) render(w http.ResponseWriter, r *http.Request, status int, name string, v any) {
-	var buf bytes.Buffer
 	data := layoutData{View: v, Assets: e.assetHash, SignedIn: e.opts.KeysRequired && status != http.StatusUnauthorized,
 		Path: r.URL.Path}
-	if err := e.pages[name].Execute(&buf, data); err != nil {
-		e.opts.Logger.Error("Explorer page failed to render", zap.String("page", name), zap.Error(err))
+	e.write(w, status, name, func(buf *bytes.Buffer) error { return e.pages[name].Execute(buf, data) })
+}
+
+// renderFragment writes one template of the trace page alone.
+func (e *Explorer) renderFragment(w http.ResponseWriter, name string, v any) {
+	e.write(w, http.StatusOK, name, func(buf *bytes.Buffer) error { return e.pages["trace"].ExecuteTemplate(buf, name, v) })
+}
+
+func (e *Explorer) write(w http.ResponseWriter, status int, name string, execute func(*bytes.Buffer) error) {
+	var buf bytes.Buffer
+	if err := execute(&buf); err != nil {
+		e.opts.Logger.Error("Explorer page failed to render", zap.String("template", name), zap.Error(err))
 		http.Error(w, "the page failed to render", http.StatusInternalServerError)
 		return
 	}
@@ -210,18 +219,15 @@ func (e *Explorer) render(w http.ResponseWriter, r *http.Request, status int, na
 	_, _ = w.Write(buf.Bytes())
 }
 
-// renderFragment writes one template of the trace page alone.
-func (e *Explorer) renderFragment(w http.ResponseWriter, r *http.Request, name string, v any) {
-	var buf bytes.Buffer
-	if err := e.pages["trace"].ExecuteTemplate(&buf, name, v); err != nil {
-		e.opts.Logger.Error("Explorer fragment failed to render", zap.String("fragment", name), zap.Error(err))
-		http.Error(w, "the page failed to render", http.StatusInternalServerError)
-		return
+// fragmentProject is page's sign-in check for the fragments the script
+// fetches: a bare 401, as the script then loads the whole page.
+func (e *Explorer) fragmentProject(w http.ResponseWriter, r *http.Request) (string, bool) {
+	setSecurityHeaders(w)
+	project, ok := e.project(r)
+	if !ok {
+		http.Error(w, "sign in first", http.StatusUnauthorized)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	_, _ = w.Write(buf.Bytes())
+	return project, ok
 }
 
 // layoutData is what every page's frame reads.

@@ -17,31 +17,14 @@ import (
 // tens of thousands of spans opens as a few dozen visible rows.
 const collapseAbove = 500
 
+// traceHeader is the head of a trace's pages: its list row and its size.
 type traceHeader struct {
-	ID          string
-	Name        string
-	Status      string
-	Start       time.Time
-	Duration    string
-	Composition string
-	SpanCount   int64
-	Tokens      int64
-	Cost        float64
-	HasCost     bool
-	ErrorSpans  int64
+	traceRow
+	SpanCount int64
 }
 
 func newTraceHeader(s *translator.TraceSummary) traceHeader {
-	h := traceHeader{ID: s.TraceID, Name: s.Name, Status: s.Status, Start: s.StartTime,
-		Composition: composition(s.SpanCount, s.TypeCounts), SpanCount: s.SpanCount, Tokens: s.TotalTokens,
-		Cost: s.Cost, HasCost: s.HasCost, ErrorSpans: s.ErrorSpans}
-	if s.Status != translator.StatusRunning {
-		h.Duration = formatDuration(s.Duration())
-	}
-	if h.Name == "" {
-		h.Name = "(unnamed trace)"
-	}
-	return h
+	return traceHeader{traceRow: newTraceRow(s), SpanCount: s.SpanCount}
 }
 
 type traceView struct {
@@ -339,10 +322,8 @@ func ticks(s *translator.TraceSummary) []tick {
 // /traces/{trace_id}/tree?parent={span_id}&offset=N&count=N, the children
 // of a span that was folded, or the next page of them.
 func (e *Explorer) treeFragment(w http.ResponseWriter, r *http.Request) {
-	setSecurityHeaders(w)
-	project, ok := e.project(r)
+	project, ok := e.fragmentProject(w, r)
 	if !ok {
-		http.Error(w, "sign in first", http.StatusUnauthorized)
 		return
 	}
 	q := r.URL.Query()
@@ -369,7 +350,7 @@ func (e *Explorer) treeFragment(w http.ResponseWriter, r *http.Request) {
 		e.renderError(w, r, notFound("Span"))
 		return
 	}
-	e.renderFragment(w, r, "tree-rows", treeRowsView{TraceID: tr.Summary.TraceID, Rows: rows})
+	e.renderFragment(w, "tree-rows", treeRowsView{TraceID: tr.Summary.TraceID, Rows: rows})
 }
 
 type treeRowsView struct {
@@ -381,10 +362,8 @@ type treeRowsView struct {
 // script to swap in without reloading a large tree: GET
 // /traces/{trace_id}/spans/{span_id}.
 func (e *Explorer) detailFragment(w http.ResponseWriter, r *http.Request) {
-	setSecurityHeaders(w)
-	project, ok := e.project(r)
+	project, ok := e.fragmentProject(w, r)
 	if !ok {
-		http.Error(w, "sign in first", http.StatusUnauthorized)
 		return
 	}
 	traceID := translator.CanonicalID(r.PathValue("trace_id"))
@@ -420,5 +399,5 @@ func (e *Explorer) detailFragment(w http.ResponseWriter, r *http.Request) {
 		e.renderError(w, r, err)
 		return
 	}
-	e.renderFragment(w, r, "detail", d)
+	e.renderFragment(w, "detail", d)
 }
