@@ -96,6 +96,10 @@ type browserPlan struct {
 	XSSName     string         `json:"xss_name"`
 	// Keyed is a second collector with api_keys, two projects.
 	Keyed *keyedPlan `json:"keyed,omitempty"`
+	// UsageTo bounds the fixtures' traces (they start before it, the others
+	// after); Usage is their usage by model.
+	UsageTo string                  `json:"usage_to"`
+	Usage   []translator.ModelUsage `json:"usage"`
 	// ReadmeShot, when set, is where the list's screenshot for the README goes.
 	ReadmeShot string `json:"readme_shot,omitempty"`
 }
@@ -140,8 +144,12 @@ func TestE2EExplorer(t *testing.T) {
 		XSSTrace: translator.CanonicalID(traceIDOf(xss).String()), XSSName: xssName,
 		ReadmeShot: os.Getenv("EXPLORER_README_SHOT"),
 	}
+	plan.UsageTo = "2026-12-01T00:00:00Z"
 	for _, id := range order {
 		e := expected[id]
+		for _, u := range translator.UsageByModel(e.spans) {
+			plan.Usage = translator.AddModelUsage(plan.Usage, u)
+		}
 		bt := browserTrace{ID: id, Name: e.summary.Name, Fixture: strings.TrimSuffix(e.fixture, ".otlp.json"),
 			Status: e.summary.Status, Spans: e.summary.SpanCount, Tokens: e.summary.TotalTokens, HasCost: e.summary.HasCost,
 			Cost: e.summary.Cost, DurationMS: e.summary.Duration().Milliseconds(), DurationNS: e.summary.Duration().Nanoseconds(), Tags: e.summary.Tags}
@@ -158,6 +166,7 @@ func TestE2EExplorer(t *testing.T) {
 		}
 		plan.Traces = append(plan.Traces, bt)
 	}
+	translator.SortModelUsage(plan.Usage)
 	want := len(order) + 2
 	eventually(t, 60*time.Second, 200*time.Millisecond, "every trace stored", func() (bool, string) {
 		var list opperapi.List[opperapi.TraceListItemV3]

@@ -88,6 +88,10 @@ type Store interface {
 	// last generation's output. A list never reads more of a span's
 	// content than its head.
 	ListTraces(ctx context.Context, project string, q TraceQuery) ([]translator.TraceSummary, int64, error)
+	// UsageByModel sums, per model, the usage of the traces that start in
+	// [from, to) (a zero bound does not bound): calls, tokens and cost as
+	// translator.UsageByModel counts them, sorted by cost.
+	UsageByModel(ctx context.Context, project string, from, to time.Time) ([]translator.ModelUsage, error)
 	// DeleteTrace removes a trace and everything in it.
 	DeleteTrace(ctx context.Context, project, traceID string) error
 

@@ -295,3 +295,63 @@ func countedUsage(spans []Span) []bool {
 	}
 	return counted
 }
+
+// ModelUsage is what one model did over a set of traces: its calls, and
+// the tokens and cost that count towards trace totals.
+type ModelUsage struct {
+	Model  string // "" for usage reported without a model
+	Calls  int64
+	Tokens int64
+	Cost   float64
+}
+
+// UsageByModel sums the spans' usage per model with RollUp's rule: only
+// spans whose usage counts towards the trace's totals (usage of their own,
+// no descendant with usage of its own), so an agent's aggregate is not
+// counted twice. The result is sorted by cost, then tokens, descending.
+func UsageByModel(spans []Span) []ModelUsage {
+	counted := countedUsage(spans)
+	var out []ModelUsage
+	for i := range spans {
+		if !counted[i] {
+			continue
+		}
+		s := &spans[i]
+		out = AddModelUsage(out, ModelUsage{Model: s.Model, Calls: 1, Tokens: s.Usage.Total, Cost: costOf(s)})
+	}
+	SortModelUsage(out)
+	return out
+}
+
+func costOf(s *Span) float64 {
+	if s.Cost == nil {
+		return 0
+	}
+	return *s.Cost
+}
+
+// AddModelUsage adds u to the entry of its model in list.
+func AddModelUsage(list []ModelUsage, u ModelUsage) []ModelUsage {
+	for i := range list {
+		if list[i].Model == u.Model {
+			list[i].Calls += u.Calls
+			list[i].Tokens += u.Tokens
+			list[i].Cost += u.Cost
+			return list
+		}
+	}
+	return append(list, u)
+}
+
+// SortModelUsage orders by cost, then tokens, descending, then by model.
+func SortModelUsage(list []ModelUsage) {
+	slices.SortFunc(list, func(a, b ModelUsage) int {
+		if c := cmp.Compare(b.Cost, a.Cost); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Tokens, a.Tokens); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Model, b.Model)
+	})
+}

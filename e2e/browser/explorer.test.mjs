@@ -226,6 +226,25 @@ test("the conversation view lists the turns in order", async (t) => {
   assert.equal(await page.locator("a.playground").getAttribute("href"), `/traces/${tr.id}/conversation`);
 });
 
+test("cost and tokens by model over the selected time range", async (t) => {
+  const { page } = await newPage(t);
+  await page.goto(`${base}/?to=${encodeURIComponent(plan.usage_to)}`);
+  await page.click("#usage-panel > summary");
+  const rows = page.locator("#usage-panel #usage-table tbody tr");
+  await rows.first().waitFor();
+  const got = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 3).map((td) => td.innerText.trim())));
+  const want = plan.usage.map((u) => [u.Model || "(no model)", fmtCount(u.Calls), fmtCount(u.Tokens)]);
+  assert.deepEqual(got, want);
+  await shot(page, "usage-panel");
+  // Its own page, and a model's link to its traces over the same range.
+  await page.goto(`${base}/usage?to=${encodeURIComponent(plan.usage_to)}`);
+  const first = plan.usage.find((u) => u.Model);
+  await page.click(`#usage-table a:text-is("${first.Model}")`);
+  await page.waitForURL(/model=/);
+  const ids = new Set(await listIDs(page));
+  for (const tr of plan.traces) assert.equal(ids.has(tr.id), (tr.models || []).includes(first.Model), `${tr.fixture} under ${first.Model}`);
+});
+
 test("a span's session leads to the session's traces in order", async (t) => {
   const { page } = await newPage(t);
   const tr = plan.traces.find((x) => x.session_span);

@@ -84,6 +84,10 @@ func BenchmarkExplorer(b *testing.B) {
 		{"list/user", func() string { return srv.URL + "/?user=user-" + strconv.Itoa(rng.IntN(5000)) }},
 		{"list/session", func() string { return srv.URL + "/?session=session-" + strconv.Itoa(rng.IntN(traces/10)) }},
 		{"session", func() string { return srv.URL + "/sessions/session-" + strconv.Itoa(rng.IntN(traces/10)) }},
+		{"usage", func() string { return srv.URL + "/usage" }},
+		{"usage/last-hour", func() string {
+			return srv.URL + "/usage?from=" + url.QueryEscape(benchdata.TraceStart(traces).Add(-time.Hour).Format(time.RFC3339))
+		}},
 		{"trace", func() string { return srv.URL + "/traces/" + benchdata.TraceID(rng.IntN(traces)) }},
 		{"conversation", func() string { return srv.URL + "/traces/" + benchdata.TraceID(rng.IntN(traces)) + "/conversation" }},
 	}

@@ -85,6 +85,14 @@ func TestExplorerPages(t *testing.T) {
 	}
 	_, body = getPage(t, ta, "/?model=gpt-4o")
 	assert.NotContains(t, body, `data-trace="`+traceID+`"`, "exact model")
+
+	resp, body = getPage(t, ta, "/usage")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	assert.Contains(t, body, `href="/?model=gpt-4o-mini"`)
+	assert.Contains(t, body, "<td class=\"num\">15</td>", "the generation's tokens")
+	assert.Contains(t, body, "$0.0125")
+	_, body = getPage(t, ta, "/usage?from=2030-01-01T00:00:00Z")
+	assert.Contains(t, body, "No LLM usage in this range.")
 }
 
 func TestExplorerClientMistakes(t *testing.T) {
@@ -110,6 +118,7 @@ func TestExplorerClientMistakes(t *testing.T) {
 		{"/?offset=x", http.StatusBadRequest, "offset"},
 		{"/no/such/page", http.StatusNotFound, "Page not found"},
 		{"/sessions/none", http.StatusNotFound, "Session not found"},
+		{"/usage?from=soon", http.StatusBadRequest, "from: Input should be an RFC 3339 timestamp"},
 		{"/explorer/assets/nope.css", http.StatusNotFound, ""},
 	}
 	for _, c := range cases {

@@ -715,3 +715,28 @@ func hasFacets(spans []translator.Span, want []string) bool {
 	}
 	return true
 }
+
+// UsageByModel implements store.Store.
+func (s *Store) UsageByModel(_ context.Context, projectName string, from, to time.Time) ([]translator.ModelUsage, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	p := s.project(projectName, false)
+	if p == nil {
+		return nil, nil
+	}
+	var totals []translator.ModelUsage
+	for traceID := range p.traces {
+		spans := p.traceSpans(traceID)
+		start := translator.RollUp(spans).StartTime
+		if !from.IsZero() && start.Before(from) || !to.IsZero() && !start.Before(to) {
+			continue
+		}
+		for _, u := range translator.UsageByModel(spans) {
+			totals = translator.AddModelUsage(totals, u)
+		}
+	}
+	translator.SortModelUsage(totals)
+	return totals, nil
+}

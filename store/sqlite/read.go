@@ -367,3 +367,42 @@ func clampedUnixNano(t time.Time) int64 {
 	}
 	return t.UnixNano()
 }
+
+// UsageByModel implements store.Store from the usage each trace row keeps.
+func (s *Store) UsageByModel(ctx context.Context, project string, from, to time.Time) ([]translator.ModelUsage, error) {
+	pid, ok, err := s.projectID(ctx, project)
+	if err != nil || !ok {
+		return nil, err
+	}
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() {
+		lo = clampedUnixNano(from)
+	}
+	if !to.IsZero() {
+		hi = clampedUnixNano(to)
+	}
+	var totals []translator.ModelUsage
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT model_usage FROM traces
+WHERE project = ? AND start_ns >= ? AND start_ns < ? AND model_usage IS NOT NULL`, pid, lo, hi)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				return err
+			}
+			if totals, err = addModelUsage(totals, b); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: usage by model: %w", err)
+	}
+	translator.SortModelUsage(totals)
+	return totals, nil
+}

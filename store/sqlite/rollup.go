@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -17,19 +18,19 @@ import (
 // The roll-up reads only the columns translator.RollUp looks at, not the
 // span bodies: a trace of 50 spans costs one index range and no decoding.
 const lightSpansSQL = `
-SELECT span_id, parent_id, start_ns, end_ns, type, name, has_error, usage_total, aggregate, cost, trace_name, tags
+SELECT span_id, parent_id, start_ns, end_ns, type, name, has_error, usage_total, aggregate, cost, trace_name, tags, model
 FROM spans WHERE project = ? AND trace_id = ?`
 
 const upsertTraceSQL = `
 INSERT INTO traces (project, trace_id, start_ns, end_ns, duration_ns, status, cost, name, name_lower,
-	has_cost, span_count, error_spans, total_tokens, type_counts, tags, root_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	has_cost, span_count, error_spans, total_tokens, type_counts, tags, root_id, model_usage)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (project, trace_id) DO UPDATE SET
 	start_ns = excluded.start_ns, end_ns = excluded.end_ns, duration_ns = excluded.duration_ns,
 	status = excluded.status, cost = excluded.cost, name = excluded.name, name_lower = excluded.name_lower,
 	has_cost = excluded.has_cost, span_count = excluded.span_count, error_spans = excluded.error_spans,
 	total_tokens = excluded.total_tokens, type_counts = excluded.type_counts, tags = excluded.tags,
-	root_id = excluded.root_id`
+	root_id = excluded.root_id, model_usage = excluded.model_usage`
 
 const (
 	traceTagsSQL      = `SELECT tags FROM traces WHERE project = ? AND trace_id = ?`
@@ -44,6 +45,7 @@ const (
 // without the body.
 type light struct {
 	id, parent, typ, name, traceName string
+	model                            string
 	start, end                       time.Time
 	usage                            int64
 	cost                             float64
@@ -55,7 +57,7 @@ type light struct {
 // times at the precision the columns keep.
 func lightOf(sp *translator.Span, tags any) light {
 	l := light{id: sp.ID, parent: sp.ParentID, typ: sp.Type, name: sp.Name, hasErr: sp.Error != nil,
-		agg: sp.Aggregate, start: columnTime(sp.StartTime), end: columnTime(sp.EndTime)}
+		agg: sp.Aggregate, start: columnTime(sp.StartTime), end: columnTime(sp.EndTime), model: sp.Model}
 	if v, ok := sp.Meta.Value(translator.MetaTraceName).(string); ok && v != "" {
 		l.traceName = v
 	}
@@ -79,9 +81,10 @@ func columnTime(t time.Time) time.Time {
 
 var errMarker = new(string)
 
-// rollUpLights is translator.RollUp over light spans of trace tid. The
-// spans it builds live in scratch, a buffer the single writer reuses.
-func rollUpLights(tid string, lights []light, scratch *[]translator.Span) translator.TraceSummary {
+// rollUpLights is translator.RollUp and translator.UsageByModel over light
+// spans of trace tid. The spans it builds live in scratch, a buffer the
+// single writer reuses.
+func rollUpLights(tid string, lights []light, scratch *[]translator.Span) (translator.TraceSummary, []translator.ModelUsage) {
 	if cap(*scratch) < len(lights) {
 		*scratch = make([]translator.Span, len(lights), max(len(lights), 64))
 	}
@@ -90,7 +93,7 @@ func rollUpLights(tid string, lights []light, scratch *[]translator.Span) transl
 	for i := range lights {
 		l, sp := &lights[i], &spans[i]
 		sp.TraceID, sp.ID, sp.ParentID, sp.Type, sp.Name = tid, l.id, l.parent, l.typ, l.name
-		sp.StartTime, sp.EndTime, sp.Aggregate = l.start, l.end, l.agg
+		sp.StartTime, sp.EndTime, sp.Aggregate, sp.Model = l.start, l.end, l.agg, l.model
 		if l.hasErr {
 			sp.Error = errMarker
 		}
@@ -104,7 +107,7 @@ func rollUpLights(tid string, lights []light, scratch *[]translator.Span) transl
 			sp.Meta = translator.Meta{{Key: translator.MetaTraceName, Value: l.traceName}}
 		}
 	}
-	return translator.RollUp(spans)
+	return translator.RollUp(spans), translator.UsageByModel(spans)
 }
 
 // rootTags decodes the tags column of the roll-up's root.
@@ -142,12 +145,12 @@ func (s *Store) rollUpCached(ctx context.Context, tx *sql.Tx, pid int64, tid str
 			lights = append(lights, l)
 		}
 	}
-	sum := rollUpLights(tid, lights, &s.rollups.scratch)
+	sum, usage := rollUpLights(tid, lights, &s.rollups.scratch)
 	newTags, err := rootTags(lights, &sum)
 	if err != nil {
 		return false, fmt.Errorf("trace %s: root tags: %w", tid, err)
 	}
-	if err := s.writeTrace(ctx, tx, pid, keyID(tid), sum, newTags, e.tags); err != nil {
+	if err := s.writeTrace(ctx, tx, pid, keyID(tid), sum, usage, newTags, e.tags); err != nil {
 		return false, err
 	}
 	s.rollups.stage(pid, tid, lights, newTags)
@@ -173,10 +176,10 @@ func (s *Store) refreshTrace(ctx context.Context, tx *sql.Tx, pid int64, traceID
 			id, parent        any
 			start, end, usage *int64
 			cost              *float64
-			traceName         *string
+			traceName, model  *string
 		)
 		if err := rows.Scan(&id, &parent, &start, &end, &l.typ, &l.name, &l.hasErr, &usage, &l.agg,
-			&cost, &traceName, &l.tags); err != nil {
+			&cost, &traceName, &l.tags, &model); err != nil {
 			_ = rows.Close()
 			return fmt.Errorf("read trace %s: %w", traceID, err)
 		}
@@ -193,6 +196,9 @@ func (s *Store) refreshTrace(ctx context.Context, tx *sql.Tx, pid int64, traceID
 		}
 		if traceName != nil {
 			l.traceName = *traceName
+		}
+		if model != nil {
+			l.model = *model
 		}
 		lights = append(lights, l)
 	}
@@ -226,21 +232,22 @@ func (s *Store) refreshTrace(ctx context.Context, tx *sql.Tx, pid int64, traceID
 		return s.setTraceTags(ctx, tx, pid, tid, oldTags, nil)
 	}
 
-	sum := rollUpLights(traceID, lights, &s.rollups.scratch)
+	sum, usage := rollUpLights(traceID, lights, &s.rollups.scratch)
 	newTags, err := rootTags(lights, &sum)
 	if err != nil {
 		return fmt.Errorf("trace %s: root tags: %w", traceID, err)
 	}
-	if err := s.writeTrace(ctx, tx, pid, tid, sum, newTags, oldTags); err != nil {
+	if err := s.writeTrace(ctx, tx, pid, tid, sum, usage, newTags, oldTags); err != nil {
 		return err
 	}
 	s.rollups.stage(pid, traceID, lights, newTags)
 	return nil
 }
 
-// writeTrace stores a roll-up; newTags are the root's tags, oldTags those
-// the trace row had.
-func (s *Store) writeTrace(ctx context.Context, tx *sql.Tx, pid int64, tid any, sum translator.TraceSummary, newTags, oldTags []string) error {
+// writeTrace stores a roll-up and the trace's usage by model; newTags are
+// the root's tags, oldTags those the trace row had.
+func (s *Store) writeTrace(ctx context.Context, tx *sql.Tx, pid int64, tid any, sum translator.TraceSummary,
+	usage []translator.ModelUsage, newTags, oldTags []string) error {
 	upsert, err := s.stmt(ctx, tx, upsertTraceSQL)
 	if err != nil {
 		return err
@@ -255,7 +262,7 @@ func (s *Store) writeTrace(ctx context.Context, tx *sql.Tx, pid int64, tid any, 
 	}
 	if _, err := upsert.ExecContext(ctx, pid, tid, nanos(sum.StartTime), nanos(sum.EndTime), int64(sum.Duration()),
 		sum.Status, sum.Cost, sum.Name, strings.ToLower(sum.Name), hasCost, sum.SpanCount, sum.ErrorSpans,
-		sum.TotalTokens, appendTypeCounts(nil, sum.TypeCounts), tagsCol, keyID(sum.RootID)); err != nil {
+		sum.TotalTokens, appendTypeCounts(nil, sum.TypeCounts), tagsCol, keyID(sum.RootID), appendModelUsage(nil, usage)); err != nil {
 		return fmt.Errorf("write trace %s: %w", sum.TraceID, err)
 	}
 	return s.setTraceTags(ctx, tx, pid, tid, oldTags, newTags)
@@ -356,4 +363,36 @@ func (s *Store) addFacets(ctx context.Context, tx *sql.Tx, pid int64, tid string
 		}
 	}
 	return nil
+}
+
+// appendModelUsage writes a trace's usage by model; none is NULL.
+func appendModelUsage(b []byte, usage []translator.ModelUsage) []byte {
+	if len(usage) == 0 {
+		return nil
+	}
+	b = appendLen(b, false, len(usage))
+	for _, u := range usage {
+		b = appendString(b, u.Model)
+		b = binary.AppendVarint(b, u.Calls)
+		b = binary.AppendVarint(b, u.Tokens)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(u.Cost))
+	}
+	return b
+}
+
+// addModelUsage adds a column written by appendModelUsage to totals.
+func addModelUsage(totals []translator.ModelUsage, b []byte) ([]translator.ModelUsage, error) {
+	if b == nil {
+		return totals, nil
+	}
+	d := decoder{b: b}
+	n, _ := d.length()
+	for range n {
+		u := translator.ModelUsage{Model: d.string(), Calls: d.varint(), Tokens: d.varint(), Cost: d.float()}
+		if d.err != nil {
+			break
+		}
+		totals = translator.AddModelUsage(totals, u)
+	}
+	return totals, d.err
 }

@@ -311,8 +311,14 @@ CREATE INDEX traces_cost ON traces (project, cost);
 	// trace's spans. A facet ("model:gpt-4o", "user:u1", "session:s1") is
 	// added when a span that has it is written, and removed with the trace:
 	// a span rewritten without it (rare) leaves it. Spans written before
-	// this version have none.
+	// this version have none. Each span row keeps its model, and each
+	// trace its usage by model (calls, tokens, cost), for totals per model
+	// over a time range; a trace rolled up before this version has none
+	// until one of its spans is written again.
 	`
+ALTER TABLE spans ADD COLUMN model TEXT;
+ALTER TABLE traces ADD COLUMN model_usage BLOB;
+
 CREATE TABLE trace_facets (
 	project  INTEGER NOT NULL,
 	facet    TEXT NOT NULL,

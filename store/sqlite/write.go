@@ -21,7 +21,7 @@ import (
 var chunkSizes = []int{64, 32, 16, 8, 4, 2, 1}
 
 // spanColumns is the number of values bound per span.
-const spanColumns = 22
+const spanColumns = 23
 
 // Bound values of a span, by position (see upsertSpansSQL).
 const (
@@ -43,7 +43,8 @@ const (
 func upsertSpansSQL(rows int) string {
 	const queue = `(excluded.pending = 1 AND spans.forwarded != 2 OR excluded.pending = 0 AND spans.forwarded = 0)`
 	return `INSERT INTO spans (project, span_id, trace_id, version, pending, written_ns, parent_id, start_ns, end_ns,
-	type, name, has_error, usage_total, aggregate, cost, trace_name, tags, input_head, output_head, input, output, body)
+	type, name, has_error, usage_total, aggregate, cost, trace_name, tags, input_head, output_head, input, output, body,
+	model)
 VALUES ` + placeholders(rows, spanColumns) + `
 ON CONFLICT (project, span_id) DO UPDATE SET
 	trace_id = excluded.trace_id, parent_id = excluded.parent_id, start_ns = excluded.start_ns,
@@ -51,6 +52,7 @@ ON CONFLICT (project, span_id) DO UPDATE SET
 	usage_total = excluded.usage_total, aggregate = excluded.aggregate, cost = excluded.cost,
 	trace_name = excluded.trace_name, tags = excluded.tags, input_head = excluded.input_head,
 	output_head = excluded.output_head, input = excluded.input, output = excluded.output, body = excluded.body,
+	model = excluded.model,
 	version = CASE WHEN ` + queue + ` THEN excluded.version ELSE spans.version END,
 	pending = CASE WHEN ` + queue + ` THEN excluded.pending ELSE spans.pending END,
 	written_ns = CASE WHEN ` + queue + ` THEN excluded.written_ns ELSE spans.written_ns END`
@@ -168,9 +170,13 @@ func encodeSpan(e *encoded, project int64, s *translator.Span, forward bool) {
 			outputHead = h
 		}
 	}
+	var model any
+	if s.Model != "" {
+		model = s.Model
+	}
 	e.args = [spanColumns]any{project, keyID(s.ID), keyID(s.TraceID), nil, pending, nil, parent,
 		nanos(s.StartTime), nanos(s.EndTime), s.Type, s.Name, s.Error != nil, usage, s.Aggregate, cost,
-		traceName, tags, inputHead, outputHead, input, output, appendBody(nil, s)}
+		traceName, tags, inputHead, outputHead, input, output, appendBody(nil, s), model}
 }
 
 // UpsertSpans implements store.Store. The spans are checked and encoded in
@@ -331,7 +337,7 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []trans
 		for k, i := range idx {
 			lights[k] = lightOf(&spans[i], enc[i].args[argTags])
 		}
-		sum := rollUpLights(tid, lights, &s.rollups.scratch)
+		sum, usage := rollUpLights(tid, lights, &s.rollups.scratch)
 		var tags []string
 		for _, i := range idx {
 			if spans[i].ID == sum.RootID {
@@ -339,7 +345,7 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []trans
 				break
 			}
 		}
-		if err := s.writeTrace(ctx, tx, pid, keyID(tid), sum, tags, nil); err != nil {
+		if err := s.writeTrace(ctx, tx, pid, keyID(tid), sum, usage, tags, nil); err != nil {
 			return err
 		}
 		s.rollups.stage(pid, tid, lights, tags)

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListCounts", testListCounts},
 		{"ListPreviews", testListPreviews},
 		{"ListFacets", testListFacets},
+		{"UsageByModel", testUsageByModel},
 		{"DeleteSpan", testDeleteSpan},
 		{"DeleteLastSpanRemovesTrace", testDeleteLastSpan},
 		{"DeleteTrace", testDeleteTrace},

@@ -645,3 +645,49 @@ func testListFacets(t *testing.T, s store.Store) {
 	require.NoError(t, s.UpsertSpans(ctx, projectA, spans, true))
 	assert.Empty(t, ids(store.TraceQuery{User: "u2"}))
 }
+
+// testUsageByModel: usage per model over the traces that start in a range,
+// counted as the trace totals count (the root's aggregate is not), and
+// kept up to date when a span changes or goes.
+func testUsageByModel(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for n := 1; n <= 3; n++ {
+		require.NoError(t, s.UpsertSpans(ctx, projectA, traceSpans(n, t0.Add(time.Duration(n)*time.Hour)), true))
+	}
+	// traceSpans: "plan" gpt-4o 100 tokens $0.01; "write" claude-sonnet-4
+	// 350 tokens $0.035 under "answer", whose own usage repeats it.
+	usage, err := s.UsageByModel(ctx, projectA, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, usage, 2)
+	assert.Equal(t, "claude-sonnet-4", usage[0].Model)
+	assert.Equal(t, int64(3), usage[0].Calls)
+	assert.Equal(t, int64(3*350), usage[0].Tokens)
+	assert.InDelta(t, 3*0.035, usage[0].Cost, 1e-9)
+	assert.Equal(t, translator.ModelUsage{Model: "gpt-4o", Calls: 3, Tokens: 300, Cost: usage[1].Cost}, usage[1])
+	assert.InDelta(t, 0.03, usage[1].Cost, 1e-9)
+
+	usage, err = s.UsageByModel(ctx, projectA, t0.Add(2*time.Hour), t0.Add(3*time.Hour))
+	require.NoError(t, err)
+	require.Len(t, usage, 2)
+	assert.Equal(t, int64(1), usage[0].Calls, "only the trace that starts in the range")
+
+	// A span written again with another model moves its usage.
+	spans := traceSpans(2, t0.Add(2*time.Hour))
+	spans[1].Model = "gpt-4o-mini"
+	require.NoError(t, s.UpsertSpans(ctx, projectA, spans[1:2], true))
+	usage, err = s.UsageByModel(ctx, projectA, t0.Add(2*time.Hour), t0.Add(3*time.Hour))
+	require.NoError(t, err)
+	var models []string
+	for _, u := range usage {
+		models = append(models, u.Model)
+	}
+	assert.ElementsMatch(t, []string{"claude-sonnet-4", "gpt-4o-mini"}, models)
+
+	require.NoError(t, s.DeleteTrace(ctx, projectA, traceID(2)))
+	usage, err = s.UsageByModel(ctx, projectA, t0.Add(2*time.Hour), t0.Add(3*time.Hour))
+	require.NoError(t, err)
+	assert.Empty(t, usage)
+	usage, err = s.UsageByModel(ctx, projectB, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	assert.Empty(t, usage, "another project's")
+}

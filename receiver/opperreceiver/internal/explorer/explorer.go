@@ -84,7 +84,7 @@ func New(opts Options) (*Explorer, error) {
 		return nil, err
 	}
 	e.assets = http.StripPrefix(AssetPrefix+"assets/", http.FileServerFS(sub))
-	for _, page := range []string{"list", "trace", "conversation", "session", "login", "error"} {
+	for _, page := range []string{"list", "trace", "conversation", "session", "usage", "login", "error"} {
 		t := template.New("layout.html").Funcs(e.funcs())
 		t, err = t.ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+page+".html")
 		if err != nil {
@@ -119,6 +119,7 @@ func (e *Explorer) Register(mux *http.ServeMux) {
 	mux.Handle("GET /traces/{trace_id}/spans/{span_id}", http.HandlerFunc(e.detailFragment))
 	mux.Handle("GET /traces/{trace_id}/tree", http.HandlerFunc(e.treeFragment))
 	mux.Handle("GET /sessions/{session_id}", e.page(e.session))
+	mux.Handle("GET /usage", e.page(e.usage))
 	mux.Handle("GET "+AssetPrefix+"assets/", http.HandlerFunc(e.serveAsset))
 	mux.Handle("POST "+AssetPrefix+"login", e.writes.Handler(http.HandlerFunc(e.login)))
 	mux.Handle("POST "+AssetPrefix+"logout", e.writes.Handler(http.HandlerFunc(e.logout)))

@@ -30,6 +30,8 @@ type listView struct {
 	Ranges  []rangeLink
 	// Live is set on the first page, which the script refreshes.
 	Live bool
+	// UsageURL is the usage by model over the list's time range.
+	UsageURL string
 }
 
 type rangeLink struct {
@@ -63,6 +65,16 @@ func (e *Explorer) list(r *http.Request, project string) (string, any, error) {
 		}
 	}
 	view.Ranges = e.ranges(view.Filter)
+	uv := url.Values{}
+	for _, k := range []string{"from", "to"} {
+		if s := view.Filter.Get(k); s != "" {
+			uv.Set(k, s)
+		}
+	}
+	view.UsageURL = "/usage"
+	if len(uv) > 0 {
+		view.UsageURL += "?" + uv.Encode()
+	}
 	qv := url.Values{}
 	for k, vals := range v {
 		qv[k] = vals
@@ -72,7 +84,7 @@ func (e *Explorer) list(r *http.Request, project string) (string, any, error) {
 	}
 	q, err := e.opts.ParseQuery(qv)
 	if err != nil {
-		view.Error = strings.TrimPrefix(err.Error(), "query.")
+		view.Error = errorText(err)
 		return "list", view, &pageError{status: http.StatusBadRequest, view: view}
 	}
 	sums, total, err := e.opts.Store.ListTraces(r.Context(), project, q)
@@ -218,3 +230,7 @@ type pageError struct {
 }
 
 func (e *pageError) Error() string { return http.StatusText(e.status) }
+
+// errorText is a filter's error as the page shows it: the parameter and
+// what is wrong with it.
+func errorText(err error) string { return strings.TrimPrefix(err.Error(), "query.") }

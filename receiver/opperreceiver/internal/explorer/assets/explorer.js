@@ -47,6 +47,29 @@
       if (next >= 0) { ev.preventDefault(); all[next].focus(); }
     });
     if (body.dataset.live === "true") live(body);
+    usagePanel();
+  }
+
+  // The usage by model is fetched when its panel is first opened, so the
+  // list itself never waits for it.
+  function usagePanel() {
+    const panel = $("#usage-panel");
+    if (!panel) return;
+    panel.addEventListener("toggle", async () => {
+      if (!panel.open || panel.dataset.loaded) return;
+      panel.dataset.loaded = "true";
+      const target = $(".usage-body", panel);
+      try {
+        const res = await fetch(panel.dataset.src, { credentials: "same-origin" });
+        const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+        const table = $("#usage-table", doc);
+        if (!res.ok || !table) throw new Error(res.status);
+        target.replaceWith(table);
+      } catch (e) {
+        target.textContent = "Could not load the usage; open it on its own page.";
+        delete panel.dataset.loaded;
+      }
+    });
   }
 
   // New traces appear without a reload: the first page asks for itself
