@@ -37,7 +37,6 @@ const (
 	deleteTraceSQL    = `DELETE FROM traces WHERE project = ? AND trace_id = ?`
 	addTraceTagSQL    = `INSERT OR IGNORE INTO trace_tags (project, tag, trace_id) VALUES (?, ?, ?)`
 	removeTraceTagSQL = `DELETE FROM trace_tags WHERE project = ? AND tag = ? AND trace_id = ?`
-	addFacetSQL       = `INSERT OR IGNORE INTO trace_facets (project, facet, trace_id) VALUES (?, ?, ?)`
 	deleteFacetsSQL   = `DELETE FROM trace_facets WHERE project = ? AND trace_id = ?`
 )
 
@@ -344,26 +343,49 @@ func decodeTypeCounts(b []byte) (map[string]int64, error) {
 	return m, d.err
 }
 
-// addFacets records the facets of a batch's spans of one trace, each once.
-func (s *Store) addFacets(ctx context.Context, tx *sql.Tx, pid int64, tid string, spans []translator.Span, idx []int) error {
-	var seen []string
-	for _, i := range idx {
-		for _, f := range store.Facets(&spans[i]) {
-			if slices.Contains(seen, f) {
-				continue
-			}
-			seen = append(seen, f)
-			st, err := s.stmt(ctx, tx, addFacetSQL)
-			if err != nil {
-				return err
-			}
-			if _, err := st.ExecContext(ctx, pid, f, keyID(tid)); err != nil {
-				return fmt.Errorf("write trace facets: %w", err)
+// addFacets records the facets of a batch's spans, each (trace, facet)
+// once, in multi-row statements: one row a statement cost most of it.
+func (s *Store) addFacets(ctx context.Context, tx *sql.Tx, pid int64, spans []translator.Span, byTrace map[string][]int) error {
+	var args []any
+	for tid, idx := range byTrace {
+		var seen []string
+		for _, i := range idx {
+			for _, f := range store.Facets(&spans[i]) {
+				if !slices.Contains(seen, f) {
+					seen = append(seen, f)
+					args = append(args, pid, f, keyID(tid))
+				}
 			}
 		}
 	}
+	for len(args) > 0 {
+		rows := 1
+		for _, n := range chunkSizes {
+			if n*3 <= len(args) {
+				rows = n
+				break
+			}
+		}
+		st, err := s.stmt(ctx, tx, addFacetsByRows[rows])
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, args[:rows*3]...); err != nil {
+			return fmt.Errorf("write trace facets: %w", err)
+		}
+		args = args[rows*3:]
+	}
 	return nil
 }
+
+// addFacetsByRows holds the facet insert for each chunk size.
+var addFacetsByRows = func() map[int]string {
+	m := make(map[int]string, len(chunkSizes))
+	for _, n := range chunkSizes {
+		m[n] = `INSERT OR IGNORE INTO trace_facets (project, facet, trace_id) VALUES ` + placeholders(n, 3)
+	}
+	return m
+}()
 
 // appendModelUsage writes a trace's usage by model; none is NULL.
 func appendModelUsage(b []byte, usage []translator.ModelUsage) []byte {

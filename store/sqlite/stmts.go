@@ -12,9 +12,9 @@ import (
 // be prepared at Open: the writer pool has one connection, held by any open
 // transaction, so preparing later would wait for itself.
 var (
-	writeSQL = slices.Concat(slices.Collect(maps.Values(upsertSpansByRows)), []string{nextVersionsSQL, traceExistsSQL,
+	writeSQL = slices.Concat(slices.Collect(maps.Values(upsertSpansByRows)), slices.Collect(maps.Values(addFacetsByRows)), []string{nextVersionsSQL, traceExistsSQL,
 		drainMovesSQL, lightSpansSQL, upsertTraceSQL, traceTagsSQL, deleteTraceSQL, addTraceTagSQL,
-		removeTraceTagSQL, addFacetSQL, deleteFacetsSQL, markForwardedSQL, dataVersionSQL}, flushNamesSQL)
+		removeTraceTagSQL, deleteFacetsSQL, markForwardedSQL, dataVersionSQL}, flushNamesSQL)
 	readSQL = []string{getSpanSQL, traceSpansSQL, traceMetricsSQL, pendingSQL}
 )
 

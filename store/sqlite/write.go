@@ -313,10 +313,8 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, pid int64, spans []trans
 	// writer has cached from the cache and the batch; any other (and one
 	// a span left) re-read from the table.
 	byTrace := spansByTrace(spans)
-	for tid, idx := range byTrace {
-		if err := s.addFacets(ctx, tx, pid, tid, spans, idx); err != nil {
-			return err
-		}
+	if err := s.addFacets(ctx, tx, pid, spans, byTrace); err != nil {
+		return err
 	}
 	for tid, existed := range batchTraces {
 		if _, ok := refresh[tid]; ok {
