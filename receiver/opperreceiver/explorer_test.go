@@ -1,7 +1,9 @@
 package opperreceiver
 
 import (
+	"compress/gzip"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -135,6 +137,38 @@ func TestExplorerClientMistakes(t *testing.T) {
 	resp, out := doRequest(t, ta.url, "", http.MethodGet, "/no/such/page", nil)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"), string(out))
+}
+
+func TestExplorerCompressesPages(t *testing.T) {
+	ta := newTestAPI(t, nil)
+	seedExplorer(t, ta.store, DefaultProject)
+	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	get := func(enc string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, ta.url+"/", nil)
+		require.NoError(t, err)
+		if enc != "" {
+			req.Header.Set("Accept-Encoding", enc)
+		}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	resp := get("gzip, deflate, br")
+	require.Equal(t, "gzip", resp.Header.Get("Content-Encoding"))
+	assert.Contains(t, resp.Header.Get("Vary"), "Accept-Encoding")
+	zr, err := gzip.NewReader(resp.Body)
+	require.NoError(t, err)
+	html, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	assert.Contains(t, string(html), `id="trace-rows"`)
+	for _, enc := range []string{"", "identity", "gzip;q=0"} {
+		resp = get(enc)
+		assert.Empty(t, resp.Header.Get("Content-Encoding"), enc)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Contains(t, string(body), `id="trace-rows"`, enc)
+	}
 }
 
 func TestExplorerAssets(t *testing.T) {

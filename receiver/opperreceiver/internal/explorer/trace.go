@@ -350,7 +350,7 @@ func (e *Explorer) treeFragment(w http.ResponseWriter, r *http.Request) {
 		e.renderError(w, r, notFound("Span"))
 		return
 	}
-	e.renderFragment(w, "tree-rows", treeRowsView{TraceID: tr.Summary.TraceID, Rows: rows})
+	e.renderFragment(w, r, "tree-rows", treeRowsView{TraceID: tr.Summary.TraceID, Rows: rows})
 }
 
 type treeRowsView struct {
@@ -399,5 +399,5 @@ func (e *Explorer) detailFragment(w http.ResponseWriter, r *http.Request) {
 		e.renderError(w, r, err)
 		return
 	}
-	e.renderFragment(w, "detail", d)
+	e.renderFragment(w, r, "detail", d)
 }
