@@ -76,6 +76,7 @@ type browserTrace struct {
 	Models   []string `json:"models,omitempty"`
 	Users    []string `json:"users,omitempty"`
 	Sessions []string `json:"sessions,omitempty"`
+	Services []string `json:"services,omitempty"`
 	// SessionSpan is a span with a session id.
 	SessionSpan string `json:"session_span,omitempty"`
 	// Generation is a generation span of the trace with its model.
@@ -160,6 +161,7 @@ func TestE2EExplorer(t *testing.T) {
 			bt.Models = appendNew(appendNew(bt.Models, s.Model), s.RequestModel)
 			bt.Users = appendNew(bt.Users, s.UserID)
 			bt.Sessions = appendNew(bt.Sessions, s.SessionID)
+			bt.Services = appendNew(bt.Services, translator.ServiceName(&s))
 			if s.SessionID != "" && bt.SessionSpan == "" {
 				bt.SessionSpan = s.ID
 			}

@@ -157,9 +157,10 @@ type TraceQuery struct {
 	MinCost, MaxCost *float64
 	// Tag keeps traces whose root carries the tag (exact match).
 	Tag string
-	// Model, User and Session keep traces with a span of that model
-	// (answering or requested), user id or session id (exact match).
-	Model, User, Session string
+	// Model, User, Session and Service keep traces with a span of that
+	// model (answering or requested), user id, session id or OTel
+	// service.name (exact match).
+	Model, User, Session, Service string
 	// From and To bound the trace start time: From <= start < To.
 	From, To time.Time
 	Offset   int
@@ -168,9 +169,9 @@ type TraceQuery struct {
 	Limit int
 }
 
-// Facets are what the Model, User and Session filters match of a span:
-// "model:<model>" (and "model:<requested model>"), "user:<id>",
-// "session:<id>".
+// Facets are what the Model, User, Session and Service filters match of a
+// span: "model:<model>" (and "model:<requested model>"), "user:<id>",
+// "session:<id>", "service:<service.name>".
 func Facets(s *translator.Span) []string {
 	var out []string
 	if s.Model != "" {
@@ -184,6 +185,9 @@ func Facets(s *translator.Span) []string {
 	}
 	if s.SessionID != "" {
 		out = append(out, "session:"+s.SessionID)
+	}
+	if svc := translator.ServiceName(s); svc != "" {
+		out = append(out, "service:"+svc)
 	}
 	return out
 }
@@ -199,6 +203,9 @@ func QueryFacets(q *TraceQuery) []string {
 	}
 	if q.Session != "" {
 		out = append(out, "session:"+q.Session)
+	}
+	if q.Service != "" {
+		out = append(out, "service:"+q.Service)
 	}
 	return out
 }

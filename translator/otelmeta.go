@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 )
@@ -167,4 +168,60 @@ func largestEntry(group any) (string, int) {
 		return "last", len(appendJSON(nil, g[len(g)-1])) + 1
 	}
 	return "", 0
+}
+
+// ServiceName is the service.name of the OTel resource a span came from,
+// "" when it has none (spans written by Opper SDKs).
+func ServiceName(s *Span) string {
+	switch otel := s.Meta.Value(MetaOTel).(type) {
+	case *otelMeta:
+		return serviceNameOf(otel.resource)
+	case json.RawMessage:
+		if m, ok := asMap(otel); ok {
+			return serviceNameIn(m["resource"])
+		}
+	case map[string]any:
+		return serviceNameIn(otel["resource"])
+	}
+	return ""
+}
+
+func serviceNameIn(resource any) string {
+	switch r := resource.(type) {
+	case map[string]any:
+		name, _ := r["service.name"].(string)
+		return name
+	case json.RawMessage:
+		return serviceNameOf(r)
+	}
+	return ""
+}
+
+// serviceNameOf finds the top-level "service.name" string of a resource
+// object without decoding the rest: it is read for every span written.
+func serviceNameOf(resource json.RawMessage) string {
+	const key = `"service.name":`
+	i := bytes.Index(resource, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := bytes.TrimLeft(resource[i+len(key):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' {
+		return ""
+	}
+	end := 1
+	for end < len(rest) && rest[end] != '"' {
+		if rest[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	if end >= len(rest) {
+		return ""
+	}
+	var name string
+	if json.Unmarshal(rest[:end+1], &name) != nil {
+		return ""
+	}
+	return name
 }

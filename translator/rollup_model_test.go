@@ -1,10 +1,13 @@
 package translator
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/opperotel/bridge/internal/otlpfixtures"
 )
 
 func TestUsageByModel(t *testing.T) {
@@ -31,4 +34,37 @@ func TestUsageByModel(t *testing.T) {
 		tokens += u.Tokens
 	}
 	assert.Equal(t, sum.TotalTokens, tokens, "the models' tokens add up to the trace's")
+}
+
+func TestServiceName(t *testing.T) {
+	withOTel := func(v any) *Span {
+		s := &Span{}
+		s.Meta.Set(MetaOTel, v)
+		return s
+	}
+	assert.Equal(t, "checkout", ServiceName(withOTel(&otelMeta{resource: json.RawMessage(`{"host.name":"a","service.name":"checkout"}`)})))
+	assert.Equal(t, `we"ird`, ServiceName(withOTel(&otelMeta{resource: json.RawMessage(`{"service.name": "we\"ird"}`)})))
+	assert.Equal(t, "", ServiceName(withOTel(&otelMeta{resource: json.RawMessage(`{"service.name":7}`)})))
+	assert.Equal(t, "", ServiceName(withOTel(&otelMeta{resource: json.RawMessage(`{"service.name":"unterminated}`)})))
+	assert.Equal(t, "", ServiceName(withOTel(&otelMeta{})))
+	assert.Equal(t, "api", ServiceName(withOTel(map[string]any{"resource": map[string]any{"service.name": "api"}})))
+	assert.Equal(t, "raw", ServiceName(withOTel(json.RawMessage(`{"resource":{"service.name":"raw"}}`))))
+	assert.Equal(t, "", ServiceName(&Span{}))
+	// Every fixture from an instrumented service names it.
+	for _, file := range otlpfixtures.Files(t, otlpDir) {
+		for _, s := range New(Options{Retention: RetentionFull}).ToOpper(otlpfixtures.Load(t, file)) {
+			assert.NotEmpty(t, ServiceName(&s), "%s: %s", file, s.Name)
+		}
+	}
+}
+
+func BenchmarkServiceName(b *testing.B) {
+	spans := New(Options{Retention: RetentionFull}).ToOpper(otlpfixtures.Load(b, otlpDir+"/openinference-tools.otlp.json"))
+	s := &spans[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		if ServiceName(s) == "" {
+			b.Fatal("no service")
+		}
+	}
 }

@@ -123,7 +123,7 @@ test("each filter narrows the list, and a bad value says what is wrong", async (
     const tag = tagged.tags[0];
     await expectOnly("tag=" + encodeURIComponent(tag), (tr) => (tr.tags || []).includes(tag), "tag");
   }
-  for (const [key, field] of [["model", "models"], ["user", "users"], ["session", "sessions"]]) {
+  for (const [key, field] of [["model", "models"], ["user", "users"], ["session", "sessions"], ["service", "services"]]) {
     const withIt = all.find((tr) => tr[field] && tr[field].length);
     assert.ok(withIt, `a fixture has a ${key}`);
     const v = withIt[field][0];

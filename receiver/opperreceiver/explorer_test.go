@@ -33,7 +33,8 @@ func seedExplorer(t *testing.T, st store.Store, project string) (traceID, rootID
 		{TraceID: "t-1", ID: "root", Name: hostileName, Type: translator.TypeAgent, StartTime: t0, EndTime: t0.Add(2 * time.Second),
 			Tags: []string{`"><img src=x>`}},
 		{TraceID: "t-1", ID: "gen", ParentID: "root", Name: "chat", Type: translator.TypeGeneration, Model: "gpt-4o-mini",
-			UserID: "<u>", SessionID: "sess/<1>",
+			UserID: "<u>", SessionID: "sess/<1>", Meta: translator.Meta{{Key: translator.MetaOTel,
+				Value: map[string]any{"resource": map[string]any{"service.name": "chat-svc"}}}},
 			StartTime: t0.Add(time.Second), EndTime: t0.Add(1500 * time.Millisecond), Input: &in, Output: &out,
 			Usage: &translator.Usage{Input: 10, Output: 5, Total: 15}, Cost: &cost},
 	}
@@ -76,12 +77,13 @@ func TestExplorerPages(t *testing.T) {
 	assert.Contains(t, body, `href="/?model=gpt-4o-mini"`)
 	assert.Contains(t, body, `href="/?user=%3Cu%3E"`)
 	assert.Contains(t, body, `href="/sessions/sess%2F%3C1%3E"`)
+	assert.Contains(t, body, `href="/?service=chat-svc"`)
 
 	resp, body := getPage(t, ta, "/sessions/sess%2F%3C1%3E")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	assert.Contains(t, body, `data-trace="`+traceID+`"`)
 	assert.Contains(t, body, "sess/&lt;1&gt;")
-	for _, q := range []string{"model=gpt-4o-mini", "user=%3Cu%3E", "session=sess%2F%3C1%3E"} {
+	for _, q := range []string{"model=gpt-4o-mini", "user=%3Cu%3E", "session=sess%2F%3C1%3E", "service=chat-svc"} {
 		_, body = getPage(t, ta, "/?"+q)
 		assert.Contains(t, body, `data-trace="`+traceID+`"`, q)
 	}

@@ -76,7 +76,7 @@ func timeParam(v url.Values, name string) (time.Time, *apiError) {
 //	min_duration_ms, max_duration_ms
 //	min_cost, max_cost           USD
 //	tag                          a tag of the root span
-//	model, user, session         a model, user id or session id of any span (exact)
+//	model, user, session, service  a model, user id, session id or OTel service.name of any span (exact)
 //	from, to                     RFC 3339; from <= trace start < to
 //	limit (1..100), offset
 func parseTraceQuery(v url.Values) (store.TraceQuery, *apiError) {
@@ -90,6 +90,7 @@ func parseTraceQuery(v url.Values) (store.TraceQuery, *apiError) {
 	q.Model = strings.TrimSpace(v.Get("model"))
 	q.User = strings.TrimSpace(v.Get("user"))
 	q.Session = strings.TrimSpace(v.Get("session"))
+	q.Service = strings.TrimSpace(v.Get("service"))
 	switch q.Status = strings.ToLower(strings.TrimSpace(v.Get("status"))); q.Status {
 	case "", translator.StatusOK, translator.StatusError, translator.StatusRunning:
 	default:

@@ -182,7 +182,8 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 		case q == store.TraceQuery{Tag: q.Tag, Limit: q.Limit, Offset: q.Offset}:
 			// The tag's own index range, without looking each trace up.
 			countSQL, countArgs = `SELECT count(*) FROM trace_tags WHERE project = ? AND tag = ?`, []any{pid, q.Tag}
-		case len(facets) == 1 && q == store.TraceQuery{Model: q.Model, User: q.User, Session: q.Session, Limit: q.Limit, Offset: q.Offset}:
+		case len(facets) == 1 && q == store.TraceQuery{Model: q.Model, User: q.User, Session: q.Session, Service: q.Service,
+			Limit: q.Limit, Offset: q.Offset}:
 			countSQL, countArgs = `SELECT ?`, []any{sizes[facets[0]]}
 		}
 		if err := tx.QueryRowContext(ctx, countSQL, countArgs...).Scan(&total); err != nil {

@@ -307,8 +307,9 @@ CREATE INDEX traces_status ON traces (project, status, start_ns DESC, trace_id D
 CREATE INDEX traces_duration ON traces (project, duration_ns);
 CREATE INDEX traces_cost ON traces (project, cost);
 `,
-	// 4: the trace list filters by the models, users and sessions of a
-	// trace's spans. A facet ("model:gpt-4o", "user:u1", "session:s1") is
+	// 4: the trace list filters by the models, users, sessions and services
+	// of a trace's spans. A facet ("model:gpt-4o", "user:u1", "session:s1",
+	// "service:checkout") is
 	// added when a span that has it is written, and removed with the trace:
 	// a span rewritten without it (rare) leaves it. Spans written before
 	// this version have none. Each span row keeps its model, and each

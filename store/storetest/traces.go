@@ -604,6 +604,9 @@ func testListFacets(t *testing.T, s store.Store) {
 			spans[1].Model = "gpt-4o-mini"
 		case 3:
 			spans[0].UserID, spans[0].SessionID = "", ""
+			// The OTel resource of an instrumented service, as a span
+			// written through the API carries it.
+			spans[4].Meta.Set(translator.MetaOTel, map[string]any{"resource": map[string]any{"service.name": "search-svc"}})
 			spans[4].SessionID = "s2" // a child's session counts
 			spans[3].Model, spans[3].RequestModel = "gpt-4o-2024-08-06", "gpt-4o"
 		}
@@ -633,6 +636,8 @@ func testListFacets(t *testing.T, s store.Store) {
 	assert.Equal(t, []string{traceID(3)}, ids(store.TraceQuery{Session: "s2", Model: "gpt-4o"}))
 	assert.Equal(t, []string{traceID(4)}, ids(store.TraceQuery{User: "u1", From: t0.Add(4 * time.Minute)}))
 	assert.Empty(t, ids(store.TraceQuery{Session: "nope"}))
+	assert.Equal(t, []string{traceID(3)}, ids(store.TraceQuery{Service: "search-svc"}))
+	assert.Equal(t, []string{traceID(3)}, ids(store.TraceQuery{Service: "search-svc", Session: "s2"}))
 	// Another project's facets are its own.
 	page, _, err := s.ListTraces(ctx, projectB, store.TraceQuery{User: "u1", Limit: 10})
 	require.NoError(t, err)

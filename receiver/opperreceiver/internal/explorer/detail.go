@@ -223,6 +223,8 @@ func facts(s *translator.Span) []fact {
 	add("Function", s.Function)
 	link("User", s.UserID, "/?user="+url.QueryEscape(s.UserID))
 	link("Session", s.SessionID, "/sessions/"+url.PathEscape(s.SessionID))
+	svc := translator.ServiceName(s)
+	link("Service", svc, "/?service="+url.QueryEscape(svc))
 	add("Generation id", s.GenerationID)
 	add("Span id", s.ID)
 	return out

@@ -15,7 +15,7 @@ const pageSize = 50
 
 // filterKeys are the list's query parameters, the API's filters.
 var filterKeys = []string{"name", "status", "min_duration_ms", "max_duration_ms", "min_cost", "max_cost", "tag",
-	"model", "user", "session", "from", "to"}
+	"model", "user", "session", "service", "from", "to"}
 
 type listView struct {
 	Filter  url.Values
