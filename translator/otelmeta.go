@@ -1,7 +1,6 @@
 package translator
 
 import (
-	"bytes"
 	"encoding/json"
 	"strconv"
 )
@@ -197,31 +196,18 @@ func serviceNameIn(resource any) string {
 	return ""
 }
 
-// serviceNameOf finds the top-level "service.name" string of a resource
-// object without decoding the rest: it is read for every span written.
+// serviceNameOf reads the top-level "service.name" string of a resource
+// object with the translator's JSON scanner, without decoding the rest: it
+// is read for every span written.
 func serviceNameOf(resource json.RawMessage) string {
-	const key = `"service.name":`
-	i := bytes.Index(resource, []byte(key))
-	if i < 0 {
-		return ""
-	}
-	rest := bytes.TrimLeft(resource[i+len(key):], " \t\r\n")
-	if len(rest) == 0 || rest[0] != '"' {
-		return ""
-	}
-	end := 1
-	for end < len(rest) && rest[end] != '"' {
-		if rest[end] == '\\' {
-			end++
-		}
-		end++
-	}
-	if end >= len(rest) {
-		return ""
-	}
+	doc := string(resource)
 	var name string
-	if json.Unmarshal(rest[:end+1], &name) != nil {
-		return ""
-	}
+	objectFields(doc, skipSpace(doc, 0), func(key, value string) bool {
+		if k, ok := unquoteKey(key); !ok || k != "service.name" {
+			return true
+		}
+		name, _ = unquoteJSON(value)
+		return false
+	})
 	return name
 }

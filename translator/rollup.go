@@ -173,6 +173,18 @@ func (t *TraceSummary) Summary() string {
 // RollUp summarises all spans of one trace. The root is the span without a
 // parent, else (a partial trace) the earliest span whose parent is absent.
 func RollUp(spans []Span) TraceSummary {
+	return rollUp(spans, countedUsage(spans))
+}
+
+// RollUpWithUsage is RollUp and UsageByModel in one pass over which spans'
+// usage counts: the store's writer needs both for every trace it writes.
+func RollUpWithUsage(spans []Span) (TraceSummary, []ModelUsage) {
+	counted := countedUsage(spans)
+	return rollUp(spans, counted), usageByModel(spans, counted)
+}
+
+// rollUp is RollUp with counted, countedUsage(spans), given.
+func rollUp(spans []Span, counted []bool) TraceSummary {
 	var t TraceSummary
 	if len(spans) == 0 {
 		return t
@@ -184,7 +196,6 @@ func RollUp(spans []Span) TraceSummary {
 	for i := range spans {
 		present[spans[i].ID] = true
 	}
-	counted := countedUsage(spans)
 	root := -1
 	for i := range spans {
 		s := &spans[i]
@@ -310,7 +321,10 @@ type ModelUsage struct {
 // no descendant with usage of its own), so an agent's aggregate is not
 // counted twice. The result is sorted by cost, then tokens, descending.
 func UsageByModel(spans []Span) []ModelUsage {
-	counted := countedUsage(spans)
+	return usageByModel(spans, countedUsage(spans))
+}
+
+func usageByModel(spans []Span, counted []bool) []ModelUsage {
 	var out []ModelUsage
 	for i := range spans {
 		if !counted[i] {

@@ -45,6 +45,8 @@ func TestServiceName(t *testing.T) {
 	assert.Equal(t, "checkout", ServiceName(withOTel(&otelMeta{resource: json.RawMessage(`{"host.name":"a","service.name":"checkout"}`)})))
 	assert.Equal(t, `we"ird`, ServiceName(withOTel(&otelMeta{resource: json.RawMessage(`{"service.name": "we\"ird"}`)})))
 	assert.Equal(t, "", ServiceName(withOTel(&otelMeta{resource: json.RawMessage(`{"service.name":7}`)})))
+	assert.Equal(t, "outer", ServiceName(withOTel(&otelMeta{resource: json.RawMessage(`{"x":{"service.name":"inner"},"service.name":"outer"}`)})),
+		"the resource's own key, not a nested one")
 	assert.Equal(t, "", ServiceName(withOTel(&otelMeta{resource: json.RawMessage(`{"service.name":"unterminated}`)})))
 	assert.Equal(t, "", ServiceName(withOTel(&otelMeta{})))
 	assert.Equal(t, "api", ServiceName(withOTel(map[string]any{"resource": map[string]any{"service.name": "api"}})))

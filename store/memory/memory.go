@@ -728,12 +728,11 @@ func (s *Store) UsageByModel(_ context.Context, projectName string, from, to tim
 	}
 	var totals []translator.ModelUsage
 	for traceID := range p.traces {
-		spans := p.traceSpans(traceID)
-		start := translator.RollUp(spans).StartTime
-		if !from.IsZero() && start.Before(from) || !to.IsZero() && !start.Before(to) {
+		sum, usage := translator.RollUpWithUsage(p.traceSpans(traceID))
+		if !from.IsZero() && sum.StartTime.Before(from) || !to.IsZero() && !sum.StartTime.Before(to) {
 			continue
 		}
-		for _, u := range translator.UsageByModel(spans) {
+		for _, u := range usage {
 			totals = translator.AddModelUsage(totals, u)
 		}
 	}

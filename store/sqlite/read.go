@@ -375,17 +375,11 @@ func (s *Store) UsageByModel(ctx context.Context, project string, from, to time.
 	if err != nil || !ok {
 		return nil, err
 	}
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if !from.IsZero() {
-		lo = clampedUnixNano(from)
-	}
-	if !to.IsZero() {
-		hi = clampedUnixNano(to)
-	}
+	// The list's own time bounds.
+	_, where, args := traceFilter(pid, store.TraceQuery{From: from, To: to}, nil)
 	var totals []translator.ModelUsage
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT model_usage FROM traces
-WHERE project = ? AND start_ns >= ? AND start_ns < ? AND model_usage IS NOT NULL`, pid, lo, hi)
+		rows, err := tx.QueryContext(ctx, `SELECT t.model_usage FROM traces t WHERE `+where+` AND t.model_usage IS NOT NULL`, args...)
 		if err != nil {
 			return err
 		}

@@ -106,7 +106,7 @@ func rollUpLights(tid string, lights []light, scratch *[]translator.Span) (trans
 			sp.Meta = translator.Meta{{Key: translator.MetaTraceName, Value: l.traceName}}
 		}
 	}
-	return translator.RollUp(spans), translator.UsageByModel(spans)
+	return translator.RollUpWithUsage(spans)
 }
 
 // rootTags decodes the tags column of the roll-up's root.
