@@ -225,7 +225,7 @@ func (a *api) authenticate(r *http.Request) (string, bool) {
 	if len(a.keys) == 0 {
 		return DefaultProject, true
 	}
-	token, ok := bearerToken(r.Header.Get("Authorization"))
+	token, ok := opperapi.BearerToken(r.Header.Get("Authorization"))
 	project, known := a.projectForKey(token)
 	return project, ok && known
 }
@@ -243,18 +243,6 @@ func (a *api) projectForKey(token string) (string, bool) {
 		return "", false
 	}
 	return a.keys[match].project, true
-}
-
-// bearerToken extracts the key of an `Authorization: Bearer <key>` header;
-// the scheme is case-insensitive, as the SDKs send whatever case the user's
-// pre-prefixed key had.
-func bearerToken(h string) (string, bool) {
-	h = strings.TrimSpace(h)
-	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
-		return "", false
-	}
-	token := strings.TrimSpace(h[7:])
-	return token, token != ""
 }
 
 // readBody reads the request body within the size limit: over it is a 413.

@@ -235,14 +235,15 @@ func newContent(c *string, side translator.MessageSide) *contentView {
 		return nil
 	}
 	v := &contentView{Raw: *c}
-	if pretty, ok := prettyJSON([]byte(*c)); ok {
+	pretty, isJSON := prettyJSON([]byte(*c))
+	if isJSON {
 		v.Raw = pretty
 	}
 	if msgs, ok := translator.NormalizeMessages(*c, side); ok && isStructured(*c) {
 		v.Messages = msgs
 		return v
 	}
-	if pretty, ok := prettyJSON([]byte(*c)); ok {
+	if isJSON {
 		var s string
 		if json.Unmarshal([]byte(*c), &s) == nil {
 			v.Text = s // a JSON string: show its text

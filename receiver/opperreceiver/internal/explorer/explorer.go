@@ -25,6 +25,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/opperotel/bridge/opperapi"
 	"github.com/opperotel/bridge/store"
 )
 
@@ -294,11 +295,9 @@ func (e *Explorer) project(r *http.Request) (string, bool) {
 	if !e.opts.KeysRequired {
 		return store.DefaultProject, true
 	}
-	key := ""
+	key, _ := opperapi.BearerToken(r.Header.Get("Authorization"))
 	if c, err := r.Cookie(CookieName); err == nil {
 		key = c.Value
-	} else if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		key = strings.TrimSpace(h[7:])
 	}
 	if key == "" {
 		return "", false

@@ -64,17 +64,14 @@ func (e *Explorer) list(r *http.Request, project string) (string, any, error) {
 			view.Active = true
 		}
 	}
-	view.Ranges = e.ranges(view.Filter)
+	view.Ranges = e.ranges("/", view.Filter)
 	uv := url.Values{}
 	for _, k := range []string{"from", "to"} {
 		if s := view.Filter.Get(k); s != "" {
 			uv.Set(k, s)
 		}
 	}
-	view.UsageURL = "/usage"
-	if len(uv) > 0 {
-		view.UsageURL += "?" + uv.Encode()
-	}
+	view.UsageURL = pageURL("/usage", uv)
 	qv := url.Values{}
 	for k, vals := range v {
 		qv[k] = vals
@@ -122,16 +119,19 @@ func (e *Explorer) list(r *http.Request, project string) (string, any, error) {
 	return "list", view, nil
 }
 
-func listURL(u url.Values) string {
+func listURL(u url.Values) string { return pageURL("/", u) }
+
+// pageURL is path with u as its query.
+func pageURL(path string, u url.Values) string {
 	if len(u) == 0 {
-		return "/"
+		return path
 	}
-	return "/?" + u.Encode()
+	return path + "?" + u.Encode()
 }
 
-// ranges are the quick time-range links: the filters as they are, with
-// `from` set that far back (and `to` cleared).
-func (e *Explorer) ranges(f url.Values) []rangeLink {
+// ranges are the quick time-range links of the page at path: the filters
+// as they are, with `from` set that far back (and `to` cleared).
+func (e *Explorer) ranges(path string, f url.Values) []rangeLink {
 	now := e.opts.Now().UTC()
 	links := []struct {
 		label string
@@ -150,7 +150,7 @@ func (e *Explorer) ranges(f url.Values) []rangeLink {
 			// pages can be compared.
 			u.Set("from", now.Add(-l.d).Truncate(time.Minute).Format(time.RFC3339))
 		}
-		out[i] = rangeLink{Label: l.label, URL: listURL(u), Active: l.d == 0 && f.Get("from") == "" && f.Get("to") == ""}
+		out[i] = rangeLink{Label: l.label, URL: pageURL(path, u), Active: l.d == 0 && f.Get("from") == "" && f.Get("to") == ""}
 	}
 	return out
 }

@@ -37,10 +37,7 @@ func (e *Explorer) usage(r *http.Request, project string) (string, any, error) {
 			view.Filter.Set(k, s)
 		}
 	}
-	view.Ranges = e.ranges(view.Filter)
-	for i := range view.Ranges {
-		view.Ranges[i].URL = "/usage" + view.Ranges[i].URL[1:]
-	}
+	view.Ranges = e.ranges("/usage", view.Filter)
 	// The same parsing as the list's, for the same messages.
 	q, err := e.opts.ParseQuery(view.Filter)
 	if err != nil {
