@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/internal/spanrow"
 )
 
 // pendingSQL reads the queue through the partial index spans_queue, which
@@ -58,7 +59,7 @@ func (s *Store) PendingForward(ctx context.Context, limit int, incompleteBefore 
 				_ = rows.Close()
 				return nil, fmt.Errorf("sqlite: pending forward: %w", err)
 			}
-			if err := decodeBody(body, &p.Span); err != nil {
+			if err := spanrow.DecodeBody(body, &p.Span); err != nil {
 				_ = rows.Close()
 				return nil, fmt.Errorf("sqlite: pending forward: %w", err)
 			}

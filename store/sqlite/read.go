@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/internal/spanrow"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -33,7 +34,7 @@ func scanSpan(row interface{ Scan(...any) error }) (translator.Span, error) {
 	if err := row.Scan(&input, &output, &body); err != nil {
 		return sp, err
 	}
-	if err := decodeBody(body, &sp); err != nil {
+	if err := spanrow.DecodeBody(body, &sp); err != nil {
 		return sp, err
 	}
 	sp.Input, sp.Output = input, output
@@ -347,10 +348,10 @@ func scanSummary(rows *sql.Rows) (translator.TraceSummary, error) {
 	sum.StartTime, sum.EndTime = fromNanos(start), fromNanos(end)
 	sum.HasCost = hasCost
 	var err error
-	if sum.TypeCounts, err = decodeTypeCounts(typeCounts); err != nil {
+	if sum.TypeCounts, err = spanrow.DecodeTypeCounts(typeCounts); err != nil {
 		return sum, err
 	}
-	if sum.Tags, err = decodeStrings(tags); err != nil {
+	if sum.Tags, err = spanrow.DecodeStrings(tags); err != nil {
 		return sum, err
 	}
 	return sum, nil
@@ -389,7 +390,7 @@ func (s *Store) UsageByModel(ctx context.Context, project string, from, to time.
 			if err := rows.Scan(&b); err != nil {
 				return err
 			}
-			if totals, err = addModelUsage(totals, b); err != nil {
+			if totals, err = spanrow.AddModelUsage(totals, b); err != nil {
 				return err
 			}
 		}

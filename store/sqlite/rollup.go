@@ -1,17 +1,15 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/internal/spanrow"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -113,7 +111,7 @@ func rollUpLights(tid string, lights []light, scratch *[]translator.Span) (trans
 func rootTags(lights []light, sum *translator.TraceSummary) ([]string, error) {
 	for i := range lights {
 		if lights[i].id == sum.RootID {
-			return decodeStrings(lights[i].tags)
+			return spanrow.DecodeStrings(lights[i].tags)
 		}
 	}
 	return nil, nil
@@ -257,11 +255,11 @@ func (s *Store) writeTrace(ctx context.Context, tx *sql.Tx, pid int64, tid any, 
 	}
 	var tagsCol []byte
 	if newTags != nil {
-		tagsCol = appendStrings(nil, newTags)
+		tagsCol = spanrow.AppendStrings(nil, newTags)
 	}
 	if _, err := upsert.ExecContext(ctx, pid, tid, nanos(sum.StartTime), nanos(sum.EndTime), int64(sum.Duration()),
 		sum.Status, sum.Cost, sum.Name, strings.ToLower(sum.Name), hasCost, sum.SpanCount, sum.ErrorSpans,
-		sum.TotalTokens, appendTypeCounts(nil, sum.TypeCounts), tagsCol, keyID(sum.RootID), appendModelUsage(nil, usage)); err != nil {
+		sum.TotalTokens, spanrow.AppendTypeCounts(nil, sum.TypeCounts), tagsCol, keyID(sum.RootID), spanrow.AppendModelUsage(nil, usage)); err != nil {
 		return fmt.Errorf("write trace %s: %w", sum.TraceID, err)
 	}
 	return s.setTraceTags(ctx, tx, pid, tid, oldTags, newTags)
@@ -277,7 +275,7 @@ func (s *Store) traceTags(ctx context.Context, tx *sql.Tx, pid int64, tid any) (
 	if err := st.QueryRowContext(ctx, pid, tid).Scan(&raw); err != nil && err != sql.ErrNoRows {
 		return nil, fmt.Errorf("read trace tags: %w", err)
 	}
-	return decodeStrings(raw)
+	return spanrow.DecodeStrings(raw)
 }
 
 // setTraceTags brings trace_tags from old to new.
@@ -305,42 +303,6 @@ func (s *Store) setTraceTags(ctx context.Context, tx *sql.Tx, pid int64, tid any
 		}
 	}
 	return nil
-}
-
-// decodeStrings reads a column written by appendStrings; NULL is nil.
-func decodeStrings(b []byte) ([]string, error) {
-	if b == nil {
-		return nil, nil
-	}
-	d := decoder{b: b}
-	ss := d.strings()
-	return ss, d.err
-}
-
-// appendTypeCounts writes span counts by type, sorted by type.
-func appendTypeCounts(b []byte, counts map[string]int64) []byte {
-	types := make([]string, 0, len(counts))
-	for t := range counts {
-		types = append(types, t)
-	}
-	slices.SortFunc(types, cmp.Compare)
-	b = appendLen(b, false, len(types))
-	for _, t := range types {
-		b = appendString(b, t)
-		b = binary.AppendVarint(b, counts[t])
-	}
-	return b
-}
-
-func decodeTypeCounts(b []byte) (map[string]int64, error) {
-	d := decoder{b: b}
-	n, _ := d.length()
-	m := make(map[string]int64, n)
-	for range n {
-		t := d.string()
-		m[t] = d.varint()
-	}
-	return m, d.err
 }
 
 // addFacets records the facets of a batch's spans, each (trace, facet)
@@ -386,35 +348,3 @@ var addFacetsByRows = func() map[int]string {
 	}
 	return m
 }()
-
-// appendModelUsage writes a trace's usage by model; none is NULL.
-func appendModelUsage(b []byte, usage []translator.ModelUsage) []byte {
-	if len(usage) == 0 {
-		return nil
-	}
-	b = appendLen(b, false, len(usage))
-	for _, u := range usage {
-		b = appendString(b, u.Model)
-		b = binary.AppendVarint(b, u.Calls)
-		b = binary.AppendVarint(b, u.Tokens)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(u.Cost))
-	}
-	return b
-}
-
-// addModelUsage adds a column written by appendModelUsage to totals.
-func addModelUsage(totals []translator.ModelUsage, b []byte) ([]translator.ModelUsage, error) {
-	if b == nil {
-		return totals, nil
-	}
-	d := decoder{b: b}
-	n, _ := d.length()
-	for range n {
-		u := translator.ModelUsage{Model: d.string(), Calls: d.varint(), Tokens: d.varint(), Cost: d.float()}
-		if d.err != nil {
-			break
-		}
-		totals = translator.AddModelUsage(totals, u)
-	}
-	return totals, d.err
-}

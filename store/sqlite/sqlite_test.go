@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/internal/spanrow"
 	"github.com/opperotel/bridge/store/storetest"
 	"github.com/opperotel/bridge/translator"
 )
@@ -79,7 +80,7 @@ func TestMigrateOutboxIntoSpans(t *testing.T) {
 	}
 	_, err = db.ExecContext(ctx, `INSERT INTO spans (project, span_id, trace_id, start_ns, end_ns, type, name,
 	has_error, aggregate, body) VALUES (1, ?, ?, ?, ?, '', 'root', 0, 0, ?)`,
-		keyID(sp.ID), keyID(sp.TraceID), sp.StartTime.UnixNano(), sp.EndTime.UnixNano(), appendBody(nil, &sp))
+		keyID(sp.ID), keyID(sp.TraceID), sp.StartTime.UnixNano(), sp.EndTime.UnixNano(), spanrow.AppendBody(nil, &sp))
 	require.NoError(t, err)
 	_, err = db.ExecContext(ctx, `INSERT INTO outbox (project, span_id, version, pending, forwarded, written_ns)
 	VALUES (1, ?, 7, 1, 0, 5)`, keyID(sp.ID))
@@ -122,13 +123,13 @@ func TestMigrateListIndexes(t *testing.T) {
 	}
 	_, err = db.ExecContext(ctx, `INSERT INTO spans (project, span_id, trace_id, start_ns, end_ns, type, name,
 	has_error, aggregate, input, body) VALUES (1, ?, ?, ?, ?, '', 'Checkout Agent', 0, 0, ?, ?)`,
-		keyID(sp.ID), keyID(sp.TraceID), sp.StartTime.UnixNano(), sp.EndTime.UnixNano(), long, appendBody(nil, &sp))
+		keyID(sp.ID), keyID(sp.TraceID), sp.StartTime.UnixNano(), sp.EndTime.UnixNano(), long, spanrow.AppendBody(nil, &sp))
 	require.NoError(t, err)
 	_, err = db.ExecContext(ctx, `INSERT INTO traces (project, trace_id, start_ns, end_ns, duration_ns, status, cost,
 	name, name_lower, has_cost, span_count, error_spans, total_tokens, type_counts, root_id)
 	VALUES (1, ?, ?, ?, 1000000000, 'ok', 0, 'Checkout Agent', 'checkout agent', 0, 1, 0, 0, ?, ?)`,
 		keyID(sp.TraceID), sp.StartTime.UnixNano(), sp.EndTime.UnixNano(),
-		appendTypeCounts(nil, map[string]int64{"function": 1}), keyID(sp.ID))
+		spanrow.AppendTypeCounts(nil, map[string]int64{"function": 1}), keyID(sp.ID))
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
@@ -148,4 +149,13 @@ func TestMigrateListIndexes(t *testing.T) {
 	got, err := s.GetSpan(ctx, "p", sp.ID)
 	require.NoError(t, err)
 	require.Equal(t, long, *got.Input)
+}
+
+func TestKeyIDRoundTrip(t *testing.T) {
+	for _, id := range []string{"", "x", "7a000000-0000-4000-8000-000000000001", "7A000000-0000-4000-8000-000000000001",
+		"7a000000-0000-4000-8000-00000000000g", "7a000000x0000-4000-8000-000000000001"} {
+		require.Equal(t, id, idString(keyID(id)), id)
+	}
+	_, isBlob := keyID("7a000000-0000-4000-8000-000000000001").([]byte)
+	require.True(t, isBlob)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/internal/spanrow"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -155,7 +156,7 @@ func encodeSpan(e *encoded, project int64, s *translator.Span, forward bool) {
 		traceName = v
 	}
 	if s.Tags != nil {
-		tags = appendStrings(nil, s.Tags)
+		tags = spanrow.AppendStrings(nil, s.Tags)
 	}
 	var inputHead, outputHead any
 	if s.Input != nil {
@@ -176,7 +177,7 @@ func encodeSpan(e *encoded, project int64, s *translator.Span, forward bool) {
 	}
 	e.args = [spanColumns]any{project, keyID(s.ID), keyID(s.TraceID), nil, pending, nil, parent,
 		nanos(s.StartTime), nanos(s.EndTime), s.Type, s.Name, s.Error != nil, usage, s.Aggregate, cost,
-		traceName, tags, inputHead, outputHead, input, output, appendBody(nil, s), model}
+		traceName, tags, inputHead, outputHead, input, output, spanrow.AppendBody(nil, s), model}
 }
 
 // UpsertSpans implements store.Store. The spans are checked and encoded in

@@ -1,6 +1,11 @@
-package sqlite
+// Package spanrow holds the binary encodings the SQL backends share: a
+// span body (every field but input and output), and the small columns of
+// a trace row (tags, span counts by type, usage by model), so a PostgreSQL
+// and a SQLite store read and write the same records.
+package spanrow
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -67,8 +72,8 @@ const (
 // value cannot exhaust the stack.
 const maxDepth = 64
 
-// appendBody appends the body of s to b.
-func appendBody(b []byte, s *translator.Span) []byte {
+// AppendBody appends the body of s to b.
+func AppendBody(b []byte, s *translator.Span) []byte {
 	b = append(b, bodyVersion)
 	var flags uint64
 	set := func(ok bool, f uint64) {
@@ -109,7 +114,7 @@ func appendBody(b []byte, s *translator.Span) []byte {
 	if s.Score != nil {
 		b = binary.AppendVarint(b, *s.Score)
 	}
-	b = appendStrings(b, s.Tags)
+	b = AppendStrings(b, s.Tags)
 	b = appendLen(b, s.Metrics == nil, len(s.Metrics))
 	for _, m := range s.Metrics {
 		b = appendString(b, m.Dimension)
@@ -146,7 +151,7 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
 }
 
-func appendStrings(b []byte, ss []string) []byte {
+func AppendStrings(b []byte, ss []string) []byte {
 	b = appendLen(b, ss == nil, len(ss))
 	for _, s := range ss {
 		b = appendString(b, s)
@@ -199,7 +204,7 @@ func appendValue(b []byte, v any, depth int) []byte {
 	case opperapi.Object:
 		return appendBytes(append(b, tagObject), x)
 	case []string:
-		return appendStrings(append(b, tagStrings), x)
+		return AppendStrings(append(b, tagStrings), x)
 	case []any:
 		b = appendLen(append(b, tagSlice), x == nil, len(x))
 		for _, e := range x {
@@ -249,7 +254,7 @@ func appendBytes(b, v []byte) []byte {
 }
 
 // decoder reads a body; the first error sticks and later reads return zero
-// values, so decodeBody checks once at the end.
+// values, so DecodeBody checks once at the end.
 type decoder struct {
 	b   []byte
 	err error
@@ -438,9 +443,9 @@ func (d *decoder) value(depth int) any {
 	}
 }
 
-// decodeBody reads a body written by appendBody into s, leaving Input and
+// DecodeBody reads a body written by AppendBody into s, leaving Input and
 // Output alone.
-func decodeBody(b []byte, s *translator.Span) error {
+func DecodeBody(b []byte, s *translator.Span) error {
 	d := decoder{b: b}
 	if v := d.byte(); v != bodyVersion {
 		return fmt.Errorf("%w: version %d", errCorrupt, v)
@@ -488,7 +493,7 @@ func decodeBody(b []byte, s *translator.Span) error {
 		}
 	}
 	if flags&flagMetricIDs != 0 && !slices.ContainsFunc(s.Metrics, func(m translator.Metric) bool { return m.ID != "" }) {
-		d.fail() // not what appendBody writes: one body per span
+		d.fail() // not what AppendBody writes: one body per span
 	}
 	if n, isNil := d.length(); !isNil {
 		s.Meta = make(translator.Meta, 0, n)
@@ -498,4 +503,72 @@ func decodeBody(b []byte, s *translator.Span) error {
 		d.fail()
 	}
 	return d.err
+}
+
+// DecodeStrings reads a column written by AppendStrings; NULL is nil.
+func DecodeStrings(b []byte) ([]string, error) {
+	if b == nil {
+		return nil, nil
+	}
+	d := decoder{b: b}
+	ss := d.strings()
+	return ss, d.err
+}
+
+// AppendTypeCounts writes span counts by type, sorted by type.
+func AppendTypeCounts(b []byte, counts map[string]int64) []byte {
+	types := make([]string, 0, len(counts))
+	for t := range counts {
+		types = append(types, t)
+	}
+	slices.SortFunc(types, cmp.Compare)
+	b = appendLen(b, false, len(types))
+	for _, t := range types {
+		b = appendString(b, t)
+		b = binary.AppendVarint(b, counts[t])
+	}
+	return b
+}
+
+func DecodeTypeCounts(b []byte) (map[string]int64, error) {
+	d := decoder{b: b}
+	n, _ := d.length()
+	m := make(map[string]int64, n)
+	for range n {
+		t := d.string()
+		m[t] = d.varint()
+	}
+	return m, d.err
+}
+
+// AppendModelUsage writes a trace's usage by model; none is NULL.
+func AppendModelUsage(b []byte, usage []translator.ModelUsage) []byte {
+	if len(usage) == 0 {
+		return nil
+	}
+	b = appendLen(b, false, len(usage))
+	for _, u := range usage {
+		b = appendString(b, u.Model)
+		b = binary.AppendVarint(b, u.Calls)
+		b = binary.AppendVarint(b, u.Tokens)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(u.Cost))
+	}
+	return b
+}
+
+// AddModelUsage adds a column written by AppendModelUsage to totals.
+func AddModelUsage(totals []translator.ModelUsage, b []byte) ([]translator.ModelUsage, error) {
+	if b == nil {
+		return totals, nil
+	}
+	d := decoder{b: b}
+	n, _ := d.length()
+	for range n {
+		u := translator.ModelUsage{Model: d.string(), Calls: d.varint(), Tokens: d.varint(), Cost: d.float()}
+		if d.err != nil {
+			break
+		}
+		totals = translator.AddModelUsage(totals, u)
+	}
+	return totals, d.err
 }

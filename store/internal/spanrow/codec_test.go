@@ -1,4 +1,4 @@
-package sqlite
+package spanrow
 
 import (
 	"encoding/hex"
@@ -14,34 +14,25 @@ import (
 
 func FuzzDecodeBody(f *testing.F) {
 	cost := 0.5
-	f.Add(appendBody(nil, &translator.Span{
+	f.Add(AppendBody(nil, &translator.Span{
 		TraceID: "t", ID: "s", Name: "n", StartTime: time.Unix(1, 2), Cost: &cost, Tags: []string{"a"},
 		Usage: &translator.Usage{Total: 3}, Metrics: []translator.Metric{{Dimension: "d"}},
 		Meta: translator.MetaOf(map[string]any{"a": []any{int64(1), json.Number("2"), map[string]any{"b": nil}}}),
 	}))
-	f.Add(appendBody(nil, &translator.Span{TraceID: "t", ID: "s",
+	f.Add(AppendBody(nil, &translator.Span{TraceID: "t", ID: "s",
 		Metrics: []translator.Metric{{Dimension: "d"}, {ID: "m", Dimension: "e", Value: 1, Comment: "c"}}}))
 	f.Add([]byte{bodyVersion})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s translator.Span
-		if decodeBody(b, &s) != nil {
+		if DecodeBody(b, &s) != nil {
 			return
 		}
 		// What decodes re-encodes to a body that decodes to the same size
 		// (not compared with Equal: a NaN never equals itself).
 		var again translator.Span
-		require.NoError(t, decodeBody(appendBody(nil, &s), &again))
-		require.Len(t, appendBody(nil, &again), len(appendBody(nil, &s)))
+		require.NoError(t, DecodeBody(AppendBody(nil, &s), &again))
+		require.Len(t, AppendBody(nil, &again), len(AppendBody(nil, &s)))
 	})
-}
-
-func TestKeyIDRoundTrip(t *testing.T) {
-	for _, id := range []string{"", "x", "7a000000-0000-4000-8000-000000000001", "7A000000-0000-4000-8000-000000000001",
-		"7a000000-0000-4000-8000-00000000000g", "7a000000x0000-4000-8000-000000000001"} {
-		require.Equal(t, id, idString(keyID(id)), id)
-	}
-	_, isBlob := keyID("7a000000-0000-4000-8000-000000000001").([]byte)
-	require.True(t, isBlob)
 }
 
 // appendJSONValue writes a translator value as the JSON it marshals to, for
@@ -51,7 +42,7 @@ func TestAppendJSONValue(t *testing.T) {
 		raw := `"` + strings.Repeat("x", n) + `"`
 		sp := translator.Span{TraceID: "t", ID: "s", Meta: translator.Meta{{Key: "k", Value: appenderValue(raw)}, {Key: "z", Value: "after"}}}
 		var got translator.Span
-		require.NoError(t, decodeBody(appendBody([]byte("prefix"), &sp)[len("prefix"):], &got))
+		require.NoError(t, DecodeBody(AppendBody([]byte("prefix"), &sp)[len("prefix"):], &got))
 		require.Equal(t, json.RawMessage(raw), got.Meta.Value("k"), "length %d", n)
 		require.Equal(t, "after", got.Meta.Value("z"))
 	}
@@ -70,12 +61,12 @@ func TestBodyMetricIDs(t *testing.T) {
 	sp := translator.Span{TraceID: "t", ID: "s", Name: "n", StartTime: time.Unix(1, 2),
 		Metrics: []translator.Metric{{Dimension: "relevance", Value: 0.5, Comment: "c"}, {Dimension: "tone", Value: -1}}}
 	var got translator.Span
-	require.NoError(t, decodeBody(old, &got))
+	require.NoError(t, DecodeBody(old, &got))
 	require.Equal(t, sp.Metrics, got.Metrics)
-	require.Equal(t, old, appendBody(nil, &sp))
+	require.Equal(t, old, AppendBody(nil, &sp))
 
 	sp.Metrics[1].ID = "6d000000-0000-5000-8000-000000000001"
 	got = translator.Span{}
-	require.NoError(t, decodeBody(appendBody(nil, &sp), &got))
+	require.NoError(t, DecodeBody(AppendBody(nil, &sp), &got))
 	require.Equal(t, sp.Metrics, got.Metrics)
 }
