@@ -72,6 +72,14 @@ type Store interface {
 	// CreateMetric, stay), and an id that another span's metric has is
 	// skipped. GetSpan returns Metrics as written.
 	UpsertSpans(ctx context.Context, project string, spans []translator.Span, forward bool) error
+	// UpdateSpan changes a stored span: it reads the span, calls fn on it
+	// and writes the result as UpsertSpans(project, [span], forward) would,
+	// in one transaction of the store. Updates of one span are applied one
+	// after the other, across every process sharing the store, so two
+	// concurrent updates never lose each other's fields. An error from fn
+	// is returned as is and nothing is written; fn must not change the
+	// span's ID or TraceID. An unknown span is ErrNotFound.
+	UpdateSpan(ctx context.Context, project, spanID string, forward bool, fn func(*translator.Span) error) (translator.Span, error)
 	// GetSpan returns one span.
 	GetSpan(ctx context.Context, project, spanID string) (translator.Span, error)
 	// DeleteSpan removes a span with its metrics and events.

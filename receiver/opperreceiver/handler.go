@@ -7,14 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -51,8 +49,6 @@ type api struct {
 	crossOrigin *http.CrossOriginProtection
 	// explorer serves the web pages; nil when explorer::enabled is false.
 	explorer *explorer.Explorer
-	// locks serialize read-modify-write updates of one span (PATCH).
-	locks [64]sync.Mutex
 }
 
 // apiKey is a configured key, kept only as its SHA-256 so every comparison
@@ -264,17 +260,6 @@ func formatBytes(n int64) string {
 	return strconv.FormatInt(n, 10) + " bytes"
 }
 
-// lockSpan serializes read-modify-write updates of one span in this process.
-func (a *api) lockSpan(project, spanID string) func() {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(project))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(spanID))
-	m := &a.locks[h.Sum32()%uint32(len(a.locks))]
-	m.Lock()
-	return m.Unlock
-}
-
 // forwardFor reports whether spans written by r go to the pipeline: not
 // when forwarding is off, and not when the request carries the exporter's
 // loop-guard header.
@@ -287,10 +272,36 @@ func (a *api) forwardFor(r *http.Request) bool {
 // with forward.wait_for_pipeline it hands the completed ones to the next
 // consumer itself and reports the pipeline's refusal to the client.
 func (a *api) upsert(ctx context.Context, project string, spans []translator.Span, forward bool) error {
-	if forward && a.pipeline != nil {
-		if err := a.write(ctx, project, spans, false); err != nil {
+	direct := forward && a.pipeline != nil
+	if err := a.write(ctx, project, spans, forward && !direct); err != nil {
+		return err
+	}
+	return a.handOn(ctx, project, spans, forward, direct)
+}
+
+// update changes a stored span (PATCH) in the store's own transaction, so
+// replicas sharing the store never lose each other's fields, then hands
+// it on as upsert does. fn's *apiError reaches the client as it is.
+func (a *api) update(ctx context.Context, project, spanID string, forward bool, fn func(*translator.Span) error) (translator.Span, error) {
+	direct := forward && a.pipeline != nil
+	s, err := a.store.UpdateSpan(ctx, project, spanID, forward && !direct, func(s *translator.Span) error {
+		if err := fn(s); err != nil {
 			return err
 		}
+		a.finishSpan(project, s)
+		return nil
+	})
+	if err != nil {
+		return s, notFound(err, "Span")
+	}
+	return s, a.handOn(ctx, project, []translator.Span{s}, forward, direct)
+}
+
+// handOn passes freshly stored spans on: to the next consumer directly
+// (forward.wait_for_pipeline), or by waking the forwarder, which reads
+// them from the outbox.
+func (a *api) handOn(ctx context.Context, project string, spans []translator.Span, forward, direct bool) error {
+	if direct {
 		// Every write goes through as written: a span still running is
 		// marked incomplete, and reaches the pipeline again when completed.
 		if err := a.pipeline(ctx, project, spans); err != nil {
@@ -302,9 +313,6 @@ func (a *api) upsert(ctx context.Context, project string, spans []translator.Spa
 				msg: "the pipeline cannot take the spans now; the spans are stored, send them again: " + err.Error()}
 		}
 		return nil
-	}
-	if err := a.write(ctx, project, spans, forward); err != nil {
-		return err
 	}
 	if forward && slices.ContainsFunc(spans, func(s translator.Span) bool { return !s.Running() }) {
 		a.notify()

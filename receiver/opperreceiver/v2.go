@@ -199,17 +199,13 @@ func (a *api) updateSpanV2(w http.ResponseWriter, r *http.Request, project strin
 	if e := firstErr(checkTime(req.StartTime, "start_time"), checkTime(req.EndTime, "end_time")); e != nil {
 		return e
 	}
-	id := pathID(r, "span_id")
-	defer a.lockSpan(project, id)()
-	s, err := a.store.GetSpan(r.Context(), project, id)
+	s, err := a.update(r.Context(), project, pathID(r, "span_id"), a.forwardFor(r), func(s *translator.Span) error {
+		if err := translator.ApplyUpdateV2(s, &req); err != nil {
+			return errInvalid("dict_type", "Input should be a valid dictionary: "+err.Error(), "body", "meta")
+		}
+		return nil
+	})
 	if err != nil {
-		return notFound(err, "Span")
-	}
-	if err := translator.ApplyUpdateV2(&s, &req); err != nil {
-		return errInvalid("dict_type", "Input should be a valid dictionary: "+err.Error(), "body", "meta")
-	}
-	a.finishSpan(project, &s)
-	if err := a.upsert(r.Context(), project, []translator.Span{s}, a.forwardFor(r)); err != nil {
 		return err
 	}
 	return a.writeJSON(w, http.StatusOK, translator.ToSpanV2(&s))

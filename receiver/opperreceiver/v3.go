@@ -70,17 +70,13 @@ func (a *api) updateSpanV3(w http.ResponseWriter, r *http.Request, project strin
 	if e := checkTime(req.EndTime, "end_time"); e != nil {
 		return e
 	}
-	id := pathID(r, "span_id")
-	defer a.lockSpan(project, id)()
-	s, err := a.store.GetSpan(r.Context(), project, id)
+	s, err := a.update(r.Context(), project, pathID(r, "span_id"), a.forwardFor(r), func(s *translator.Span) error {
+		if err := translator.ApplyUpdateV3(s, &req); err != nil {
+			return errInvalid("dict_type", "Input should be a valid dictionary: "+err.Error(), "body")
+		}
+		return nil
+	})
 	if err != nil {
-		return notFound(err, "Span")
-	}
-	if err := translator.ApplyUpdateV3(&s, &req); err != nil {
-		return errInvalid("dict_type", "Input should be a valid dictionary: "+err.Error(), "body")
-	}
-	a.finishSpan(project, &s)
-	if err := a.upsert(r.Context(), project, []translator.Span{s}, a.forwardFor(r)); err != nil {
 		return err
 	}
 	return a.writeJSON(w, http.StatusOK, opperapi.Envelope[opperapi.SpanV3]{Data: translator.ToSpanV3(&s)})

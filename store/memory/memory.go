@@ -133,8 +133,38 @@ func (s *Store) UpsertSpans(ctx context.Context, projectName string, spans []tra
 			return fmt.Errorf("memory store: span %d has no id or trace id", i)
 		}
 	}
+	s.upsertLocked(projectName, spans, forward)
+	return nil
+}
+
+// UpdateSpan implements store.Store under the store's lock.
+func (s *Store) UpdateSpan(ctx context.Context, projectName, spanID string, forward bool, fn func(*translator.Span) error) (translator.Span, error) {
+	if err := ctx.Err(); err != nil {
+		return translator.Span{}, err
+	}
+	if err := s.lock(); err != nil {
+		return translator.Span{}, err
+	}
+	defer s.mu.Unlock()
+	e := s.entry(projectName, spanID)
+	if e == nil {
+		return translator.Span{}, store.ErrNotFound
+	}
+	sp := cloneSpan(&e.span)
+	if err := fn(&sp); err != nil {
+		return translator.Span{}, err
+	}
+	if sp.ID != e.span.ID || sp.TraceID != e.span.TraceID {
+		return translator.Span{}, fmt.Errorf("memory store: update of span %s changed its id or trace id", spanID)
+	}
+	s.upsertLocked(projectName, []translator.Span{sp}, forward)
+	return sp, nil
+}
+
+// upsertLocked writes valid spans; the caller holds s.mu.
+func (s *Store) upsertLocked(projectName string, spans []translator.Span, forward bool) {
 	if len(spans) == 0 {
-		return nil
+		return
 	}
 	p := s.project(projectName, true)
 	now := s.now()
@@ -173,7 +203,6 @@ func (s *Store) UpsertSpans(ctx context.Context, projectName string, spans []tra
 			delete(s.outbox, key)
 		}
 	}
-	return nil
 }
 
 // addSpanMetric stores the span's j-th metric unless its id is stored

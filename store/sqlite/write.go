@@ -441,3 +441,49 @@ func (s *Store) DeleteTrace(ctx context.Context, project, traceID string) error 
 		return nil
 	})
 }
+
+// UpdateSpan implements store.Store as one operation of the writer: the
+// span is read, changed and written in the writer's transaction, so no
+// other write of this process or another can come between.
+func (s *Store) UpdateSpan(ctx context.Context, project, spanID string, forward bool, fn func(*translator.Span) error) (translator.Span, error) {
+	pid, ok, err := s.projectID(ctx, project)
+	if err != nil {
+		return translator.Span{}, err
+	}
+	if !ok {
+		return translator.Span{}, store.ErrNotFound
+	}
+	var out translator.Span
+	var fnErr error
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		sp, err := scanSpan(tx.QueryRowContext(ctx, getSpanSQL, pid, keyID(spanID)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read span: %w", err)
+		}
+		id, traceID := sp.ID, sp.TraceID
+		if fnErr = fn(&sp); fnErr != nil {
+			return fnErr
+		}
+		if sp.ID != id || sp.TraceID != traceID {
+			return fmt.Errorf("update of span %s changed its id or trace id", spanID)
+		}
+		spans := []translator.Span{sp}
+		if err := s.upsert(ctx, tx, pid, spans, encodeSpans(pid, spans, forward)); err != nil {
+			return err
+		}
+		out = sp
+		return nil
+	})
+	switch {
+	case fnErr != nil:
+		return translator.Span{}, fnErr
+	case errors.Is(err, store.ErrNotFound):
+		return translator.Span{}, store.ErrNotFound
+	case err != nil:
+		return translator.Span{}, fmt.Errorf("sqlite: update span: %w", err)
+	}
+	return out, nil
+}

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -103,4 +105,69 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	ps, err := s.PendingForward(ctx, 1000, past)
 	require.NoError(t, err)
 	assert.Len(t, pendingByID(t, ps), len(all))
+}
+
+// testUpdateSpan has goroutines update one span concurrently, each adding
+// a tag of its own and counting in a meta value: every update is kept.
+// An error from the function is returned as is and writes nothing; an
+// unknown span is ErrNotFound; the update queues the span for forwarding
+// like a write.
+func testUpdateSpan(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	spans := traceSpans(1, t0)
+	require.NoError(t, s.UpsertSpans(ctx, projectA, spans, true))
+	id := spans[1].ID
+
+	_, err := s.UpdateSpan(ctx, projectA, "no-such-span", true, func(*translator.Span) error { return nil })
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.UpdateSpan(ctx, projectB, id, true, func(*translator.Span) error { return nil })
+	require.ErrorIs(t, err, store.ErrNotFound, "another project's span")
+
+	mine := errors.New("refused by fn")
+	_, err = s.UpdateSpan(ctx, projectA, id, true, func(sp *translator.Span) error {
+		sp.Name = "changed"
+		return mine
+	})
+	require.ErrorIs(t, err, mine)
+	got, err := s.GetSpan(ctx, projectA, id)
+	require.NoError(t, err)
+	require.Equal(t, "plan", got.Name, "a refused update wrote nothing")
+
+	const updaters = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, updaters)
+	for w := range updaters {
+		wg.Go(func() {
+			_, err := s.UpdateSpan(ctx, projectA, id, true, func(sp *translator.Span) error {
+				sp.Tags = append(sp.Tags, fmt.Sprintf("w%d", w))
+				n, _ := sp.Meta.Value("updates").(int64)
+				sp.Meta.Set("updates", n+1)
+				return nil
+			})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	got, err = s.GetSpan(ctx, projectA, id)
+	require.NoError(t, err)
+	require.Len(t, got.Tags, updaters, "every concurrent update kept: %v", got.Tags)
+	require.Equal(t, int64(updaters), got.Meta.Value("updates"))
+
+	upd, err := s.UpdateSpan(ctx, projectA, id, true, func(sp *translator.Span) error {
+		sp.Output = ptr("new output")
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, "new output", *upd.Output, "the updated span comes back")
+	tr, err := s.GetTrace(ctx, projectA, spans[0].TraceID)
+	require.NoError(t, err)
+	for _, sp := range tr.Spans {
+		if sp.ID == id {
+			require.Equal(t, "new output", *sp.Output)
+		}
+	}
 }

@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OutboxLimitAndOrder", testOutboxLimit},
 		{"OutboxDelete", testOutboxDelete},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"UpdateSpan", testUpdateSpan},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
