@@ -40,6 +40,12 @@ func ValidateProject(p string) error {
 	return nil
 }
 
+// ErrUnavailable marks an error of a store that cannot serve now (a
+// database server that is down, restarting or out of connections), as
+// opposed to a bad request: the caller answers "retry later" (503), and
+// the same request succeeds once the store is back.
+var ErrUnavailable = errors.New("trace store unavailable")
+
 // ErrConflict is returned when an id the caller chose already belongs to
 // something else in the project: a metric id given to CreateMetric that
 // another span's metric has.

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -279,10 +278,10 @@ func traceFilter(pid int64, q store.TraceQuery, sizes map[string]int64) (string,
 		add("t.cost <= ?", *q.MaxCost)
 	}
 	if !q.From.IsZero() {
-		add("t.start_ns >= ?", clampedUnixNano(q.From))
+		add("t.start_ns >= ?", spanrow.ClampedUnixNano(q.From))
 	}
 	if !q.To.IsZero() {
-		add("t.start_ns < ?", clampedUnixNano(q.To))
+		add("t.start_ns < ?", spanrow.ClampedUnixNano(q.To))
 	}
 	if q.Tag != "" {
 		// A look-up per candidate, not the tag's whole list built first:
@@ -355,19 +354,6 @@ func scanSummary(rows *sql.Rows) (translator.TraceSummary, error) {
 		return sum, err
 	}
 	return sum, nil
-}
-
-// clampedUnixNano is t in Unix nanoseconds, held to what an int64 can
-// count (years 1678 to 2262): UnixNano wraps around outside that, so a
-// filter from the year 2999 would keep everything.
-func clampedUnixNano(t time.Time) int64 {
-	switch {
-	case t.After(time.Unix(0, math.MaxInt64)):
-		return math.MaxInt64
-	case t.Before(time.Unix(0, math.MinInt64)):
-		return math.MinInt64
-	}
-	return t.UnixNano()
 }
 
 // UsageByModel implements store.Store from the usage each trace row keeps.

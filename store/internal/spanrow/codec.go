@@ -572,3 +572,16 @@ func AddModelUsage(totals []translator.ModelUsage, b []byte) ([]translator.Model
 	}
 	return totals, d.err
 }
+
+// ClampedUnixNano is t in Unix nanoseconds, held to what an int64 can
+// count (years 1678 to 2262): UnixNano wraps around outside that, so a
+// filter from the year 2999 would keep everything.
+func ClampedUnixNano(t time.Time) int64 {
+	switch {
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}

@@ -1,0 +1,212 @@
+// Package postgres is the PostgreSQL backend of the trace store, for
+// several collectors (receiver replicas behind a load balancer) sharing one
+// trace tree. It keeps the layout of the SQLite backend (one row per span,
+// a roll-up row per trace, the outbox in the span rows) and adds what
+// concurrent writers in different processes need: per-trace advisory locks
+// around every roll-up, read-modify-write updates under a row lock, and
+// outbox leases. See README.md in the parent directory.
+package postgres // import "github.com/opperotel/bridge/store/postgres"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/opperotel/bridge/store"
+)
+
+// Config configures the store.
+type Config struct {
+	// DSN is a libpq connection string or URL
+	// (postgres://user:pass@host:5432/db?sslmode=require).
+	DSN string
+	// MaxConns bounds the connection pool; 0: pgx's default (the larger of
+	// 4 and the number of CPUs).
+	MaxConns int32
+	// ConnectTimeout bounds reaching the database at Open (and each new
+	// connection later); 0: 10 s.
+	ConnectTimeout time.Duration
+	// OutboxLease is how long spans PendingForward handed to this store
+	// stay reserved for it: another replica takes them over only once the
+	// lease has run out without MarkForwarded. 0: 60 s.
+	OutboxLease time.Duration
+}
+
+const (
+	defaultConnectTimeout = 10 * time.Second
+	defaultOutboxLease    = 60 * time.Second
+	// txAttempts bounds the retries of a transaction that lost a deadlock
+	// or a serialization conflict to another writer.
+	txAttempts = 8
+)
+
+// Store is the PostgreSQL trace store; see store.Store for the contract.
+type Store struct {
+	pool  *pgxpool.Pool
+	lease time.Duration
+	// owner names this store's outbox leases: one per Open, so a restarted
+	// replica does not mistake its predecessor's leases for its own.
+	owner uuid.UUID
+
+	projMu   sync.RWMutex
+	projects map[string]int32
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects, checks that the database answers, and brings its schema
+// to this build's version (one process at a time, under an advisory lock).
+// A database that cannot be reached, or whose schema is newer than this
+// build knows, is an error: a collector must not start on it.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		// pgx's message may quote the DSN, password included.
+		return nil, errors.New("postgres: the dsn is not a valid connection string or URL")
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	timeout := cfg.ConnectTimeout
+	if timeout <= 0 {
+		timeout = defaultConnectTimeout
+	}
+	pcfg.ConnConfig.ConnectTimeout = timeout
+	lease := cfg.OutboxLease
+	if lease <= 0 {
+		lease = defaultOutboxLease
+	}
+	where := fmt.Sprintf("%s:%d/%s", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, pcfg.ConnConfig.Database)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", where, err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: cannot reach the database at %s: %w", where, err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %s: %w", where, err)
+	}
+	return &Store{pool: pool, lease: lease, owner: uuid.New(), projects: map[string]int32{}}, nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// projectID returns the id of a project, if it has one.
+func (s *Store) projectID(ctx context.Context, name string) (int32, bool, error) {
+	s.projMu.RLock()
+	id, ok := s.projects[name]
+	s.projMu.RUnlock()
+	if ok {
+		return id, true, nil
+	}
+	err := s.pool.QueryRow(ctx, `SELECT id FROM projects WHERE name = $1`, name).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, wrap("read project", err)
+	}
+	s.cacheProject(name, id)
+	return id, true, nil
+}
+
+func (s *Store) cacheProject(name string, id int32) {
+	s.projMu.Lock()
+	s.projects[name] = id
+	s.projMu.Unlock()
+}
+
+// ensureProject returns the id of a project, creating it if needed, in its
+// own statement (a project, once made, stays).
+func (s *Store) ensureProject(ctx context.Context, name string) (int32, error) {
+	if id, ok, err := s.projectID(ctx, name); err != nil || ok {
+		return id, err
+	}
+	var id int32
+	err := s.pool.QueryRow(ctx, `
+WITH ins AS (INSERT INTO projects (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id)
+SELECT id FROM ins UNION ALL SELECT id FROM projects WHERE name = $1 LIMIT 1`, name).Scan(&id)
+	if err != nil {
+		return 0, wrap("create project", err)
+	}
+	s.cacheProject(name, id)
+	return id, nil
+}
+
+// inTx runs fn in a read-committed transaction, again from the start when
+// it lost a deadlock or serialization conflict to another writer (another
+// replica writing the same traces).
+func (s *Store) inTx(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, fn)
+		if err == nil || attempt == txAttempts || !retryable(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return wrap(what, ctx.Err())
+		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+		}
+	}
+	return wrap(what, err)
+}
+
+// retryable reports a conflict between transactions that a retry resolves.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// wrap names the operation in err, and marks an error that says the
+// database cannot be reached or is not serving (as opposed to a bad
+// request) as store.ErrUnavailable. ErrNotFound, ErrConflict and context
+// errors pass through as they are.
+func wrap(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case unavailable(err):
+		return fmt.Errorf("postgres: %s: %w: %w", what, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+// unavailable reports errors of a database that is down, restarting,
+// unreachable or out of resources: connection failures, and the SQLSTATE
+// classes 08 (connection exception), 53 (insufficient resources), 57P
+// (operator intervention: shutdown, cannot connect now) and 58 (system
+// error).
+func unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		c := pe.Code
+		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "53") || strings.HasPrefix(c, "57P") ||
+			strings.HasPrefix(c, "58")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "unexpected EOF")
+}
