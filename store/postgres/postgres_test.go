@@ -3,6 +3,7 @@ package postgres
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -23,4 +24,16 @@ func openStore(t testing.TB) *Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openStore(t) })
+}
+
+func TestReplicas(t *testing.T) {
+	const lease = 2 * time.Second
+	storetest.RunShared(t, storetest.Replicas{Lease: lease, Open: func(t *testing.T) (store.Store, store.Store) {
+		dsn := pgtest.NewDSN(t)
+		a, err := Open(t.Context(), Config{DSN: dsn, OutboxLease: lease})
+		require.NoError(t, err)
+		b, err := Open(t.Context(), Config{DSN: dsn, OutboxLease: lease})
+		require.NoError(t, err)
+		return a, b
+	}})
 }

@@ -1,0 +1,205 @@
+package storetest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/translator"
+)
+
+// Replicas opens two stores over one new, empty database, as two replicas
+// of a collector would: each its own connections, caches and outbox
+// leases. Their outbox leases last Lease.
+type Replicas struct {
+	Open  func(t *testing.T) (store.Store, store.Store)
+	Lease time.Duration
+}
+
+// RunShared runs the tests a backend shared by several processes must
+// pass, on top of Run: writes of one trace split between replicas roll up
+// exactly, updates through either replica are never lost, and the outbox
+// hands each span to one replica, which a dead replica's lease gives up.
+func RunShared(t *testing.T, r Replicas) {
+	open := func(t *testing.T) (store.Store, store.Store) {
+		a, b := r.Open(t)
+		t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+		return a, b
+	}
+	t.Run("WritersOnBothReplicas", func(t *testing.T) {
+		a, b := open(t)
+		testSharedWriters(t, a, b)
+	})
+	t.Run("UpdateSpanOnBothReplicas", func(t *testing.T) {
+		a, b := open(t)
+		testSharedUpdates(t, a, b)
+	})
+	t.Run("OutboxLeases", func(t *testing.T) {
+		a, b := open(t)
+		testSharedOutbox(t, a, b, r.Lease)
+	})
+}
+
+// testSharedWriters writes every span of several traces through both
+// replicas at once, each span through both, in random orders and batches:
+// every roll-up read through either replica is exact, and every span is
+// due for forwarding once.
+func testSharedWriters(t *testing.T, a, b store.Store) {
+	ctx := t.Context()
+	const traces = 8
+	var all []translator.Span
+	byTrace := map[string][]translator.Span{}
+	for n := 1; n <= traces; n++ {
+		spans := traceSpans(n, t0.Add(time.Duration(n)*time.Minute))
+		all = append(all, spans...)
+		byTrace[spans[0].TraceID] = spans
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w, s := range []store.Store{a, b, a, b, a, b, a, b} {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			order := rng.Perm(len(all))
+			for i := 0; i < len(order); {
+				n := 1 + rng.IntN(6)
+				var batch []translator.Span
+				for ; n > 0 && i < len(order); n-- {
+					batch = append(batch, all[order[i]])
+					i++
+				}
+				if err := s.UpsertSpans(ctx, projectA, batch, true); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	for _, s := range []store.Store{a, b} {
+		sums := listAll(t, s, projectA)
+		require.Len(t, sums, traces)
+		for _, sum := range sums {
+			requireSummary(t, byTrace[sum.TraceID], sum)
+			tr, err := s.GetTrace(ctx, projectA, sum.TraceID)
+			require.NoError(t, err)
+			require.Len(t, tr.Spans, len(byTrace[sum.TraceID]))
+		}
+	}
+	seen := map[string]int{}
+	for _, s := range []store.Store{a, b} {
+		ps, err := s.PendingForward(ctx, 1000, past)
+		require.NoError(t, err)
+		for _, p := range ps {
+			seen[p.Key.SpanID]++
+		}
+	}
+	require.Len(t, seen, len(all), "every span due")
+	for id, n := range seen {
+		require.Equal(t, 1, n, "span %s handed to one replica", id)
+	}
+}
+
+// testSharedUpdates updates one span through both replicas at once.
+func testSharedUpdates(t *testing.T, a, b store.Store) {
+	ctx := t.Context()
+	spans := traceSpans(1, t0)
+	require.NoError(t, a.UpsertSpans(ctx, projectA, spans, true))
+	id := spans[2].ID
+	const updaters = 10
+	var wg sync.WaitGroup
+	errs := make(chan error, updaters)
+	for w := range updaters {
+		s := a
+		if w%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			_, err := s.UpdateSpan(ctx, projectA, id, true, func(sp *translator.Span) error {
+				sp.Tags = append(sp.Tags, fmt.Sprintf("w%d", w))
+				return nil
+			})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	for _, s := range []store.Store{a, b} {
+		got, err := s.GetSpan(ctx, projectA, id)
+		require.NoError(t, err)
+		require.Len(t, got.Tags, updaters, "every update kept: %v", got.Tags)
+	}
+}
+
+// testSharedOutbox: two replicas asking at once get different spans; what
+// a replica read and never marked (it died) goes to the other once its
+// lease ran out, and not before; marked spans go to nobody again.
+func testSharedOutbox(t *testing.T, a, b store.Store, lease time.Duration) {
+	ctx := t.Context()
+	var all []translator.Span
+	for n := 1; n <= 10; n++ {
+		all = append(all, traceSpans(n, t0.Add(time.Duration(n)*time.Minute))...)
+	}
+	require.NoError(t, a.UpsertSpans(ctx, projectA, all, true))
+
+	var pa, pb []store.Pending
+	var errA, errB error
+	var wg sync.WaitGroup
+	wg.Go(func() { pa, errA = a.PendingForward(ctx, 40, past) })
+	wg.Go(func() { pb, errB = b.PendingForward(ctx, 40, past) })
+	wg.Wait()
+	require.NoError(t, errA)
+	require.NoError(t, errB)
+	got := map[string]string{}
+	for name, ps := range map[string][]store.Pending{"a": pa, "b": pb} {
+		for _, p := range ps {
+			require.NotContains(t, got, p.Key.SpanID, "span handed to both replicas")
+			got[p.Key.SpanID] = name
+		}
+	}
+	require.Len(t, got, len(all), "every span handed out")
+
+	// b forwards its share; a dies holding its lease.
+	require.NoError(t, b.MarkForwarded(ctx, pendingKeys(pb)))
+	leased := time.Now()
+	again, err := b.PendingForward(ctx, 100, past)
+	require.NoError(t, err)
+	if time.Since(leased) < lease {
+		assert.Empty(t, again, "a's spans stay a's while its lease runs")
+	}
+	// A replica's own leased spans come back to it (a retry).
+	mine, err := a.PendingForward(ctx, 100, past)
+	require.NoError(t, err)
+	require.Len(t, mine, len(pa))
+
+	var taken []store.Pending
+	require.Eventually(t, func() bool {
+		taken, err = b.PendingForward(ctx, 100, past)
+		require.NoError(t, err)
+		return len(taken) > 0
+	}, lease+10*time.Second, 50*time.Millisecond, "b takes a's spans once the lease ran out")
+	require.Len(t, taken, len(pa))
+	for _, p := range taken {
+		require.Equal(t, "a", got[p.Key.SpanID])
+	}
+	require.NoError(t, b.MarkForwarded(ctx, pendingKeys(taken)))
+	// a comes back and marks what it had read: nothing is due again.
+	require.NoError(t, a.MarkForwarded(ctx, pendingKeys(pa)))
+	for _, s := range []store.Store{a, b} {
+		ps, err := s.PendingForward(ctx, 100, future())
+		require.NoError(t, err)
+		require.Empty(t, ps)
+	}
+}
