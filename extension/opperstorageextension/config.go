@@ -4,16 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/opperotel/bridge/internal/configkeys"
 )
 
 const (
-	defaultSQLitePath = "./data/opper.db"
-	defaultMaxTraces  = 10_000
+	defaultSQLitePath     = "./data/opper.db"
+	defaultMaxTraces      = 10_000
+	defaultPostgresConns  = 10
+	defaultConnectTimeout = 10 * time.Second
+	defaultOutboxLease    = time.Minute
+	minOutboxLease        = time.Second
 )
 
 // Config selects the trace store backend; exactly one is set. A backend
@@ -25,6 +31,9 @@ type Config struct {
 	// Memory keeps the traces in memory, bounded, for tests and demos:
 	// nothing survives a restart.
 	Memory *MemoryConfig `mapstructure:"memory"`
+	// Postgres is a PostgreSQL database that several collectors (receiver
+	// replicas behind a load balancer) share.
+	Postgres *PostgresConfig `mapstructure:"postgres"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -55,6 +64,25 @@ type MemoryConfig struct {
 	_ struct{}
 }
 
+// PostgresConfig configures the PostgreSQL store.
+type PostgresConfig struct {
+	// DSN is a libpq connection string or URL; it usually carries a
+	// password, so it comes from the environment (${env:OPPER_PG_DSN}) and
+	// is never printed.
+	DSN configopaque.String `mapstructure:"dsn"`
+	// MaxConns bounds this collector's connections to the database.
+	MaxConns int32 `mapstructure:"max_conns"`
+	// ConnectTimeout bounds reaching the database: at start (the collector
+	// refuses to start without it) and for each new connection.
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	// OutboxLease is how long spans a receiver's forwarder took from the
+	// outbox stay reserved for it; a replica that dies mid-forward leaves
+	// them to the others after this long.
+	OutboxLease time.Duration `mapstructure:"outbox_lease"`
+
+	_ struct{}
+}
+
 var (
 	_ component.Config    = (*Config)(nil)
 	_ confmap.Validator   = (*Config)(nil)
@@ -73,13 +101,17 @@ func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 	if err := configkeys.Check(conf, cfg); err != nil {
 		return err
 	}
-	if conf.IsSet("sqlite") || conf.IsSet("memory") {
+	if conf.IsSet("sqlite") || conf.IsSet("memory") || conf.IsSet("postgres") {
 		*cfg = Config{}
 		if conf.IsSet("sqlite") {
 			cfg.SQLite = &SQLiteConfig{Path: defaultSQLitePath}
 		}
 		if conf.IsSet("memory") {
 			cfg.Memory = &MemoryConfig{MaxTraces: defaultMaxTraces}
+		}
+		if conf.IsSet("postgres") {
+			cfg.Postgres = &PostgresConfig{MaxConns: defaultPostgresConns, ConnectTimeout: defaultConnectTimeout,
+				OutboxLease: defaultOutboxLease}
 		}
 	}
 	return conf.Unmarshal(cfg)
@@ -88,11 +120,25 @@ func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 // Validate checks the configuration; the messages name the offending key.
 func (cfg *Config) Validate() error {
 	var errs []error
-	switch {
-	case cfg.SQLite != nil && cfg.Memory != nil:
-		errs = append(errs, errors.New("set only one of sqlite or memory"))
-	case cfg.SQLite == nil && cfg.Memory == nil:
-		errs = append(errs, errors.New("set one of sqlite or memory"))
+	switch n := countSet(cfg.SQLite != nil, cfg.Memory != nil, cfg.Postgres != nil); {
+	case n > 1:
+		errs = append(errs, errors.New("set only one of sqlite, postgres or memory"))
+	case n == 0:
+		errs = append(errs, errors.New("set one of sqlite, postgres or memory"))
+	}
+	if p := cfg.Postgres; p != nil {
+		if strings.TrimSpace(string(p.DSN)) == "" {
+			errs = append(errs, errors.New("postgres::dsn must not be empty (e.g. dsn: ${env:OPPER_PG_DSN})"))
+		}
+		if p.MaxConns < 1 {
+			errs = append(errs, fmt.Errorf("postgres::max_conns must be at least 1, got %d", p.MaxConns))
+		}
+		if p.ConnectTimeout <= 0 {
+			errs = append(errs, fmt.Errorf("postgres::connect_timeout must be positive, got %s", p.ConnectTimeout))
+		}
+		if p.OutboxLease < minOutboxLease {
+			errs = append(errs, fmt.Errorf("postgres::outbox_lease must be at least %s, got %s", minOutboxLease, p.OutboxLease))
+		}
 	}
 	if cfg.SQLite != nil && strings.TrimSpace(cfg.SQLite.Path) == "" {
 		errs = append(errs, errors.New("sqlite::path must not be empty"))
@@ -106,4 +152,14 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("memory::max_traces must be at least 1, got %d", cfg.Memory.MaxTraces))
 	}
 	return errors.Join(errs...)
+}
+
+func countSet(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
 }

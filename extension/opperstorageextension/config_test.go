@@ -3,6 +3,7 @@ package opperstorageextension
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,6 +23,11 @@ func TestLoadConfig(t *testing.T) {
 		{component.MustNewIDWithName("opper_storage", "sqlite"), &Config{SQLite: &SQLiteConfig{Path: "/var/lib/opper/traces.db", FullSync: true}}},
 		{component.MustNewIDWithName("opper_storage", "memory"), &Config{Memory: &MemoryConfig{MaxTraces: 500}}},
 		{component.MustNewIDWithName("opper_storage", "memory_defaults"), &Config{Memory: &MemoryConfig{MaxTraces: 10_000}}},
+		{component.MustNewIDWithName("opper_storage", "postgres"), &Config{Postgres: &PostgresConfig{
+			DSN: "postgres://opper:secret@db.internal:5432/opper?sslmode=require", MaxConns: 20,
+			ConnectTimeout: 5 * time.Second, OutboxLease: 2 * time.Minute}}},
+		{component.MustNewIDWithName("opper_storage", "postgres_defaults"), &Config{Postgres: &PostgresConfig{
+			DSN: "postgres://localhost/opper", MaxConns: 10, ConnectTimeout: 10 * time.Second, OutboxLease: time.Minute}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -43,7 +49,13 @@ func TestConfigErrors(t *testing.T) {
 		conf map[string]any
 		want string
 	}{
-		{"two backends", map[string]any{"sqlite": map[string]any{"path": "x.db"}, "memory": map[string]any{}}, "set only one of sqlite or memory"},
+		{"two backends", map[string]any{"sqlite": map[string]any{"path": "x.db"}, "memory": map[string]any{}}, "set only one of sqlite, postgres or memory"},
+		{"postgres and sqlite", map[string]any{"sqlite": map[string]any{}, "postgres": map[string]any{"dsn": "postgres://x/y"}}, "set only one of sqlite, postgres or memory"},
+		{"postgres without dsn", map[string]any{"postgres": map[string]any{}}, "postgres::dsn must not be empty"},
+		{"postgres conns", map[string]any{"postgres": map[string]any{"dsn": "postgres://x/y", "max_conns": 0}}, "postgres::max_conns must be at least 1, got 0"},
+		{"postgres lease", map[string]any{"postgres": map[string]any{"dsn": "postgres://x/y", "outbox_lease": "10ms"}}, "postgres::outbox_lease must be at least 1s, got 10ms"},
+		{"postgres timeout", map[string]any{"postgres": map[string]any{"dsn": "postgres://x/y", "connect_timeout": "0s"}}, "postgres::connect_timeout must be positive"},
+		{"unknown postgres key", map[string]any{"postgres": map[string]any{"dsn": "postgres://x/y", "max_connections": 3}}, "'postgres' has invalid keys: max_connections"},
 		{"empty path", map[string]any{"sqlite": map[string]any{"path": " "}}, "sqlite::path must not be empty"},
 		{"page size", map[string]any{"sqlite": map[string]any{"page_size": 3000}}, "sqlite::page_size must be a power of two from 512 to 65536, got 3000"},
 		{"max traces", map[string]any{"memory": map[string]any{"max_traces": 0}}, "memory::max_traces must be at least 1, got 0"},

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/store/memory"
+	"github.com/opperotel/bridge/store/postgres"
 	"github.com/opperotel/bridge/store/sqlite"
 )
 
@@ -80,6 +82,9 @@ func (e *storageExtension) Start(ctx context.Context, _ component.Host) error {
 		e.logger.Info("Trace store opened", zap.String("backend", "sqlite"), zap.String("path", e.cfg.SQLite.Path))
 	case e.cfg.Memory != nil:
 		e.logger.Info("Trace store opened", zap.String("backend", "memory"), zap.Int("max_traces", e.cfg.Memory.MaxTraces))
+	case e.cfg.Postgres != nil:
+		e.logger.Info("Trace store opened", zap.String("backend", "postgres"), zap.String("database", postgresWhere(e.cfg.Postgres)),
+			zap.Int32("max_conns", e.cfg.Postgres.MaxConns), zap.Duration("outbox_lease", e.cfg.Postgres.OutboxLease))
 	}
 	return nil
 }
@@ -96,8 +101,16 @@ func Open(ctx context.Context, cfg *Config) (store.Store, error) {
 		return st, nil
 	case cfg.Memory != nil:
 		return memory.NewBounded(cfg.Memory.MaxTraces), nil
+	case cfg.Postgres != nil:
+		p := cfg.Postgres
+		st, err := postgres.Open(ctx, postgres.Config{DSN: string(p.DSN), MaxConns: p.MaxConns,
+			ConnectTimeout: p.ConnectTimeout, OutboxLease: p.OutboxLease})
+		if err != nil {
+			return nil, fmt.Errorf("opper_storage: opening the PostgreSQL store: %w", err)
+		}
+		return st, nil
 	}
-	return nil, errors.New("opper_storage: no backend configured; set sqlite or memory")
+	return nil, errors.New("opper_storage: no backend configured; set sqlite, postgres or memory")
 }
 
 // TraceStore implements StoreProvider; nil before Start and after Shutdown.
@@ -122,4 +135,14 @@ func (e *storageExtension) Shutdown(context.Context) error {
 		return fmt.Errorf("opper_storage: closing the store: %w", err)
 	}
 	return nil
+}
+
+// postgresWhere is the host, port and database of the DSN, for the log:
+// never the user or password.
+func postgresWhere(p *PostgresConfig) string {
+	cfg, err := pgconn.ParseConfig(string(p.DSN))
+	if err != nil {
+		return "(unparsable dsn)"
+	}
+	return fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
 }

@@ -306,3 +306,19 @@ func Main(m interface{ Run() int }) int {
 	}
 	return code
 }
+
+// NewServer starts a server of the test's own, closed when it ends: for
+// packages whose TestMain is not theirs to change (mdatagen writes it).
+func NewServer(t interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}) *Server {
+	t.Helper()
+	srv, err := Start(Options{})
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}

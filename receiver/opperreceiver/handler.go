@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -49,6 +50,8 @@ type api struct {
 	crossOrigin *http.CrossOriginProtection
 	// explorer serves the web pages; nil when explorer::enabled is false.
 	explorer *explorer.Explorer
+	// storeDownLogged is when an unavailable store was last logged (Unix ns).
+	storeDownLogged atomic.Int64
 }
 
 // apiKey is a configured key, kept only as its SHA-256 so every comparison
@@ -204,6 +207,13 @@ func (a *api) writeErr(w http.ResponseWriter, r *http.Request, v apiVersion, err
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		ae = &apiError{status: 499, msg: "request canceled"}
+	case errors.Is(err, store.ErrUnavailable):
+		// The database is down or restarting: the client retries, and
+		// the same request succeeds once it is back. The driver's words
+		// stay in the log, out of the answer.
+		a.storeDown(err)
+		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+		ae = &apiError{status: http.StatusServiceUnavailable, msg: "the trace store is unavailable; retry later"}
 	default:
 		// A store failure: log it once here (no request content, no key).
 		a.logger.Error("Trace store operation failed", zap.String("method", r.Method),
@@ -211,6 +221,24 @@ func (a *api) writeErr(w http.ResponseWriter, r *http.Request, v apiVersion, err
 		ae = &apiError{status: http.StatusInternalServerError, msg: "the trace store failed; try again"}
 	}
 	writeError(w, v, ae)
+}
+
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503 for a
+// store that cannot serve: about the time a database takes to restart.
+const unavailableRetryAfter = 2
+
+// storeDownLogEvery bounds the log of an unavailable store to one line per
+// interval, however many requests it fails.
+const storeDownLogEvery = 10 * time.Second
+
+// storeDown logs that the store cannot serve, at most once an interval.
+func (a *api) storeDown(err error) {
+	now := time.Now().UnixNano()
+	last := a.storeDownLogged.Load()
+	if now-last < int64(storeDownLogEvery) || !a.storeDownLogged.CompareAndSwap(last, now) {
+		return
+	}
+	a.logger.Warn("The trace store is unavailable; answering 503 with Retry-After until it is back", zap.Error(err))
 }
 
 // authenticate returns the caller's project. Every configured key is

@@ -141,9 +141,18 @@ func (s *Store) ensureProject(ctx context.Context, name string) (int32, error) {
 		return id, err
 	}
 	var id int32
-	err := s.pool.QueryRow(ctx, `
+	var err error
+	// A project another replica is creating at the same moment is not in
+	// the statement's snapshot when the insert gives way to it; the next
+	// statement sees it.
+	for range 3 {
+		err = s.pool.QueryRow(ctx, `
 WITH ins AS (INSERT INTO projects (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id)
 SELECT id FROM ins UNION ALL SELECT id FROM projects WHERE name = $1 LIMIT 1`, name).Scan(&id)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			break
+		}
+	}
 	if err != nil {
 		return 0, wrap("create project", err)
 	}

@@ -36,6 +36,10 @@ func RunShared(t *testing.T, r Replicas) {
 		a, b := open(t)
 		testSharedWriters(t, a, b)
 	})
+	t.Run("SpansOfOneTraceSplitBetweenReplicas", func(t *testing.T) {
+		a, b := open(t)
+		testSharedSplit(t, a, b)
+	})
 	t.Run("UpdateSpanOnBothReplicas", func(t *testing.T) {
 		a, b := open(t)
 		testSharedUpdates(t, a, b)
@@ -106,6 +110,76 @@ func testSharedWriters(t *testing.T, a, b store.Store) {
 	require.Len(t, seen, len(all), "every span due")
 	for id, n := range seen {
 		require.Equal(t, 1, n, "span %s handed to one replica", id)
+	}
+}
+
+// testSharedSplit writes each span once, the spans of every trace spread
+// over writers on both replicas that run at once: a roll-up computed by
+// one writer without the spans another is committing would miss them.
+func testSharedSplit(t *testing.T, a, b store.Store) {
+	ctx := t.Context()
+	const (
+		traces   = 6
+		children = 40
+		writers  = 8
+	)
+	var all []translator.Span
+	byTrace := map[string][]translator.Span{}
+	for n := 1; n <= traces; n++ {
+		tid, root := traceID(n), spanID(n, 0)
+		start := t0.Add(time.Duration(n) * time.Minute)
+		spans := []translator.Span{{TraceID: tid, ID: root, Name: fmt.Sprintf("wide %d", n), Type: translator.TypeAgent,
+			StartTime: start, EndTime: start.Add(time.Minute)}}
+		for c := 1; c <= children; c++ {
+			spans = append(spans, translator.Span{TraceID: tid, ID: spanID(n, c), ParentID: root, Name: "call",
+				Type: translator.TypeGeneration, StartTime: start.Add(time.Duration(c) * time.Millisecond),
+				EndTime: start.Add(time.Second), Model: "gpt-4o", Usage: &translator.Usage{Input: 7, Output: 3, Total: 10},
+				Cost: ptr(0.001)})
+		}
+		all = append(all, spans...)
+		byTrace[tid] = spans
+	}
+	parts := make([][]translator.Span, writers)
+	rng := rand.New(rand.NewPCG(3, 5))
+	for _, i := range rng.Perm(len(all)) {
+		parts[i%writers] = append(parts[i%writers], all[i])
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		s := a
+		if w%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			<-start
+			for p := parts[w]; len(p) > 0; {
+				n := min(len(p), 1+w%3)
+				if err := s.UpsertSpans(ctx, projectA, p[:n], true); err != nil {
+					errs <- err
+					return
+				}
+				p = p[n:]
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	for _, s := range []store.Store{a, b} {
+		sums := listAll(t, s, projectA)
+		require.Len(t, sums, traces)
+		for _, sum := range sums {
+			requireSummary(t, byTrace[sum.TraceID], sum)
+		}
+		usage, err := s.UsageByModel(ctx, projectA, time.Time{}, time.Time{})
+		require.NoError(t, err)
+		require.Len(t, usage, 1)
+		require.Equal(t, int64(traces*children), usage[0].Calls)
 	}
 }
 

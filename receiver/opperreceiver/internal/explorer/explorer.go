@@ -189,6 +189,11 @@ func (e *Explorer) renderError(w http.ResponseWriter, r *http.Request, err error
 		he = notFound("Trace").(*httpError)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return
+	case errors.Is(err, store.ErrUnavailable):
+		e.opts.Logger.Warn("Explorer page: the trace store is unavailable", zap.String("route", r.Pattern), zap.Error(err))
+		w.Header().Set("Retry-After", "2")
+		he = &httpError{status: http.StatusServiceUnavailable, title: "The trace store is unavailable",
+			msg: "The database behind the trace store cannot be reached right now. Reload in a few seconds."}
 	default:
 		e.opts.Logger.Error("Explorer page failed", zap.String("route", r.Pattern), zap.Error(err))
 		he = &httpError{status: http.StatusInternalServerError, title: "The trace store failed",
