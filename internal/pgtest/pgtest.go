@@ -180,7 +180,13 @@ func (s *Server) Stop() error {
 	if s.cmd == nil {
 		return nil
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	// pg_ctl signals the postmaster itself (runuser passes SIGTERM on,
+	// which is a smart shutdown: it would wait for the pool's idle
+	// connections forever).
+	out, err := s.command("pg_ctl", "stop", "-D", s.dataDir(), "-m", "fast", "-w", "-t", "30").CombinedOutput()
+	if err != nil {
+		_, _ = s.command("pg_ctl", "stop", "-D", s.dataDir(), "-m", "immediate", "-w").CombinedOutput()
+	}
 	select {
 	case <-s.done:
 	case <-time.After(30 * time.Second):
@@ -188,6 +194,9 @@ func (s *Server) Stop() error {
 		<-s.done
 	}
 	s.cmd = nil
+	if err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", err, out)
+	}
 	return nil
 }
 

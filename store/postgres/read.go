@@ -161,7 +161,7 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 		case q == store.TraceQuery{Limit: q.Limit, Offset: q.Offset}:
 			countSQL, countArgs = `SELECT coalesce(sum(n), 0) FROM trace_counts WHERE project = $1`, []any{pid}
 		case q == store.TraceQuery{Tag: q.Tag, Limit: q.Limit, Offset: q.Offset}:
-			countSQL, countArgs = `SELECT count(*) FROM trace_tags WHERE project = $1 AND tag = $2`, []any{pid, q.Tag}
+			countSQL, countArgs = `SELECT count(*) FROM trace_tags WHERE project = $1 AND tag = $2`, []any{pid, txt(q.Tag)}
 		}
 		if err := tx.QueryRow(ctx, countSQL, countArgs...).Scan(&total); err != nil {
 			return fmt.Errorf("count: %w", err)
@@ -221,7 +221,7 @@ func traceFilter(pid int32, q store.TraceQuery) (string, []any) {
 		add(`t.name_lower LIKE ?`, "%"+likeEscaper.Replace(txt(strings.ToLower(q.Name)))+"%")
 	}
 	if q.Status != "" {
-		add("t.status = ?", q.Status)
+		add("t.status = ?", txt(q.Status))
 	}
 	if q.MinDuration > 0 {
 		add("t.duration_ns >= ?", int64(q.MinDuration))
@@ -242,10 +242,10 @@ func traceFilter(pid int32, q store.TraceQuery) (string, []any) {
 		add("t.start_ns < ?", spanrow.ClampedUnixNano(q.To))
 	}
 	if q.Tag != "" {
-		add("EXISTS (SELECT 1 FROM trace_tags g WHERE g.project = t.project AND g.tag = ? AND g.trace_id = t.trace_id)", q.Tag)
+		add("EXISTS (SELECT 1 FROM trace_tags g WHERE g.project = t.project AND g.tag = ? AND g.trace_id = t.trace_id)", txt(q.Tag))
 	}
 	for _, f := range store.QueryFacets(&q) {
-		add("EXISTS (SELECT 1 FROM trace_facets f WHERE f.project = t.project AND f.facet = ? AND f.trace_id = t.trace_id)", f)
+		add("EXISTS (SELECT 1 FROM trace_facets f WHERE f.project = t.project AND f.facet = ? AND f.trace_id = t.trace_id)", txt(f))
 	}
 	return b.String(), args
 }
