@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/opperotel/bridge/internal/otlpfixtures"
+	"github.com/opperotel/bridge/internal/pgtest"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -67,7 +68,8 @@ func TestMain(m *testing.M) {
 		}
 		fmt.Printf("e2e: make build took %s\n", buildTime.Round(time.Millisecond))
 	}
-	os.Exit(m.Run())
+	// pgtest.Main stops the PostgreSQL server of the HA tests, if one started.
+	os.Exit(pgtest.Main(m))
 }
 
 // runsAnyTest reports whether this run starts a test at all: not with
@@ -85,7 +87,7 @@ func runsAnyTest() bool {
 	if err != nil {
 		return true
 	}
-	for _, name := range []string{"TestE2EOTLPTree", "TestE2EMixedLanguages", "TestE2EHostedAPI", "TestE2EMakeRun", "TestE2ELocalDurability", "TestE2EExplorer"} {
+	for _, name := range []string{"TestE2EOTLPTree", "TestE2EMixedLanguages", "TestE2EHostedAPI", "TestE2EMakeRun", "TestE2ELocalDurability", "TestE2EExplorer", "TestE2EGatewayHA", "TestE2EGatewayHAKill", "TestE2EGatewayHADatabaseOutage"} {
 		if re.MatchString(name) {
 			return true
 		}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ import (
 // records every span it receives.
 type otlpSink struct {
 	srv *httptest.Server
+
+	// delay (a time.Duration) slows every answer: a downstream under load.
+	delay atomic.Int64
 
 	mu       sync.Mutex
 	spans    []ptrace.Span
@@ -55,6 +59,7 @@ func (s *otlpSink) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		http.Error(w, msg, code)
 	}
+	time.Sleep(time.Duration(s.delay.Load()))
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" {
 		fail(http.StatusNotFound, "unexpected %s %s", r.Method, r.URL.Path)
 		return

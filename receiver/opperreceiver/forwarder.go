@@ -2,6 +2,7 @@ package opperreceiver // import "github.com/opperotel/bridge/receiver/opperrecei
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -52,6 +53,12 @@ type forwarder struct {
 	wake   chan struct{}
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// unmarked holds a batch the next consumer accepted but the store
+	// could not record (its database was down): recording it is retried
+	// before the outbox is read again, so the batch is not sent twice.
+	// The store's lease keeps other replicas off it meanwhile.
+	unmarked []store.PendingKey
 }
 
 func newForwarder(st store.Store, next consumer.Traces, obsrep *receiverhelper.ObsReport, tb *metadata.TelemetryBuilder,
@@ -109,12 +116,21 @@ func (f *forwarder) drain(ctx context.Context) {
 	backoff := f.cfg.RetryInitialInterval
 	failing := false
 	for ctx.Err() == nil {
-		pending, err := f.store.PendingForward(ctx, f.cfg.BatchSize, f.now().Add(-f.cfg.IncompleteSpanTimeout))
-		if err == nil && len(pending) == 0 {
-			if failing {
-				f.logger.Info("Forwarding to the next consumer recovered")
+		var err error
+		if len(f.unmarked) > 0 {
+			if err = f.store.MarkForwarded(ctx, f.unmarked); err == nil {
+				f.unmarked = nil
 			}
-			return
+		}
+		var pending []store.Pending
+		if err == nil {
+			pending, err = f.store.PendingForward(ctx, f.cfg.BatchSize, f.now().Add(-f.cfg.IncompleteSpanTimeout))
+			if err == nil && len(pending) == 0 {
+				if failing {
+					f.logger.Info("Forwarding to the next consumer recovered")
+				}
+				return
+			}
 		}
 		if err == nil {
 			err = f.forward(ctx, pending)
@@ -172,7 +188,11 @@ func (f *forwarder) forward(ctx context.Context, pending []store.Pending) error 
 	// the next start would send them again.
 	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
-	return f.store.MarkForwarded(markCtx, keys)
+	if err := f.store.MarkForwarded(markCtx, keys); err != nil {
+		f.unmarked = keys
+		return fmt.Errorf("recording %d forwarded spans: %w", len(keys), err)
+	}
+	return nil
 }
 
 // projectTraces converts one project's spans to OTLP under a resource

@@ -336,3 +336,40 @@ func TestForwardRecordsBatchAcceptedDuringShutdown(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	assert.Zero(t, second.SpanCount(), "spans the first run's pipeline accepted were sent again")
 }
+
+// markFailingStore cannot record forwards while failures > 0, as a
+// database that went down between the forward and its record.
+type markFailingStore struct {
+	*memory.Store
+	failures atomic.Int64
+	marks    atomic.Int64
+}
+
+func (s *markFailingStore) MarkForwarded(ctx context.Context, keys []store.PendingKey) error {
+	s.marks.Add(1)
+	if s.failures.Add(-1) >= 0 {
+		return fmt.Errorf("postgres: mark forwarded: %w", store.ErrUnavailable)
+	}
+	return s.Store.MarkForwarded(ctx, keys)
+}
+
+// A batch the pipeline accepted but the store could not record is
+// recorded once the store is back, not sent again.
+func TestForwardRetriesTheRecordNotTheBatch(t *testing.T) {
+	st := &markFailingStore{Store: memory.New()}
+	st.failures.Store(4)
+	next := new(consumertest.TracesSink)
+	_, url := startReceiverWith(t, receivertest.NewNopSettings(metadata.Type), next, st, nil)
+	postEndedSpans(t, url, 20, "t1")
+	require.Eventually(t, func() bool {
+		ps, err := st.Store.PendingForward(t.Context(), 100, time.Now())
+		return err == nil && len(ps) == 0
+	}, 10*time.Second, 10*time.Millisecond, "the forward recorded")
+	time.Sleep(200 * time.Millisecond)
+	counts := spanIDCounts(next.AllTraces())
+	require.Len(t, counts, 20)
+	for id, n := range counts {
+		require.Equal(t, 1, n, "span %s sent %d times", id, n)
+	}
+	require.GreaterOrEqual(t, st.marks.Load(), int64(5))
+}
