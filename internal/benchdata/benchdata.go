@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -128,3 +129,72 @@ func TraceID(n int) string {
 var Start = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
 func TraceStart(n int) time.Time { return Start.Add(time.Duration(n) * time.Second) }
+
+// FlatStart is trace n's start in a FlatTrace store: one a second.
+func FlatStart(n int) time.Time { return TraceStart(n) }
+
+// FlatTrace is trace n of the list benchmark: a root and nine children.
+// Its name carries "#" and n%1000 (a 0.1% substring), 1% end in an error,
+// and durations, costs and tags are spread so that each filter of the
+// benchmark selects 1%.
+func FlatTrace(n int, out []translator.Span) []translator.Span {
+	tid := TraceID(n)
+	start := FlatStart(n)
+	dur := time.Duration(n*7919%6000) * 10 * time.Millisecond
+	cost := float64(n*104729%10000) * 1e-5
+	name := fmt.Sprintf("%s #%04d", Workflows[n%len(Workflows)], n%1000)
+	root := translator.Span{
+		TraceID: tid, ID: tid[:19] + fmt.Sprintf("0000-%012x", 0), Name: name, Type: translator.TypeAgent,
+		StartTime: start, EndTime: start.Add(dur), Tags: []string{"customer-" + strconv.Itoa(n%100)},
+	}
+	if n%100 == 7 {
+		root.Error = &Completion
+	}
+	out = append(out, root)
+	for i := 1; i < 10; i++ {
+		sp := translator.Span{
+			TraceID: tid, ID: tid[:19] + fmt.Sprintf("0000-%012x", i), ParentID: root.ID, Name: "chat gpt-4o-mini",
+			Type: translator.TypeGeneration, StartTime: start.Add(time.Duration(i) * time.Millisecond), EndTime: start.Add(dur),
+			Model: "gpt-4o-mini", Usage: &translator.Usage{Input: 100, Output: 20, Total: 120},
+		}
+		if i == 1 {
+			c := cost
+			sp.Cost = &c
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// ListQuery is a trace-list filter of the list benchmarks, selecting about
+// as much of a FlatTrace store as its name says.
+type ListQuery struct {
+	Name  string
+	Query func(traces int) store.TraceQuery
+}
+
+// ListQueries are the filters a list UI sends, each as selective as its
+// name says over a store of FlatTrace traces; the broad ones must count
+// most of the store.
+func ListQueries() []ListQuery {
+	return []ListQuery{
+		{"newest", func(int) store.TraceQuery { return store.TraceQuery{} }},
+		{"name-0.1pct", func(int) store.TraceQuery { return store.TraceQuery{Name: "#0417"} }},
+		{"status=error-1pct", func(int) store.TraceQuery { return store.TraceQuery{Status: translator.StatusError} }},
+		{"duration-1pct", func(int) store.TraceQuery {
+			return store.TraceQuery{MinDuration: 59_400 * time.Millisecond, MaxDuration: 60 * time.Second}
+		}},
+		{"cost-1pct", func(int) store.TraceQuery { return store.TraceQuery{MinCost: ptr(0.099)} }},
+		{"tag-1pct", func(int) store.TraceQuery { return store.TraceQuery{Tag: "customer-42"} }},
+		{"last-hour", func(traces int) store.TraceQuery {
+			end := FlatStart(traces)
+			return store.TraceQuery{From: end.Add(-time.Hour), To: end}
+		}},
+		// Filters that match most traces, which must count most of them.
+		{"broad:status=ok-99pct", func(int) store.TraceQuery { return store.TraceQuery{Status: translator.StatusOK} }},
+		{"broad:name-5pct", func(int) store.TraceQuery { return store.TraceQuery{Name: "checkout"} }},
+		{"broad:duration-50pct", func(int) store.TraceQuery { return store.TraceQuery{MinDuration: 30 * time.Second} }},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

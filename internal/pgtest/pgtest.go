@@ -269,18 +269,36 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// shared is the server of a test binary (Shared, Main).
+// shared are the servers of a test binary (Shared, SharedDurable), stopped
+// by Main.
 var shared struct {
-	once sync.Once
-	srv  *Server
-	err  error
+	sync.Mutex
+	servers map[bool]*Server // by Options.Durable
 }
 
 // Shared returns the test binary's server, started on first use; Main
 // stops it when the tests end.
-func Shared() (*Server, error) {
-	shared.once.Do(func() { shared.srv, shared.err = Start(Options{}) })
-	return shared.srv, shared.err
+func Shared() (*Server, error) { return sharedServer(Options{}) }
+
+// SharedDurable is the binary's server with PostgreSQL's durable defaults
+// (fsync, synchronous commits), for benchmarks.
+func SharedDurable() (*Server, error) { return sharedServer(Options{Durable: true}) }
+
+func sharedServer(opts Options) (*Server, error) {
+	shared.Lock()
+	defer shared.Unlock()
+	if srv := shared.servers[opts.Durable]; srv != nil {
+		return srv, nil
+	}
+	srv, err := Start(opts)
+	if err != nil {
+		return nil, err
+	}
+	if shared.servers == nil {
+		shared.servers = map[bool]*Server{}
+	}
+	shared.servers[opts.Durable] = srv
+	return srv, nil
 }
 
 // TB is what NewDSN needs of a test or benchmark.
@@ -308,8 +326,10 @@ func NewDSN(t TB) string {
 // call it from TestMain as os.Exit(pgtest.Main(m)).
 func Main(m interface{ Run() int }) int {
 	code := m.Run()
-	if shared.srv != nil {
-		if err := shared.srv.Close(); err != nil {
+	shared.Lock()
+	defer shared.Unlock()
+	for _, srv := range shared.servers {
+		if err := srv.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "pgtest:", err)
 		}
 	}
