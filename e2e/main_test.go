@@ -87,7 +87,7 @@ func runsAnyTest() bool {
 	if err != nil {
 		return true
 	}
-	for _, name := range []string{"TestE2EOTLPTree", "TestE2EMixedLanguages", "TestE2EHostedAPI", "TestE2EMakeRun", "TestE2ELocalDurability", "TestE2EExplorer", "TestE2EGatewayHA", "TestE2EGatewayHAKill", "TestE2EGatewayHADatabaseOutage"} {
+	for _, name := range []string{"TestE2EOTLPTree", "TestE2EMixedLanguages", "TestE2EHostedAPI", "TestE2EMakeRun", "TestE2ELocalDurability", "TestE2EExplorer", "TestE2EGateway", "TestE2EGatewayHA", "TestE2EGatewayHAKill", "TestE2EGatewayHADatabaseOutage"} {
 		if re.MatchString(name) {
 			return true
 		}
