@@ -167,6 +167,9 @@ receivers:
     protocols:
       http:
         endpoint: `+otlpHTTP+`
+processors:
+  batch:
+    timeout: 1s
 exporters:
   opper:
     endpoint: http://`+opperAddr+`

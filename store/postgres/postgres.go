@@ -179,10 +179,13 @@ func (s *Store) inTx(ctx context.Context, what string, fn func(tx pgx.Tx) error)
 	return wrap(what, err)
 }
 
-// retryable reports a conflict between transactions that a retry resolves.
+// retryable reports a conflict between transactions that a retry
+// resolves: a deadlock, a serialization failure, or a unique violation (a
+// span COPY meant as new that another writer inserted meanwhile; the next
+// attempt finds it stored).
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001" || pe.Code == "23505")
 }
 
 // wrap names the operation in err, and marks an error that says the

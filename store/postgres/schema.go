@@ -37,20 +37,17 @@ CREATE SEQUENCE span_versions;
 -- outbox read; body holds the full span (store/internal/spanrow) minus
 -- input and output. The forward state (version, pending, forwarded,
 -- written_ns) works as in SQLite; lease_owner and lease_until reserve a
--- due span for the replica that read it (PendingForward). moved_from is
--- the trace a span was in before its last write moved it to another, so
--- that write can roll up the trace it left.
+-- due span for the replica that read it (PendingForward).
 CREATE TABLE spans (
 	project     integer NOT NULL,
 	span_id     text COLLATE "C" NOT NULL,
 	trace_id    text COLLATE "C" NOT NULL,
-	version     bigint,
+	version     bigint DEFAULT nextval('span_versions'),
 	pending     smallint,
 	forwarded   smallint NOT NULL DEFAULT 0,
 	written_ns  bigint,
 	lease_owner uuid,
 	lease_until timestamptz,
-	moved_from  text COLLATE "C",
 	parent_id   text COLLATE "C",
 	start_ns    bigint,
 	end_ns      bigint,
