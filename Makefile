@@ -55,7 +55,7 @@ BROWSER_DIR     := e2e/browser
 CHROMIUM        := /usr/bin/chromium
 CHROMIUM_MAJOR  := 156
 
-.PHONY: help fmt lint generate deps test-node-deps browser-deps test test-go bench bench-export bench-e2e bench-e2e-overload benchstat fuzz build run
+.PHONY: help fmt lint generate deps test-node-deps browser-deps postgres-deps test test-go bench bench-export bench-e2e bench-e2e-postgres bench-e2e-overload benchstat fuzz build run
 
 ## help: list the targets
 help:
@@ -81,8 +81,8 @@ lint:
 generate:
 	$(GO) generate ./...
 
-## deps: download Go modules (main + tools), the Node test clients' packages and the browser
-deps: test-node-deps browser-deps
+## deps: download Go modules (main + tools), the Node test clients' packages, the browser and PostgreSQL
+deps: test-node-deps browser-deps postgres-deps
 	$(GO) mod download
 	cd tools && $(GO) mod download
 
@@ -111,6 +111,20 @@ browser-deps:
 	@v=$$($(CHROMIUM) --version 2>/dev/null | sed -n 's/^Chromium \([0-9]*\)\..*/\1/p'); \
 	if [ -n "$$v" ] && [ "$$v" -lt $(CHROMIUM_MAJOR) ]; then \
 		echo "browser-deps: chromium $$v is older than $(CHROMIUM_MAJOR), which the browser tests were written against"; exit 1; fi
+
+## postgres-deps: PostgreSQL's server binaries for the tests (Debian's postgresql package, as root), if missing
+# The tests start throwaway servers themselves (internal/pgtest): initdb into a temporary directory,
+# postgres on a free port of 127.0.0.1, as the postgres user when run as root.
+postgres-deps:
+	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || [ -n "$${PG_BIN:-}" ]; then \
+		echo "postgres-deps: $$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1)$${PG_BIN:-}"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "postgres-deps: installing Debian's postgresql (server binaries and contrib; the service is not used)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+		ls -d /usr/lib/postgresql/*/bin; \
+	else \
+		echo "postgres-deps: PostgreSQL's server binaries are missing; install Debian's postgresql package (sudo apt-get install postgresql) or set PG_BIN"; \
+	fi
 
 ## test: deps, lint, then test-go (what CI runs)
 test:
@@ -155,6 +169,12 @@ bench-e2e: build
 	@mkdir -p bench
 	$(GO) run ./internal/cmd/bench-e2e $(E2E_FLAGS) | tee bench/e2e-$(BENCH_STAMP).txt
 	@echo "bench-e2e: output kept in bench/e2e-$(BENCH_STAMP).txt"
+
+## bench-e2e-postgres: the local path with the store on PostgreSQL (a throwaway durable server) against SQLite
+bench-e2e-postgres: build
+	@mkdir -p bench
+	$(GO) run ./internal/cmd/bench-e2e -postgres -configs sqlite=config/local.yaml,postgres=internal/cmd/bench-e2e/testdata/local-postgres.yaml $(E2E_FLAGS) | tee bench/e2e-postgres-$(BENCH_STAMP).txt
+	@echo "bench-e2e-postgres: output kept in bench/e2e-postgres-$(BENCH_STAMP).txt"
 
 ## bench-e2e-overload: 16 connections x 500 spans closed-loop for 60 s against config/local.yaml: push-back, RSS, nothing acknowledged lost
 bench-e2e-overload: build

@@ -338,13 +338,19 @@ func Main(m interface{ Run() int }) int {
 
 // NewServer starts a server of the test's own, closed when it ends: for
 // packages whose TestMain is not theirs to change (mdatagen writes it).
-func NewServer(t interface {
+func NewServer(t Cleanuper) *Server { return NewServerWith(t, Options{}) }
+
+// Cleanuper is what NewServer needs of a test or benchmark.
+type Cleanuper interface {
 	Helper()
 	Fatalf(format string, args ...any)
 	Cleanup(func())
-}) *Server {
+}
+
+// NewServerWith is NewServer with options (Durable, for benchmarks).
+func NewServerWith(t Cleanuper, opts Options) *Server {
 	t.Helper()
-	srv, err := Start(Options{})
+	srv, err := Start(opts)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}

@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/opperotel/bridge/internal/loadgen"
+	"github.com/opperotel/bridge/internal/pgtest"
 )
 
 func main() {
@@ -49,9 +50,19 @@ func main() {
 		olConfig   = flag.String("overload-config", "config/local.yaml", "overload: the configuration")
 		rssLimit   = flag.Int64("rss-limit-mib", 4096, "kill the collector if its RSS passes this (MiB)")
 		profile    = flag.String("profile-dir", "", "write a CPU profile of each run's load (pprof extension) into this directory")
+		postgres   = flag.Bool("postgres", false, "start a throwaway PostgreSQL server (durable defaults) and give each run a new database in $OPPER_PG_DSN")
 	)
 	flag.Parse()
 	b := &bench{bin: *bin, rssLimit: *rssLimit << 20, profileDir: *profile}
+	if *postgres {
+		srv, err := pgtest.Start(pgtest.Options{Durable: true})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench-e2e:", err)
+			os.Exit(1)
+		}
+		defer srv.Close()
+		b.pg = srv
+	}
 	var err error
 	if *overload {
 		err = b.overload(*olConfig, *olConns, *perReq, *olFor)
@@ -60,6 +71,9 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-e2e:", err)
+		if b.pg != nil {
+			_ = b.pg.Close()
+		}
 		os.Exit(1)
 	}
 }
@@ -68,6 +82,8 @@ type bench struct {
 	bin        string
 	rssLimit   int64
 	profileDir string
+	// pg, with -postgres, serves each run a new database.
+	pg *pgtest.Server
 }
 
 type namedConfig struct {
@@ -314,6 +330,13 @@ func (b *bench) start(configs []string) (*collector, error) {
 	}
 	c.cmd = exec.Command(bin, args...)
 	c.cmd.Dir = dir
+	if b.pg != nil {
+		dsn, err := b.pg.NewDatabase(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		c.cmd.Env = append(os.Environ(), "OPPER_PG_DSN="+dsn)
+	}
 	logf, err := os.Create(filepath.Join(dir, "collector.log"))
 	if err != nil {
 		return nil, err
