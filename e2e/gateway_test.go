@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,10 +20,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/opperotel/bridge/internal/pgtest"
 	"github.com/opperotel/bridge/opperapi"
 )
 
-// The shipped single-node gateway configs through a downstream outage and
+// The shipped gateway configs (single node, disk queue, PostgreSQL) through a downstream outage and
 // a kill -9: the receiver's outbox lets go of a span once the pipeline
 // returns, so every next hop a shipped config uses must only return once
 // the span is safe (the downstream accepted it, or it is on disk). Every
@@ -67,6 +69,7 @@ func TestE2EGateway(t *testing.T) {
 	configs := []string{
 		filepath.Join(repoRoot, "config", "gateway.yaml"),
 		filepath.Join(repoRoot, "config", "gateway-disk-queue.yaml"),
+		filepath.Join(repoRoot, "config", "gateway-ha.yaml"),
 	}
 	if v := os.Getenv("E2E_GATEWAY_CONFIGS"); v != "" {
 		configs = strings.Split(v, ",")
@@ -83,22 +86,40 @@ func testGatewayOutageKill(t *testing.T, config string) {
 	down := newFlakyDownstream(t)
 	down.down.Store(true)
 	key := "gw-" + uuid.NewString()
+	env := []string{"OPPER_GATEWAY_KEY=" + key, "OTLP_ENDPOINT=" + down.sink.srv.URL}
+	var extra []string
+	if strings.Contains(readFile(t, config), "${env:OPPER_PG_DSN}") {
+		// A PostgreSQL gateway: a new database on the tests' server,
+		// which outlives the collector's kill -9 as a database server does.
+		srv, err := pgtest.Shared()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dsn, err := srv.NewDatabase(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, "OPPER_PG_DSN="+dsn)
+		// The killed process's outbox leases run out sooner; the
+		// restarted one is another owner and waits for them.
+		extra = append(extra, "--set=extensions.opper_storage.postgres.outbox_lease=5s")
+	}
 	opperAddr, health := freeAddr(t), freeAddr(t)
 	base := "http://" + opperAddr
 	// Only ports and retry intervals move: the next hop (queue, batching,
 	// processors) is the config's own.
 	c := startCollector(t, "gateway-"+strings.TrimSuffix(filepath.Base(config), ".yaml"), health,
-		[]string{"OPPER_GATEWAY_KEY=" + key, "OTLP_ENDPOINT=" + down.sink.srv.URL},
-		"--config="+config,
-		"--set=receivers.opper.endpoint="+opperAddr,
-		"--set=extensions.health_check.endpoint="+health,
-		"--set=service.telemetry.metrics.level=none",
-		"--set=receivers.opper.forward.poll_interval=500ms",
-		"--set=receivers.opper.forward.retry_initial_interval=200ms",
-		"--set=receivers.opper.forward.retry_max_interval=1s",
-		"--set=exporters.otlp_http.retry_on_failure.initial_interval=200ms",
-		"--set=exporters.otlp_http.retry_on_failure.max_interval=1s",
-	)
+		env, append([]string{
+			"--config=" + config,
+			"--set=receivers.opper.endpoint=" + opperAddr,
+			"--set=extensions.health_check.endpoint=" + health,
+			"--set=service.telemetry.metrics.level=none",
+			"--set=receivers.opper.forward.poll_interval=500ms",
+			"--set=receivers.opper.forward.retry_initial_interval=200ms",
+			"--set=receivers.opper.forward.retry_max_interval=1s",
+			"--set=exporters.otlp_http.retry_on_failure.initial_interval=200ms",
+			"--set=exporters.otlp_http.retry_on_failure.max_interval=1s",
+		}, extra...)...)
 
 	// The downstream is down while the spans are written.
 	acked := writeGatewaySpans(t, base, key, gatewaySpans)
@@ -266,4 +287,13 @@ func writeGatewaySpans(t *testing.T, base, key string, n int) []string {
 		}
 	}
 	return acked
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -18,7 +18,7 @@ const (
 	defaultMaxTraces      = 10_000
 	defaultPostgresConns  = 10
 	defaultConnectTimeout = 10 * time.Second
-	defaultOutboxLease    = time.Minute
+	defaultOutboxLease    = 15 * time.Second
 	minOutboxLease        = time.Second
 )
 
@@ -76,8 +76,10 @@ type PostgresConfig struct {
 	// refuses to start without it) and for each new connection.
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
 	// OutboxLease is how long spans a receiver's forwarder took from the
-	// outbox stay reserved for it; a replica that dies mid-forward leaves
-	// them to the others after this long.
+	// outbox stay reserved for its replica after the replica's last sign
+	// of life (it renews its leases while it runs and releases them when
+	// it stops); a replica that dies mid-forward leaves them to the others
+	// after this long.
 	OutboxLease time.Duration `mapstructure:"outbox_lease"`
 
 	_ struct{}

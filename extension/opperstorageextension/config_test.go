@@ -27,7 +27,7 @@ func TestLoadConfig(t *testing.T) {
 			DSN: "postgres://opper:secret@db.internal:5432/opper?sslmode=require", MaxConns: 20,
 			ConnectTimeout: 5 * time.Second, OutboxLease: 2 * time.Minute}}},
 		{component.MustNewIDWithName("opper_storage", "postgres_defaults"), &Config{Postgres: &PostgresConfig{
-			DSN: "postgres://localhost/opper", MaxConns: 10, ConnectTimeout: 10 * time.Second, OutboxLease: time.Minute}}},
+			DSN: "postgres://localhost/opper", MaxConns: 10, ConnectTimeout: 10 * time.Second, OutboxLease: 15 * time.Second}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {

@@ -44,9 +44,9 @@ JOIN projects p ON p.name = k.project
 WHERE s.project = p.id AND s.span_id = k.span_id AND s.version = k.version AND s.pending IS NOT NULL`
 
 // PendingForward implements store.Store for several replicas: what it
-// returns is leased to this store for Config.OutboxLease, so another
-// replica's PendingForward skips it until MarkForwarded or the lease runs
-// out (the replica died mid-forward: the others take over).
+// returns is leased to this store (renewed while it is open, released by
+// Close), so another replica's PendingForward skips it until MarkForwarded
+// or until the lease runs out, OutboxLease after this store died.
 func (s *Store) PendingForward(ctx context.Context, limit int, incompleteBefore time.Time) ([]store.Pending, error) {
 	if limit <= 0 {
 		return nil, nil

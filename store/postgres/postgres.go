@@ -36,14 +36,16 @@ type Config struct {
 	// connection later); 0: 10 s.
 	ConnectTimeout time.Duration
 	// OutboxLease is how long spans PendingForward handed to this store
-	// stay reserved for it: another replica takes them over only once the
-	// lease has run out without MarkForwarded. 0: 60 s.
+	// stay reserved for it after its last sign of life: the store renews
+	// its leases every third of this while it is open, and releases them
+	// when it closes, so another replica takes them over only from a store
+	// that died (or stalled for this long). 0: 15 s.
 	OutboxLease time.Duration
 }
 
 const (
 	defaultConnectTimeout = 10 * time.Second
-	defaultOutboxLease    = 60 * time.Second
+	defaultOutboxLease    = 15 * time.Second
 	// txAttempts bounds the retries of a transaction that lost a deadlock
 	// or a serialization conflict to another writer.
 	txAttempts = 8
@@ -59,6 +61,9 @@ type Store struct {
 
 	projMu   sync.RWMutex
 	projects map[string]int32
+
+	stopRenew context.CancelFunc
+	renewDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -100,13 +105,45 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", where, err)
 	}
-	return &Store{pool: pool, lease: lease, owner: uuid.New(), projects: map[string]int32{}}, nil
+	s := &Store{pool: pool, lease: lease, owner: uuid.New(), projects: map[string]int32{}, renewDone: make(chan struct{})}
+	renewCtx, stop := context.WithCancel(context.Background())
+	s.stopRenew = stop
+	go s.renewLeases(renewCtx)
+	return s, nil
 }
 
-// Close implements store.Store.
+// Close implements store.Store: it releases this store's outbox leases, so
+// another replica (or this one, restarted) forwards those spans at once.
 func (s *Store) Close() error {
+	s.stopRenew()
+	<-s.renewDone
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `UPDATE spans SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, s.owner)
 	s.pool.Close()
+	if err != nil && !unavailable(err) {
+		return wrap("release outbox leases", err)
+	}
 	return nil
+}
+
+// renewLeases keeps this store's outbox leases alive while it runs: a
+// forward may take longer than one lease (a slow next hop), and a dead
+// replica's leases then run out within one OutboxLease of its death.
+func (s *Store) renewLeases(ctx context.Context) {
+	defer close(s.renewDone)
+	t := time.NewTicker(s.lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// A failure (the database is down) is retried at the next tick;
+		// the lease was meant to outlast a few of them.
+		_, _ = s.pool.Exec(ctx, `UPDATE spans SET lease_until = now() + $2::interval WHERE lease_owner = $1`, s.owner, s.lease)
+	}
 }
 
 // projectID returns the id of a project, if it has one.

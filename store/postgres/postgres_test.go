@@ -34,7 +34,7 @@ func TestConformance(t *testing.T) {
 
 func TestReplicas(t *testing.T) {
 	const lease = 2 * time.Second
-	storetest.RunShared(t, storetest.Replicas{Lease: lease, Open: func(t *testing.T) (store.Store, store.Store) {
+	storetest.RunShared(t, storetest.Replicas{Lease: lease, Kill: func(s store.Store) { s.(*Store).kill() }, Open: func(t *testing.T) (store.Store, store.Store) {
 		dsn := pgtest.NewDSN(t)
 		a, err := Open(t.Context(), Config{DSN: dsn, OutboxLease: lease})
 		require.NoError(t, err)
@@ -130,4 +130,35 @@ func TestTextPostgresCannotHold(t *testing.T) {
 	_, total, err = s.ListTraces(ctx, "p", store.TraceQuery{Limit: 10, Tag: "t\x00"})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), total)
+}
+
+// kill ends the store as a kill -9 would: its lease renewals stop and its
+// connections close, releasing nothing.
+func (s *Store) kill() {
+	s.stopRenew()
+	<-s.renewDone
+	s.pool.Close()
+}
+
+// A replica that stops releases its outbox leases: another forwards those
+// spans at once, not after the lease.
+func TestOutboxReleasedOnClose(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	a, err := Open(t.Context(), Config{DSN: dsn, OutboxLease: time.Hour})
+	require.NoError(t, err)
+	b, err := Open(t.Context(), Config{DSN: dsn, OutboxLease: time.Hour})
+	require.NoError(t, err)
+	defer b.Close()
+	spans := []translator.Span{{TraceID: "t", ID: "s1", Name: "s1", StartTime: time.Unix(1, 0), EndTime: time.Unix(2, 0)}}
+	require.NoError(t, a.UpsertSpans(t.Context(), "p", spans, true))
+	ps, err := a.PendingForward(t.Context(), 10, time.Now())
+	require.NoError(t, err)
+	require.Len(t, ps, 1)
+	ps, err = b.PendingForward(t.Context(), 10, time.Now())
+	require.NoError(t, err)
+	require.Empty(t, ps, "leased to a")
+	require.NoError(t, a.Close())
+	ps, err = b.PendingForward(t.Context(), 10, time.Now())
+	require.NoError(t, err)
+	require.Len(t, ps, 1, "released by a's Close")
 }

@@ -69,6 +69,8 @@ CREATE TABLE spans (
 );
 CREATE INDEX spans_trace ON spans (project, trace_id);
 CREATE INDEX spans_queue ON spans (pending, written_ns) WHERE pending IS NOT NULL;
+-- The spans a store holds a lease on, for its renewals and its release.
+CREATE INDEX spans_leased ON spans (lease_owner) WHERE lease_owner IS NOT NULL;
 
 -- The roll-up of each trace, rewritten under the trace's advisory lock by
 -- the transaction that changes one of its spans.
