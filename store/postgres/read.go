@@ -131,8 +131,8 @@ WHERE m.project = $1 AND m.span_id IN (SELECT span_id FROM spans WHERE project =
 var snapshot = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 
 // ListTraces implements store.Store. The page and the exact count are
-// read in one snapshot. The unfiltered count is the sum of the project's
-// count shards; a filtered one is counted by PostgreSQL from the index
+// read in one snapshot. The unfiltered count, and a status filter's alone,
+// is the sum of the project's count shards; a filtered one is counted by PostgreSQL from the index
 // that bounds the filter best (the trigram index for names, the facet's
 // or tag's rows, the status, duration or cost index).
 func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQuery) ([]translator.TraceSummary, int64, error) {
@@ -160,6 +160,8 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 		switch {
 		case q == store.TraceQuery{Limit: q.Limit, Offset: q.Offset}:
 			countSQL, countArgs = `SELECT coalesce(sum(n), 0) FROM trace_counts WHERE project = $1`, []any{pid}
+		case q == store.TraceQuery{Status: q.Status, Limit: q.Limit, Offset: q.Offset}:
+			countSQL, countArgs = `SELECT coalesce(sum(n), 0) FROM trace_counts WHERE project = $1 AND status = $2`, []any{pid, txt(q.Status)}
 		case q == store.TraceQuery{Tag: q.Tag, Limit: q.Limit, Offset: q.Offset}:
 			countSQL, countArgs = `SELECT count(*) FROM trace_tags WHERE project = $1 AND tag = $2`, []any{pid, txt(q.Tag)}
 		}

@@ -101,14 +101,17 @@ CREATE INDEX traces_cost ON traces (project, cost);
 -- Name substrings (three characters and more) through trigrams.
 CREATE INDEX traces_name ON traces USING gin (name_lower gin_trgm_ops);
 
--- Each project's number of traces, in shards: every new trace adds one,
--- and concurrent writers pick different shards instead of queueing on one
--- row. The unfiltered list's exact total is the sum of a few rows.
+-- Each project's number of traces by status, in shards: every new trace
+-- adds one to its status, a trace that completes moves from running to ok
+-- or error, and concurrent writers pick different shards instead of
+-- queueing on one row. The unfiltered list's exact total, and a status
+-- filter's alone, is the sum of a few rows.
 CREATE TABLE trace_counts (
 	project integer NOT NULL,
+	status  text NOT NULL,
 	shard   integer NOT NULL,
 	n       bigint NOT NULL,
-	PRIMARY KEY (project, shard)
+	PRIMARY KEY (project, status, shard)
 );
 
 -- The root's tags, for the tag filter.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -415,17 +416,19 @@ func (s *Store) rollUp(ctx context.Context, tx pgx.Tx, pid int32, traceIDs []str
 		return err
 	}
 	oldTags := map[string][]string{}
-	rows, err := tx.Query(ctx, `SELECT trace_id, tags FROM traces WHERE project = $1 AND trace_id = ANY($2)`, pid, traceIDs)
+	oldStatus := map[string]string{}
+	rows, err := tx.Query(ctx, `SELECT trace_id, tags, status FROM traces WHERE project = $1 AND trace_id = ANY($2)`, pid, traceIDs)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
-		var tid string
+		var tid, status string
 		var raw []byte
-		if err := rows.Scan(&tid, &raw); err != nil {
+		if err := rows.Scan(&tid, &raw, &status); err != nil {
 			rows.Close()
 			return err
 		}
+		oldStatus[tid] = status
 		tags, err := spanrow.DecodeStrings(raw)
 		if err != nil {
 			rows.Close()
@@ -451,7 +454,7 @@ func (s *Store) rollUp(ctx context.Context, tx pgx.Tx, pid int32, traceIDs []str
 		return err
 	}
 
-	var w traceWrites
+	w := traceWrites{counts: map[string]int64{}}
 	for _, tid := range traceIDs {
 		spans, tags := batch[tid], []string(nil)
 		if l, ok := stored[tid]; ok {
@@ -460,8 +463,9 @@ func (s *Store) rollUp(ctx context.Context, tx pgx.Tx, pid int32, traceIDs []str
 			spans = nil // re-read and found empty: the trace is gone
 		}
 		if len(spans) == 0 {
-			if _, existed := oldTags[tid]; existed {
+			if old, existed := oldStatus[tid]; existed {
 				w.gone = append(w.gone, tid)
+				w.counts[old]--
 			}
 			continue
 		}
@@ -478,6 +482,12 @@ func (s *Store) rollUp(ctx context.Context, tx pgx.Tx, pid int32, traceIDs []str
 			}
 		}
 		w.add(tid, sum, usage, tags, oldTags[tid])
+		if old, existed := oldStatus[tid]; !existed || old != sum.Status {
+			w.counts[sum.Status]++
+			if existed {
+				w.counts[old]--
+			}
+		}
 	}
 	for tid, spans := range batch {
 		w.addFacets(tid, spans)
@@ -565,6 +575,8 @@ type traceWrites struct {
 	addTag, addTagTrace, delTag, delTagTrace []string
 	facet, facetTrace                        []string
 	gone                                     []string
+	// counts are the changes to the project's trace count by status.
+	counts map[string]int64
 }
 
 func (w *traceWrites) add(tid string, sum translator.TraceSummary, usage []translator.ModelUsage, tags, old []string) {
@@ -613,9 +625,8 @@ func (w *traceWrites) addFacets(tid string, spans []translator.Span) {
 }
 
 func (w *traceWrites) exec(ctx context.Context, tx pgx.Tx, pid int32) error {
-	var added int64
 	if len(w.tid) > 0 {
-		rows, err := tx.Query(ctx, `
+		if _, err := tx.Exec(ctx, `
 INSERT INTO traces AS t (project, trace_id, start_ns, end_ns, duration_ns, status, cost, name, name_lower, has_cost,
 	span_count, error_spans, total_tokens, type_counts, tags, root_id, model_usage)
 SELECT $1, u.* FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::float8[],
@@ -627,34 +638,14 @@ ON CONFLICT (project, trace_id) DO UPDATE SET
 	has_cost = excluded.has_cost,
 	span_count = excluded.span_count, error_spans = excluded.error_spans, total_tokens = excluded.total_tokens,
 	type_counts = excluded.type_counts, tags = excluded.tags, root_id = excluded.root_id,
-	model_usage = excluded.model_usage
-RETURNING xmax = 0`, pid, w.tid, w.start, w.end, w.duration, w.status, w.cost, w.name, w.nameLower, w.hasCost, w.spans, w.errs,
-			w.toks, w.typeCounts, w.tags, w.root, w.usage)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var inserted bool
-			if err := rows.Scan(&inserted); err != nil {
-				rows.Close()
-				return err
-			}
-			if inserted {
-				added++
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+	model_usage = excluded.model_usage`, pid, w.tid, w.start, w.end, w.duration, w.status, w.cost, w.name, w.nameLower,
+			w.hasCost, w.spans, w.errs, w.toks, w.typeCounts, w.tags, w.root, w.usage); err != nil {
 			return err
 		}
 	}
 	if len(w.gone) > 0 {
-		tag, err := tx.Exec(ctx, `DELETE FROM traces WHERE project = $1 AND trace_id = ANY($2)`, pid, w.gone)
-		if err != nil {
-			return err
-		}
-		added -= tag.RowsAffected()
 		for _, q := range [...]string{
+			`DELETE FROM traces WHERE project = $1 AND trace_id = ANY($2)`,
 			`DELETE FROM trace_tags WHERE project = $1 AND trace_id = ANY($2)`,
 			`DELETE FROM trace_facets WHERE project = $1 AND trace_id = ANY($2)`,
 		} {
@@ -683,22 +674,32 @@ SELECT $1, u.facet, u.trace_id FROM unnest($2::text[], $3::text[]) AS u(facet, t
 			return err
 		}
 	}
-	return addTraceCount(ctx, tx, pid, added)
+	return addTraceCounts(ctx, tx, pid, w.counts)
 }
 
-// countShards spreads each project's trace count over rows, so writers
+// countShards spreads each project's trace counts over rows, so writers
 // adding traces at once rarely wait for each other's commit.
 const countShards = 16
 
-// addTraceCount adds n (negative: removes) to the project's trace count.
-// It is the transaction's last statement: the shard row's lock is then
-// held only while committing, never while waiting for a trace lock.
-func addTraceCount(ctx context.Context, tx pgx.Tx, pid int32, n int64) error {
-	if n == 0 {
+// addTraceCounts adds the changes to the project's trace counts by status
+// (a trace that completes moves from running to ok or error). It is the
+// transaction's last statement: the shard rows' locks are then held only
+// while committing, never while waiting for a trace lock, and they are
+// taken in status order.
+func addTraceCounts(ctx context.Context, tx pgx.Tx, pid int32, counts map[string]int64) error {
+	var statuses []string
+	var deltas []int64
+	for _, st := range slices.Sorted(maps.Keys(counts)) {
+		if counts[st] != 0 {
+			statuses, deltas = append(statuses, st), append(deltas, counts[st])
+		}
+	}
+	if len(statuses) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO trace_counts (project, shard, n) VALUES ($1, $2, $3)
-ON CONFLICT (project, shard) DO UPDATE SET n = trace_counts.n + excluded.n`, pid, rand.IntN(countShards), n)
+	_, err := tx.Exec(ctx, `INSERT INTO trace_counts (project, status, shard, n)
+SELECT $1, u.status, $2, u.n FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS u(status, n, pos) ORDER BY u.pos
+ON CONFLICT (project, status, shard) DO UPDATE SET n = trace_counts.n + excluded.n`, pid, rand.IntN(countShards), statuses, deltas)
 	return err
 }
 
