@@ -46,8 +46,6 @@ const (
 
 var (
 	workflows    = benchdata.Workflows
-	completion   = benchdata.Completion
-	benchStart   = benchdata.Start
 	genTrace     = benchdata.Trace
 	traceStart   = benchdata.TraceStart
 	benchTraceID = benchdata.TraceID
