@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -91,14 +90,7 @@ func testGatewayOutageKill(t *testing.T, config string) {
 	if strings.Contains(readFile(t, config), "${env:OPPER_PG_DSN}") {
 		// A PostgreSQL gateway: a new database on the tests' server,
 		// which outlives the collector's kill -9 as a database server does.
-		srv, err := pgtest.Shared()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dsn, err := srv.NewDatabase(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		dsn := pgtest.NewDSN(t)
 		env = append(env, "OPPER_PG_DSN="+dsn)
 		// The killed process's outbox leases run out sooner; the
 		// restarted one is another owner and waits for them.

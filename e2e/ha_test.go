@@ -155,14 +155,7 @@ func roundRobin(t *testing.T, replicas []*haReplica) string {
 func TestE2EGatewayHA(t *testing.T) {
 	requireCollector(t)
 	t.Parallel()
-	srv, err := pgtest.Shared()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn, err := srv.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := pgtest.NewDSN(t)
 	sink := newOTLPSink(t)
 	cl := startHA(t, dsn, sink, 2)
 	a, b := cl.replicas[0], cl.replicas[1]
@@ -430,14 +423,7 @@ func requireAllForwarded(t *testing.T, sink *otlpSink, acked []string, limit tim
 func TestE2EGatewayHAKill(t *testing.T) {
 	requireCollector(t)
 	t.Parallel()
-	srv, err := pgtest.Shared()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn, err := srv.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := pgtest.NewDSN(t)
 	sink := newOTLPSink(t)
 	// A slow downstream: forwards are in flight when the replica dies.
 	sink.delay.Store(int64(150 * time.Millisecond))

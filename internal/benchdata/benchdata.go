@@ -3,11 +3,17 @@
 package benchdata // import "github.com/opperotel/bridge/internal/benchdata"
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
+
+	"github.com/opperotel/bridge/internal/procstat"
 
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
@@ -198,3 +204,59 @@ func ListQueries() []ListQuery {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Latency runs op b.N times and reports the p50 and p99 of its times, and
+// the process's peak RSS.
+func Latency(b *testing.B, op func(i int) error) {
+	times := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := time.Now()
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(t))
+	}
+	b.StopTimer()
+	slices.Sort(times)
+	q := func(p float64) float64 { return float64(times[int(float64(len(times)-1)*p)]) / 1e6 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(procstat.PeakRSSMiB(), "peak-rss-MiB")
+}
+
+// ListFlat is the flat-list benchmark of a store backend: for each size
+// (BENCH_LIST_TRACES=n runs only that one), open returns the backend's
+// store of that many FlatTrace traces in project, and each of
+// ListQueries is listed, pages of 20 with the exact count, b.N times.
+func ListFlat(b *testing.B, project string, open func(b *testing.B, traces int) store.Store) {
+	sizes := []int{100_000, 1_000_000}
+	if v := os.Getenv("BENCH_LIST_TRACES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("BENCH_LIST_TRACES=%q: %v", v, err)
+		}
+		sizes = []int{n}
+	}
+	for _, traces := range sizes {
+		for _, qq := range ListQueries() {
+			b.Run(fmt.Sprintf("traces=%d/%s", traces, qq.Name), func(b *testing.B) {
+				s := open(b, traces)
+				ctx := context.Background()
+				q := qq.Query(traces)
+				q.Limit = 20
+				Latency(b, func(int) error {
+					page, total, err := s.ListTraces(ctx, project, q)
+					if err == nil && total > 20 && len(page) != 20 {
+						err = fmt.Errorf("%+v: %d of %d", q, len(page), total)
+					}
+					if err == nil && total == 0 {
+						err = fmt.Errorf("%+v matches nothing", q)
+					}
+					return err
+				})
+			})
+		}
+	}
+}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"github.com/opperotel/bridge/internal/benchdata"
 	"github.com/opperotel/bridge/internal/pgtest"
 	"github.com/opperotel/bridge/internal/procstat"
+	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -178,25 +176,6 @@ func buildDB(b *testing.B, name string, traces int, gen func(n int, out []transl
 	return dsn
 }
 
-// latency runs op b.N times and reports the p50 and p99 of its times.
-func latency(b *testing.B, op func(i int) error) {
-	times := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t := time.Now()
-		if err := op(i); err != nil {
-			b.Fatal(err)
-		}
-		times = append(times, time.Since(t))
-	}
-	b.StopTimer()
-	slices.Sort(times)
-	q := func(p float64) float64 { return float64(times[int(float64(len(times)-1)*p)]) / 1e6 }
-	b.ReportMetric(q(0.50), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
-}
-
 // BenchmarkGetTrace reads random 50-span traces of a store of 1,000,000
 // spans.
 func BenchmarkGetTrace(b *testing.B) {
@@ -207,7 +186,7 @@ func BenchmarkGetTrace(b *testing.B) {
 	}))
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
-	latency(b, func(int) error {
+	benchdata.Latency(b, func(int) error {
 		n := rng.IntN(traces)
 		tr, err := s.GetTrace(ctx, benchProject, benchdata.TraceID(n))
 		if err == nil && len(tr.Spans) != benchdata.SpansPerTrace {
@@ -221,32 +200,7 @@ func BenchmarkGetTrace(b *testing.B) {
 // traces of 10 spans) over 100,000 and 1,000,000 traces: the p99 should
 // not grow with the store. BENCH_LIST_TRACES=100000 limits it to one size.
 func BenchmarkListFlat(b *testing.B) {
-	sizes := []int{100_000, 1_000_000}
-	if v := os.Getenv("BENCH_LIST_TRACES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			b.Fatalf("BENCH_LIST_TRACES=%q: %v", v, err)
-		}
-		sizes = []int{n}
-	}
-	for _, traces := range sizes {
-		for _, qq := range benchdata.ListQueries() {
-			b.Run(fmt.Sprintf("traces=%d/%s", traces, qq.Name), func(b *testing.B) {
-				s := openBench(b, buildDB(b, fmt.Sprintf("flat-%d", traces), traces, benchdata.FlatTrace))
-				ctx := context.Background()
-				q := qq.Query(traces)
-				q.Limit = 20
-				latency(b, func(int) error {
-					page, total, err := s.ListTraces(ctx, benchProject, q)
-					if err == nil && total > 20 && len(page) != 20 {
-						err = fmt.Errorf("%+v: %d of %d", q, len(page), total)
-					}
-					if err == nil && total == 0 {
-						err = fmt.Errorf("%+v matches nothing", q)
-					}
-					return err
-				})
-			})
-		}
-	}
+	benchdata.ListFlat(b, benchProject, func(b *testing.B, traces int) store.Store {
+		return openBench(b, buildDB(b, fmt.Sprintf("flat-%d", traces), traces, benchdata.FlatTrace))
+	})
 }

@@ -3,11 +3,10 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"testing"
 
 	"github.com/opperotel/bridge/internal/benchdata"
+	"github.com/opperotel/bridge/store"
 )
 
 // BenchmarkListFlat measures the trace list over stores of 100,000 and
@@ -16,35 +15,7 @@ import (
 // with the store. BENCH_LIST_TRACES=100000 limits it to one size (building
 // the 10M-span store takes a few minutes).
 func BenchmarkListFlat(b *testing.B) {
-	sizes := []int{100_000, 1_000_000}
-	if v := os.Getenv("BENCH_LIST_TRACES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			b.Fatalf("BENCH_LIST_TRACES=%q: %v", v, err)
-		}
-		sizes = []int{n}
-	}
-	queries := benchdata.ListQueries()
-	for _, traces := range sizes {
-		for _, qq := range queries {
-			b.Run(fmt.Sprintf("traces=%d/%s", traces, qq.Name), func(b *testing.B) {
-				s := openFlat(b, traces)
-				ctx := context.Background()
-				q := qq.Query(traces)
-				q.Limit = 20
-				latency(b, func(int) error {
-					page, total, err := s.ListTraces(ctx, benchProject, q)
-					if err == nil && total > 20 && len(page) != 20 {
-						err = fmt.Errorf("%+v: %d of %d", q, len(page), total)
-					}
-					if err == nil && total == 0 {
-						err = fmt.Errorf("%+v matches nothing", q)
-					}
-					return err
-				})
-			})
-		}
-	}
+	benchdata.ListFlat(b, benchProject, func(b *testing.B, traces int) store.Store { return openFlat(b, traces) })
 }
 
 // openFlat opens (building on first use) the store of traces flat traces.

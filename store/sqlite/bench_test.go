@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -230,26 +229,6 @@ func buildBenchDB(b *testing.B, name string, traces, batch int, forward bool, ge
 
 var benchSizes = []int{100_000, 1_000_000}
 
-// latency runs op b.N times and reports the p50 and p99 of its times.
-func latency(b *testing.B, op func(i int) error) {
-	times := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t := time.Now()
-		if err := op(i); err != nil {
-			b.Fatal(err)
-		}
-		times = append(times, time.Since(t))
-	}
-	b.StopTimer()
-	slices.Sort(times)
-	q := func(p float64) float64 { return float64(times[int(float64(len(times)-1)*p)]) / 1e6 }
-	b.ReportMetric(q(0.50), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
-	b.ReportMetric(procstat.PeakRSSMiB(), "peak-rss-MiB")
-}
-
 func openReader(b *testing.B, spans int) *Store {
 	path := benchDB(b, spans)
 	s, err := Open(context.Background(), Config{Path: path})
@@ -268,7 +247,7 @@ func BenchmarkGetTrace(b *testing.B) {
 			ctx := context.Background()
 			rng := rand.New(rand.NewPCG(1, 2))
 			traces := size / spansPerTrace
-			latency(b, func(int) error {
+			benchdata.Latency(b, func(int) error {
 				n := rng.IntN(traces)
 				tr, err := s.GetTrace(ctx, benchProject, benchTraceID(n))
 				if err == nil && len(tr.Spans) != spansPerTrace {
@@ -318,7 +297,7 @@ func BenchmarkListTraces(b *testing.B) {
 				s := openReader(b, size)
 				ctx := context.Background()
 				rng := rand.New(rand.NewPCG(3, 4))
-				latency(b, func(int) error {
+				benchdata.Latency(b, func(int) error {
 					q := qq.q(rng, size)
 					q.Limit = 20
 					page, total, err := s.ListTraces(ctx, benchProject, q)

@@ -134,24 +134,7 @@ func testUpdateSpan(t *testing.T, s store.Store) {
 	require.Equal(t, "plan", got.Name, "a refused update wrote nothing")
 
 	const updaters = 8
-	var wg sync.WaitGroup
-	errs := make(chan error, updaters)
-	for w := range updaters {
-		wg.Go(func() {
-			_, err := s.UpdateSpan(ctx, projectA, id, true, func(sp *translator.Span) error {
-				sp.Tags = append(sp.Tags, fmt.Sprintf("w%d", w))
-				n, _ := sp.Meta.Value("updates").(int64)
-				sp.Meta.Set("updates", n+1)
-				return nil
-			})
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	updateConcurrently(t, id, updaters, func(int) store.Store { return s })
 	got, err = s.GetSpan(ctx, projectA, id)
 	require.NoError(t, err)
 	require.Len(t, got.Tags, updaters, "every concurrent update kept: %v", got.Tags)
@@ -169,5 +152,29 @@ func testUpdateSpan(t *testing.T, s store.Store) {
 		if sp.ID == id {
 			require.Equal(t, "new output", *sp.Output)
 		}
+	}
+}
+
+// updateConcurrently has n goroutines update span id at once, each through
+// the store storeFor gives it, adding the tag "w<n>" and counting in the
+// meta value "updates".
+func updateConcurrently(t *testing.T, id string, n int, storeFor func(w int) store.Store) {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range n {
+		wg.Go(func() {
+			_, err := storeFor(w).UpdateSpan(t.Context(), projectA, id, true, func(sp *translator.Span) error {
+				sp.Tags = append(sp.Tags, fmt.Sprintf("w%d", w))
+				count, _ := sp.Meta.Value("updates").(int64)
+				sp.Meta.Set("updates", count+1)
+				return nil
+			})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
 	}
 }

@@ -191,26 +191,7 @@ func testSharedUpdates(t *testing.T, a, b store.Store) {
 	require.NoError(t, a.UpsertSpans(ctx, projectA, spans, true))
 	id := spans[2].ID
 	const updaters = 10
-	var wg sync.WaitGroup
-	errs := make(chan error, updaters)
-	for w := range updaters {
-		s := a
-		if w%2 == 1 {
-			s = b
-		}
-		wg.Go(func() {
-			_, err := s.UpdateSpan(ctx, projectA, id, true, func(sp *translator.Span) error {
-				sp.Tags = append(sp.Tags, fmt.Sprintf("w%d", w))
-				return nil
-			})
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	updateConcurrently(t, id, updaters, func(w int) store.Store { return []store.Store{a, b}[w%2] })
 	for _, s := range []store.Store{a, b} {
 		got, err := s.GetSpan(ctx, projectA, id)
 		require.NoError(t, err)
