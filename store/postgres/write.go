@@ -202,29 +202,28 @@ func (s *Store) UpsertSpans(ctx context.Context, project string, spans []transla
 		return err
 	}
 	batch := lastWrites(spans)
-	for i := range batch {
-		sp := &batch[i]
-		sp.ID, sp.TraceID, sp.ParentID = txt(sp.ID), txt(sp.TraceID), txt(sp.ParentID)
-	}
 	return s.inTx(ctx, "upsert spans", func(tx pgx.Tx) error {
 		return s.upsert(ctx, tx, pid, batch, forward)
 	})
 }
 
-// lastWrites is the batch as the table will hold it: one span per id (the
-// last write of an id wins, as in SQLite, and one statement may not touch
-// a row twice), ordered by id, so concurrent writers lock rows in the same
-// order and cannot deadlock on them.
+// lastWrites is the batch as the table will hold it: ids as text columns
+// hold them (txt), one span per id (the last write of an id wins, as in
+// SQLite, and one statement may not touch a row twice), ordered by id, so
+// concurrent writers lock rows in the same order and cannot deadlock on
+// them.
 func lastWrites(spans []translator.Span) []translator.Span {
 	out := make([]translator.Span, 0, len(spans))
 	pos := make(map[string]int, len(spans))
 	for i := range spans {
-		if j, ok := pos[spans[i].ID]; ok {
-			out[j] = spans[i]
+		sp := spans[i]
+		sp.ID, sp.TraceID, sp.ParentID = txt(sp.ID), txt(sp.TraceID), txt(sp.ParentID)
+		if j, ok := pos[sp.ID]; ok {
+			out[j] = sp
 			continue
 		}
-		pos[spans[i].ID] = len(out)
-		out = append(out, spans[i])
+		pos[sp.ID] = len(out)
+		out = append(out, sp)
 	}
 	slices.SortFunc(out, func(a, b translator.Span) int { return cmp.Compare(a.ID, b.ID) })
 	return out
