@@ -165,6 +165,12 @@ func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQue
 		case q == store.TraceQuery{Tag: q.Tag, Limit: q.Limit, Offset: q.Offset}:
 			countSQL, countArgs = `SELECT count(*) FROM trace_tags WHERE project = $1 AND tag = $2`, []any{pid, txt(q.Tag)}
 		}
+		// Planned for their values, every time (an unnamed statement): a
+		// plan cached for any value cannot tell a rare name substring,
+		// which the trigram index finds, from a common one, and walked the
+		// newest-first index instead (42 ms for 0.1% of 100,000 traces,
+		// against 1.6 ms).
+		countArgs = append([]any{pgx.QueryExecModeExec}, countArgs...)
 		if err := tx.QueryRow(ctx, countSQL, countArgs...).Scan(&total); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
@@ -185,7 +191,7 @@ FROM (SELECT t.trace_id, t.start_ns FROM traces t WHERE `+where+`
 	ORDER BY t.start_ns DESC NULLS LAST, t.trace_id DESC LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2)+`) p
 JOIN traces t2 ON t2.project = $1 AND t2.trace_id = p.trace_id
 LEFT JOIN spans s ON s.project = t2.project AND s.span_id = t2.root_id
-ORDER BY p.start_ns DESC NULLS LAST, p.trace_id DESC`, append(args, q.Limit, q.Offset)...)
+ORDER BY p.start_ns DESC NULLS LAST, p.trace_id DESC`, append(append([]any{pgx.QueryExecModeExec}, args...), q.Limit, q.Offset)...)
 		if err != nil {
 			return fmt.Errorf("page: %w", err)
 		}
@@ -284,7 +290,8 @@ func (s *Store) UsageByModel(ctx context.Context, project string, from, to time.
 		return nil, err
 	}
 	where, args := traceFilter(pid, store.TraceQuery{From: from, To: to})
-	rows, err := s.pool.Query(ctx, `SELECT t.model_usage FROM traces t WHERE `+where+` AND t.model_usage IS NOT NULL`, args...)
+	rows, err := s.pool.Query(ctx, `SELECT t.model_usage FROM traces t WHERE `+where+` AND t.model_usage IS NOT NULL`,
+		append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return nil, wrap("usage by model", err)
 	}
