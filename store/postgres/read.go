@@ -64,8 +64,8 @@ func (s *Store) GetSpan(ctx context.Context, project, spanID string) (translator
 	return sp, nil
 }
 
-// GetTrace implements store.Store: spans and metrics in one snapshot
-// (repeatable read), ordered by start time, then id.
+// GetTrace implements store.Store: spans and metrics in one statement (one
+// snapshot, one round trip), ordered by start time, then id.
 func (s *Store) GetTrace(ctx context.Context, project, traceID string) (store.Trace, error) {
 	pid, ok, err := s.projectID(ctx, project)
 	if err != nil {
@@ -74,47 +74,50 @@ func (s *Store) GetTrace(ctx context.Context, project, traceID string) (store.Tr
 	if !ok {
 		return store.Trace{}, store.ErrNotFound
 	}
-	traceID = txt(traceID)
-	var tr store.Trace
-	err = pgx.BeginTxFunc(ctx, s.pool, snapshot, func(tx pgx.Tx) error {
-		tr = store.Trace{}
-		rows, err := tx.Query(ctx, `SELECT input, output, body FROM spans WHERE project = $1 AND trace_id = $2`, pid, traceID)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			sp, err := scanSpan(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			tr.Spans = append(tr.Spans, sp)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(tr.Spans) == 0 {
-			return store.ErrNotFound
-		}
-		rows, err = tx.Query(ctx, `SELECT `+metricColumns+` FROM metrics m
-WHERE m.project = $1 AND m.span_id IN (SELECT span_id FROM spans WHERE project = $1 AND trace_id = $2) ORDER BY m.seq`, pid, traceID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		tr.Metrics = map[string][]store.Metric{}
-		for rows.Next() {
-			m, err := scanMetric(rows)
-			if err != nil {
-				return err
-			}
-			tr.Metrics[m.SpanID] = append(tr.Metrics[m.SpanID], m)
-		}
-		return rows.Err()
-	})
+	rows, err := s.pool.Query(ctx, traceSQL, pid, txt(traceID))
 	if err != nil {
 		return store.Trace{}, wrap("get trace", err)
+	}
+	defer rows.Close()
+	var tr store.Trace
+	type seqMetric struct {
+		seq int64
+		m   store.Metric
+	}
+	var metrics []seqMetric
+	for rows.Next() {
+		var (
+			input, output, body []byte
+			m                   seqMetric
+			id, spanID, dim     *string
+			value               *float64
+			created, seq        *int64
+		)
+		if err := rows.Scan(&input, &output, &body, &id, &spanID, &dim, &value, &m.m.Comment, &created, &seq); err != nil {
+			return store.Trace{}, wrap("get trace", err)
+		}
+		if body != nil {
+			sp, err := decodeSpan(input, output, body)
+			if err != nil {
+				return store.Trace{}, wrap("get trace", err)
+			}
+			tr.Spans = append(tr.Spans, sp)
+			continue
+		}
+		m.m.ID, m.m.SpanID, m.m.Dimension, m.m.Value, m.seq = *id, *spanID, *dim, *value, *seq
+		m.m.CreatedAt = fromNanos(created)
+		metrics = append(metrics, m)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Trace{}, wrap("get trace", err)
+	}
+	if len(tr.Spans) == 0 {
+		return store.Trace{}, store.ErrNotFound
+	}
+	slices.SortFunc(metrics, func(a, b seqMetric) int { return cmp.Compare(a.seq, b.seq) })
+	tr.Metrics = map[string][]store.Metric{}
+	for _, m := range metrics {
+		tr.Metrics[m.m.SpanID] = append(tr.Metrics[m.m.SpanID], m.m)
 	}
 	slices.SortFunc(tr.Spans, func(a, b translator.Span) int {
 		if c := a.StartTime.Compare(b.StartTime); c != 0 {
@@ -125,6 +128,16 @@ WHERE m.project = $1 AND m.span_id IN (SELECT span_id FROM spans WHERE project =
 	tr.Summary = translator.RollUp(tr.Spans)
 	return tr, nil
 }
+
+// traceSQL reads a trace's spans (body set) and their metrics (body NULL)
+// in one statement.
+const traceSQL = `
+SELECT input, output, body, NULL::text, NULL::text, NULL::text, NULL::float8, NULL::text, NULL::bigint, NULL::bigint
+FROM spans WHERE project = $1 AND trace_id = $2
+UNION ALL
+SELECT NULL, NULL, NULL, m.id, m.span_id, m.dimension, m.value, m.comment, m.created_ns, m.seq
+FROM metrics m
+WHERE m.project = $1 AND m.span_id IN (SELECT span_id FROM spans WHERE project = $1 AND trace_id = $2)`
 
 // snapshot is a read-only transaction in which every statement sees the
 // same committed state: a page and its count agree.
