@@ -3,6 +3,7 @@ package translator
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 )
 
@@ -19,9 +20,9 @@ const (
 // Message is a chat message in the OTel GenAI semantic conventions' shape
 // (gen_ai.input.messages / gen_ai.output.messages).
 type Message struct {
-	Role         string `json:"role"`
-	Parts        []Part `json:"parts"`
-	Name         string `json:"name,omitempty"`
+	Role         string `json:"role"`           // system, user, assistant, tool (lower case; "developer" -> system, "model" -> assistant, "human" -> user, "ai" -> assistant)
+	Parts        []Part `json:"parts"`          // never nil in output (use empty slice)
+	Name         string `json:"name,omitempty"` // participant / tool name where the source has one
 	FinishReason string `json:"finish_reason,omitempty"`
 }
 
@@ -39,15 +40,15 @@ const (
 // its type and its whole JSON in Raw.
 type Part struct {
 	Type      string          `json:"type"`
-	Content   string          `json:"content,omitempty"`
-	ID        string          `json:"id,omitempty"`
-	Name      string          `json:"name,omitempty"`
-	Arguments json.RawMessage `json:"arguments,omitempty"`
-	Response  json.RawMessage `json:"response,omitempty"`
+	Content   string          `json:"content,omitempty"`   // text, reasoning; blob: base64 data as given
+	ID        string          `json:"id,omitempty"`        // tool_call and tool_call_response id
+	Name      string          `json:"name,omitempty"`      // tool_call (and tool_call_response when the source names the tool)
+	Arguments json.RawMessage `json:"arguments,omitempty"` // tool_call: a JSON value; arguments given as a JSON-encoded string holding JSON are decoded to that JSON value, otherwise kept as a JSON string
+	Response  json.RawMessage `json:"response,omitempty"`  // tool_call_response: a JSON value (same string-decoding rule)
 	URI       string          `json:"uri,omitempty"`
 	MimeType  string          `json:"mime_type,omitempty"`
-	Modality  string          `json:"modality,omitempty"`
-	Raw       json.RawMessage `json:"raw,omitempty"`
+	Modality  string          `json:"modality,omitempty"` // image, audio, video
+	Raw       json.RawMessage `json:"raw,omitempty"`      // an unknown part, whole
 }
 
 // NormalizeMessages turns a span's stored input or output into canonical
@@ -64,15 +65,17 @@ func NormalizeMessages(content string, side MessageSide) (msgs []Message, ok boo
 		return nil, false
 	}
 	// Text that is not JSON is one turn; JSON null, numbers and booleans
-	// are values, not turns.
-	if !json.Valid([]byte(trimmed)) {
-		return []Message{textMessage(sideRole(side), content)}, true
-	}
+	// are values, not turns. The decoder scans as it decodes, and a token
+	// after the value means the text only starts like JSON, so one pass
+	// tells both apart.
 	var v any
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, false
+	if dec.Decode(&v) != nil {
+		return []Message{textMessage(sideRole(side), content)}, true
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return []Message{textMessage(sideRole(side), content)}, true
 	}
 	switch x := v.(type) {
 	case string:
