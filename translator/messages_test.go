@@ -139,22 +139,21 @@ func TestNormalizeMessagesShapes(t *testing.T) {
 // real payload in testdata/otlp into testdata/messages. Regenerate with `go
 // test ./translator -run TestMessagesGolden -update` and read the diff.
 func TestMessagesGolden(t *testing.T) {
-	type side struct {
-		IsMessages bool      `json:"is_messages"`
-		Messages   []Message `json:"messages,omitempty"`
-	}
+	// An absent content and content that is not messages both leave the
+	// messages null; the flags tell them apart.
 	type entry struct {
-		Span   string `json:"span"`
-		Type   string `json:"type"`
-		Input  *side  `json:"input,omitempty"`
-		Output *side  `json:"output,omitempty"`
+		Span             string    `json:"span"`
+		Type             string    `json:"type"`
+		Input            []Message `json:"input"`
+		Output           []Message `json:"output"`
+		InputIsMessages  bool      `json:"input_is_messages"`
+		OutputIsMessages bool      `json:"output_is_messages"`
 	}
-	normalize := func(c *string, s MessageSide) *side {
+	normalize := func(c *string, s MessageSide) ([]Message, bool) {
 		if c == nil {
-			return nil
+			return nil, false
 		}
-		msgs, ok := NormalizeMessages(*c, s)
-		return &side{IsMessages: ok, Messages: msgs}
+		return NormalizeMessages(*c, s)
 	}
 	tr := New(Options{Retention: RetentionFull})
 	for _, file := range otlpfixtures.Files(t, otlpDir) {
@@ -162,11 +161,18 @@ func TestMessagesGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var doc []entry
 			for _, s := range tr.ToOpper(otlpfixtures.Load(t, file)) {
-				doc = append(doc, entry{Span: s.Name, Type: s.Type, Input: normalize(s.Input, InputSide), Output: normalize(s.Output, OutputSide)})
-				// Every generation that has content reads as a conversation.
-				if s.Type == TypeGeneration && s.Input != nil {
-					_, ok := NormalizeMessages(*s.Input, InputSide)
-					assert.True(t, ok, "%s: generation %q input is not messages: %.200s", name, s.Name, *s.Input)
+				e := entry{Span: s.Name, Type: s.Type}
+				e.Input, e.InputIsMessages = normalize(s.Input, InputSide)
+				e.Output, e.OutputIsMessages = normalize(s.Output, OutputSide)
+				doc = append(doc, e)
+				// Every generation that has content reads as a conversation;
+				// a tool's JSON arguments and results never do.
+				switch {
+				case s.Type == TypeGeneration:
+					assert.Equal(t, s.Input != nil, e.InputIsMessages, "%s: generation %q input: %.200s", name, s.Name, ptrText(s.Input))
+					assert.Equal(t, s.Output != nil, e.OutputIsMessages, "%s: generation %q output: %.200s", name, s.Name, ptrText(s.Output))
+				case s.Type == TypeTool:
+					assert.False(t, e.InputIsMessages || e.OutputIsMessages, "%s: tool %q reads as messages", name, s.Name)
 				}
 			}
 			raw, err := json.MarshalIndent(doc, "", "  ")
@@ -174,6 +180,13 @@ func TestMessagesGolden(t *testing.T) {
 			checkGolden(t, filepath.Join(messagesDir, name+".messages.json"), append(raw, '\n'))
 		})
 	}
+}
+
+func ptrText(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }
 
 func FuzzNormalizeMessages(f *testing.F) {
