@@ -1,7 +1,6 @@
 package translator
 
 import (
-	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -222,8 +221,10 @@ func FuzzNormalizeMessages(f *testing.F) {
 		if err != nil || !json.Valid(raw) {
 			t.Fatalf("messages do not encode: %v", err)
 		}
-		var back bytes.Buffer
-		_ = json.Compact(&back, raw)
+		var back []Message
+		if err := json.Unmarshal(raw, &back); err != nil || len(back) != len(msgs) {
+			t.Fatalf("messages do not read back: %v", err)
+		}
 	})
 }
 
