@@ -246,13 +246,17 @@ func messageObject(o map[string]any, side MessageSide) ([]Message, bool) {
 	// The AI SDK's ai.prompt: {system?, prompt}.
 	if prompt, ok := o["prompt"]; ok && len(o) <= 2 {
 		var out []Message
-		if sys, ok := o["system"].(string); ok {
-			if sys != "" {
-				out = append(out, textMessage("system", sys))
-			}
-		} else if len(o) == 2 && o["system"] != nil {
+		sys, hasSys := o["system"]
+		if len(o) == 2 && !hasSys {
 			return nil, false
-		} else if _, has := o["system"]; !has && len(o) == 2 {
+		}
+		switch s := sys.(type) {
+		case nil:
+		case string:
+			if s != "" {
+				out = append(out, textMessage("system", s))
+			}
+		default:
 			return nil, false
 		}
 		switch p := prompt.(type) {
