@@ -3,6 +3,7 @@ package translator
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 )
 
@@ -19,9 +20,9 @@ const (
 // Message is a chat message in the OTel GenAI semantic conventions' shape
 // (gen_ai.input.messages / gen_ai.output.messages).
 type Message struct {
-	Role         string `json:"role"`
-	Parts        []Part `json:"parts"`
-	Name         string `json:"name,omitempty"`
+	Role         string `json:"role"`           // system, user, assistant, tool (lower case; "developer" -> system, "model" -> assistant, "human" -> user, "ai" -> assistant)
+	Parts        []Part `json:"parts"`          // never nil in output (use empty slice)
+	Name         string `json:"name,omitempty"` // participant / tool name where the source has one
 	FinishReason string `json:"finish_reason,omitempty"`
 }
 
@@ -39,15 +40,15 @@ const (
 // its type and its whole JSON in Raw.
 type Part struct {
 	Type      string          `json:"type"`
-	Content   string          `json:"content,omitempty"`
-	ID        string          `json:"id,omitempty"`
-	Name      string          `json:"name,omitempty"`
-	Arguments json.RawMessage `json:"arguments,omitempty"`
-	Response  json.RawMessage `json:"response,omitempty"`
+	Content   string          `json:"content,omitempty"`   // text, reasoning; blob: base64 data as given
+	ID        string          `json:"id,omitempty"`        // tool_call and tool_call_response id
+	Name      string          `json:"name,omitempty"`      // tool_call (and tool_call_response when the source names the tool)
+	Arguments json.RawMessage `json:"arguments,omitempty"` // tool_call: a JSON value; arguments given as a JSON-encoded string holding JSON are decoded to that JSON value, otherwise kept as a JSON string
+	Response  json.RawMessage `json:"response,omitempty"`  // tool_call_response: a JSON value (same string-decoding rule)
 	URI       string          `json:"uri,omitempty"`
 	MimeType  string          `json:"mime_type,omitempty"`
-	Modality  string          `json:"modality,omitempty"`
-	Raw       json.RawMessage `json:"raw,omitempty"`
+	Modality  string          `json:"modality,omitempty"` // image, audio, video
+	Raw       json.RawMessage `json:"raw,omitempty"`      // an unknown part, whole
 }
 
 // NormalizeMessages turns a span's stored input or output into canonical
@@ -64,15 +65,17 @@ func NormalizeMessages(content string, side MessageSide) (msgs []Message, ok boo
 		return nil, false
 	}
 	// Text that is not JSON is one turn; JSON null, numbers and booleans
-	// are values, not turns.
-	if !json.Valid([]byte(trimmed)) {
-		return []Message{textMessage(sideRole(side), content)}, true
-	}
+	// are values, not turns. The decoder scans as it decodes, and a token
+	// after the value means the text only starts like JSON, so one pass
+	// tells both apart.
 	var v any
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, false
+	if dec.Decode(&v) != nil {
+		return []Message{textMessage(sideRole(side), content)}, true
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return []Message{textMessage(sideRole(side), content)}, true
 	}
 	switch x := v.(type) {
 	case string:
@@ -83,9 +86,23 @@ func NormalizeMessages(content string, side MessageSide) (msgs []Message, ok boo
 	case []any:
 		return messageList(x, side)
 	case map[string]any:
+		// A lone object with a role is a message only when it carries
+		// content of some kind: {"role": "admin", "user": 7} is kwargs.
+		if _, ok := x["role"]; ok && !hasAny(x, "content", "parts", "tool_calls", "function_call", "refusal") {
+			return nil, false
+		}
 		return messageObject(x, side)
 	}
 	return nil, false
+}
+
+func hasAny(o map[string]any, keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := o[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func sideRole(side MessageSide) string {
@@ -122,11 +139,18 @@ func messageList(items []any, side MessageSide) ([]Message, bool) {
 		return []Message{m}, true
 	}
 	// Semconv system instructions: parts without a message around them.
+	// On the output side such a list is what the model said (a bare
+	// content-block list). Only known kinds count: a list of typed objects
+	// of kinds we do not know (retrieved documents, say) is not a turn.
 	if !anyHas(objs, "role") && allHave(objs, "type") && !anyHas(objs, "message") {
-		m := Message{Role: "system", Parts: []Part{}}
+		role := "system"
+		if side == OutputSide {
+			role = "assistant"
+		}
+		m := Message{Role: role, Parts: []Part{}}
 		for _, o := range objs {
 			p, ok := typedPart(o)
-			if !ok {
+			if !ok || p.Raw != nil {
 				return nil, false
 			}
 			m.Parts = append(m.Parts, p)
@@ -172,10 +196,15 @@ func messageObject(o map[string]any, side MessageSide) ([]Message, bool) {
 		}
 		return []Message{m}, true
 	}
-	if inner, ok := o["message"].(map[string]any); ok {
-		// An OpenAI choice, or OpenInference's {message: {...}} element.
+	inner, ok := o["message"].(map[string]any)
+	if !ok {
+		inner, ok = o["delta"].(map[string]any) // a streamed choice
+	}
+	if ok {
+		// An OpenAI choice, or OpenInference's {message: {...}} element:
+		// both are what a model answered, whichever side holds them.
 		if _, has := inner["role"]; !has {
-			inner["role"] = sideRole(side)
+			inner["role"] = "assistant"
 		}
 		m, ok := message(inner)
 		if !ok {
@@ -194,20 +223,40 @@ func messageObject(o map[string]any, side MessageSide) ([]Message, bool) {
 		if !ok {
 			return nil, false
 		}
-		// The AI SDK's ai.prompt puts the system prompt beside them.
-		if sys, ok := o["system"].(string); ok && sys != "" {
-			out = append([]Message{textMessage("system", sys)}, out...)
+		// The AI SDK's ai.prompt and Anthropic's request put the system
+		// prompt beside them, Anthropic's sometimes as text blocks.
+		switch sys := o["system"].(type) {
+		case string:
+			if sys != "" {
+				out = append([]Message{textMessage("system", sys)}, out...)
+			}
+		case []any:
+			if sm, ok := messageList(sys, InputSide); ok && len(sm) == 1 && sm[0].Role == "system" {
+				out = append(sm, out...)
+			}
 		}
 		return out, true
+	}
+	if in, ok := o["input"].([]any); ok {
+		// Langfuse's and the Responses API's {input: [...messages]}.
+		if out, ok := messageList(in, side); ok {
+			return out, true
+		}
 	}
 	// The AI SDK's ai.prompt: {system?, prompt}.
 	if prompt, ok := o["prompt"]; ok && len(o) <= 2 {
 		var out []Message
-		if sys, ok := o["system"].(string); ok && sys != "" {
-			out = append(out, textMessage("system", sys))
-		} else if _, has := o["system"]; has && o["system"] != nil {
+		sys, hasSys := o["system"]
+		if len(o) == 2 && !hasSys {
 			return nil, false
-		} else if len(o) == 2 {
+		}
+		switch s := sys.(type) {
+		case nil:
+		case string:
+			if s != "" {
+				out = append(out, textMessage("system", s))
+			}
+		default:
 			return nil, false
 		}
 		switch p := prompt.(type) {
@@ -263,16 +312,29 @@ func message(o map[string]any) (Message, bool) {
 		// The semconv gen_ai.tool.message event names the call "id".
 		toolCallID, _ = o["id"].(string)
 	}
+	// OpenAI's tool (and legacy function) messages name the tool in "name".
+	toolResponse := func(response any) {
+		m.Parts = append(m.Parts, Part{Type: PartToolCallResponse, ID: toolCallID, Name: m.Name, Response: jsonValueOf(response)})
+		m.Role = "tool"
+	}
 	switch c := o["content"].(type) {
 	case nil:
 	case string:
 		if toolCallID != "" || m.Role == "tool" {
-			m.Parts = append(m.Parts, Part{Type: PartToolCallResponse, ID: toolCallID, Response: jsonValueOf(c)})
-			m.Role = "tool"
+			toolResponse(c)
 		} else if c != "" {
 			m.Parts = append(m.Parts, Part{Type: PartText, Content: c})
 		}
 	case []any:
+		// OpenAI lets a tool message's content be text parts; they are the
+		// response, not a turn of text. The AI SDK's tool messages hold
+		// tool-result parts that carry their own ids instead.
+		if toolCallID != "" || m.Role == "tool" {
+			if text, ok := textOnly(c); ok {
+				toolResponse(text)
+				break
+			}
+		}
 		for _, p := range c {
 			switch po := p.(type) {
 			case string:
@@ -291,7 +353,11 @@ func message(o map[string]any) (Message, bool) {
 			}
 		}
 	default:
-		m.Parts = append(m.Parts, Part{Type: PartText, Content: compactJSON(c)})
+		if toolCallID != "" || m.Role == "tool" {
+			toolResponse(c)
+		} else {
+			m.Parts = append(m.Parts, Part{Type: PartText, Content: compactJSON(c)})
+		}
 	}
 	if calls, ok := o["tool_calls"].([]any); ok {
 		for _, c := range calls {
@@ -328,6 +394,30 @@ func canonicalRole(role string) string {
 	}
 }
 
+// textOnly joins a content array made only of text parts (OpenAI's
+// {type: text, text}, or plain strings).
+func textOnly(items []any) (string, bool) {
+	var texts []string
+	for _, it := range items {
+		switch x := it.(type) {
+		case string:
+			texts = append(texts, x)
+		case map[string]any:
+			if x["type"] != "text" {
+				return "", false
+			}
+			t, ok := x["text"].(string)
+			if !ok {
+				return "", false
+			}
+			texts = append(texts, t)
+		default:
+			return "", false
+		}
+	}
+	return strings.Join(texts, "\n"), len(texts) > 0
+}
+
 // openAIToolCall reads {id, type: function, function: {name, arguments}},
 // with or without the type (OpenInference leaves it out).
 func openAIToolCall(o map[string]any) Part {
@@ -362,8 +452,12 @@ func typedPart(o map[string]any) (Part, bool) {
 	str := func(k string) string { s, _ := o[k].(string); return s }
 	switch typ {
 	case "text", "input_text", "output_text":
-		if t, ok := o["content"].(string); ok {
+		switch t := o["content"].(type) {
+		case string:
 			return Part{Type: PartText, Content: t}, true
+		case nil:
+		default:
+			return Part{Type: PartText, Content: compactJSON(t)}, true
 		}
 		return Part{Type: PartText, Content: str("text")}, true
 	case "refusal":
@@ -402,6 +496,15 @@ func typedPart(o map[string]any) (Part, bool) {
 		return Part{Type: PartURI, URI: str("uri"), MimeType: str("mime_type"), Modality: str("modality")}, true
 	case "blob":
 		return Part{Type: PartBlob, Content: str("content"), MimeType: str("mime_type"), Modality: str("modality")}, true
+	case "input_audio": // OpenAI: {input_audio: {data, format}}
+		if a, ok := o["input_audio"].(map[string]any); ok {
+			data, _ := a["data"].(string)
+			mime := ""
+			if f, _ := a["format"].(string); f != "" {
+				mime = "audio/" + f
+			}
+			return Part{Type: PartBlob, Content: data, MimeType: mime, Modality: "audio"}, true
+		}
 	case "image_url":
 		url := str("image_url")
 		if iu, ok := o["image_url"].(map[string]any); ok {
@@ -420,6 +523,11 @@ func typedPart(o map[string]any) (Part, bool) {
 		for _, k := range []string{"image", "data", "url"} {
 			if s, ok := o[k].(string); ok {
 				return mediaPart(s, mime, modality), true
+			}
+		}
+		if f, ok := o["file"].(map[string]any); ok { // OpenAI: {file: {file_data, filename}}
+			if data, ok := f["file_data"].(string); ok {
+				return mediaPart(data, mime, modality), true
 			}
 		}
 		if src, ok := o["source"].(map[string]any); ok { // Anthropic

@@ -1,7 +1,6 @@
 package translator
 
 import (
-	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -74,8 +73,41 @@ func TestNormalizeMessagesShapes(t *testing.T) {
 			`[{"role":"system","parts":[{"type":"text","content":"D"}]},{"role":"user","parts":[{"type":"text","content":"H"}]},{"role":"assistant","parts":[{"type":"text","content":"A"}]}]`},
 		{"big numbers kept", `[{"role":"tool","tool_call_id":"c","content":"{\"id\":12345678901234567890}"}]`, InputSide,
 			`[{"role":"tool","parts":[{"type":"tool_call_response","id":"c","response":{"id":12345678901234567890}}]}]`},
+		{"choice on the input side", `[{"finish_reason":"stop","message":{"content":"Hi"}}]`, InputSide,
+			`[{"role":"assistant","parts":[{"type":"text","content":"Hi"}],"finish_reason":"stop"}]`},
+		{"streamed choice", `{"choices":[{"delta":{"content":"He"},"finish_reason":null}]}`, OutputSide,
+			`[{"role":"assistant","parts":[{"type":"text","content":"He"}]}]`},
+		{"openai tool message with text parts", `[{"role":"tool","tool_call_id":"c","content":[{"type":"text","text":"{\"t\":7}"}]}]`, InputSide,
+			`[{"role":"tool","parts":[{"type":"tool_call_response","id":"c","response":{"t":7}}]}]`},
+		{"openai tool message with object content", `[{"role":"tool","tool_call_id":"c","content":{"t":7}}]`, InputSide,
+			`[{"role":"tool","parts":[{"type":"tool_call_response","id":"c","response":{"t":7}}]}]`},
+		{"legacy function message", `[{"role":"function","name":"weather","content":"rain"}]`, InputSide,
+			`[{"role":"tool","name":"weather","parts":[{"type":"tool_call_response","name":"weather","response":"rain"}]}]`},
+		{"object content is JSON text", `[{"role":"user","content":{"q":1}}]`, InputSide,
+			`[{"role":"user","parts":[{"type":"text","content":"{\"q\":1}"}]}]`},
+		{"openai audio and file", `[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"UklG","format":"wav"}},{"type":"file","file":{"file_data":"data:application/pdf;base64,JVBE","filename":"a.pdf"}}]}]`, InputSide,
+			`[{"role":"user","parts":[{"type":"blob","content":"UklG","mime_type":"audio/wav","modality":"audio"},{"type":"blob","content":"JVBE","mime_type":"application/pdf"}]}]`},
+		{"ai sdk v4 tool result", `[{"role":"tool","content":[{"type":"tool-result","toolCallId":"c","toolName":"w","result":"{\"t\":7}"}]}]`, InputSide,
+			`[{"role":"tool","parts":[{"type":"tool_call_response","id":"c","name":"w","response":{"t":7}}]}]`},
+		{"ai sdk v5 text output and file", `[{"role":"tool","content":[{"type":"tool-result","toolCallId":"c","toolName":"w","output":{"type":"text","value":"rain"}}]},` +
+			`{"role":"user","content":[{"type":"file","data":"https://x/a.pdf","mediaType":"application/pdf"}]}]`, InputSide,
+			`[{"role":"tool","parts":[{"type":"tool_call_response","id":"c","name":"w","response":"rain"}]},{"role":"user","parts":[{"type":"uri","uri":"https://x/a.pdf","mime_type":"application/pdf"}]}]`},
+		{"ai sdk prompt without system", `{"system":"","prompt":"Q"}`, InputSide, `[{"role":"user","parts":[{"type":"text","content":"Q"}]}]`},
+		{"anthropic request", `{"model":"claude","system":[{"type":"text","text":"Be brief."}],"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}}]}]}`, InputSide,
+			`[{"role":"system","parts":[{"type":"text","content":"Be brief."}]},{"role":"user","parts":[{"type":"blob","content":"AAAA","mime_type":"image/png","modality":"image"}]}]`},
+		{"input wrapper", `{"input":[{"role":"user","content":"Q"}],"model":"m"}`, InputSide, `[{"role":"user","parts":[{"type":"text","content":"Q"}]}]`},
+		{"bare parts on the output side", `[{"type":"text","text":"Hi"},{"type":"tool_use","id":"t","name":"f","input":{}}]`, OutputSide,
+			`[{"role":"assistant","parts":[{"type":"text","content":"Hi"},{"type":"tool_call","id":"t","name":"f","arguments":{}}]}]`},
+		{"semconv blob and uri", `[{"role":"user","parts":[{"type":"blob","content":"AAAA","mime_type":"image/png","modality":"image"},{"type":"uri","uri":"https://x/v.mp4","modality":"video"}]}]`, InputSide,
+			`[{"role":"user","parts":[{"type":"blob","content":"AAAA","mime_type":"image/png","modality":"image"},{"type":"uri","uri":"https://x/v.mp4","modality":"video"}]}]`},
+		{"trailing text after JSON", `{"a":1} and more`, InputSide, `[{"role":"user","parts":[{"type":"text","content":"{\"a\":1} and more"}]}]`},
 
 		{"tool arguments", `{"city":"Oslo"}`, InputSide, ""},
+		{"kwargs with a role", `{"role":"admin","user_id":7}`, InputSide, ""},
+		{"typed documents", `[{"type":"document","content":"doc"}]`, OutputSide, ""},
+		{"array of arrays of strings", `[["a"],["b"]]`, InputSide, ""},
+		{"boolean", `true`, OutputSide, ""},
+		{"empty string literal", `"  "`, OutputSide, ""},
 		{"kwargs", `{"args":[],"kwargs":{"order_id":"A-1"}}`, InputSide, ""},
 		{"embedding inputs", `["tomato soup","lentil curry"]`, InputSide, ""},
 		{"vectors", `[[0.1,0.2],[0.3,0.4]]`, OutputSide, ""},
@@ -106,22 +138,21 @@ func TestNormalizeMessagesShapes(t *testing.T) {
 // real payload in testdata/otlp into testdata/messages. Regenerate with `go
 // test ./translator -run TestMessagesGolden -update` and read the diff.
 func TestMessagesGolden(t *testing.T) {
-	type side struct {
-		IsMessages bool      `json:"is_messages"`
-		Messages   []Message `json:"messages,omitempty"`
-	}
+	// An absent content and content that is not messages both leave the
+	// messages null; the flags tell them apart.
 	type entry struct {
-		Span   string `json:"span"`
-		Type   string `json:"type"`
-		Input  *side  `json:"input,omitempty"`
-		Output *side  `json:"output,omitempty"`
+		Span             string    `json:"span"`
+		Type             string    `json:"type"`
+		Input            []Message `json:"input"`
+		Output           []Message `json:"output"`
+		InputIsMessages  bool      `json:"input_is_messages"`
+		OutputIsMessages bool      `json:"output_is_messages"`
 	}
-	normalize := func(c *string, s MessageSide) *side {
+	normalize := func(c *string, s MessageSide) ([]Message, bool) {
 		if c == nil {
-			return nil
+			return nil, false
 		}
-		msgs, ok := NormalizeMessages(*c, s)
-		return &side{IsMessages: ok, Messages: msgs}
+		return NormalizeMessages(*c, s)
 	}
 	tr := New(Options{Retention: RetentionFull})
 	for _, file := range otlpfixtures.Files(t, otlpDir) {
@@ -129,11 +160,18 @@ func TestMessagesGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var doc []entry
 			for _, s := range tr.ToOpper(otlpfixtures.Load(t, file)) {
-				doc = append(doc, entry{Span: s.Name, Type: s.Type, Input: normalize(s.Input, InputSide), Output: normalize(s.Output, OutputSide)})
-				// Every generation that has content reads as a conversation.
-				if s.Type == TypeGeneration && s.Input != nil {
-					_, ok := NormalizeMessages(*s.Input, InputSide)
-					assert.True(t, ok, "%s: generation %q input is not messages: %.200s", name, s.Name, *s.Input)
+				e := entry{Span: s.Name, Type: s.Type}
+				e.Input, e.InputIsMessages = normalize(s.Input, InputSide)
+				e.Output, e.OutputIsMessages = normalize(s.Output, OutputSide)
+				doc = append(doc, e)
+				// Every generation that has content reads as a conversation;
+				// a tool's JSON arguments and results never do.
+				switch {
+				case s.Type == TypeGeneration:
+					assert.Equal(t, s.Input != nil, e.InputIsMessages, "%s: generation %q input: %.200s", name, s.Name, ptrText(s.Input))
+					assert.Equal(t, s.Output != nil, e.OutputIsMessages, "%s: generation %q output: %.200s", name, s.Name, ptrText(s.Output))
+				case s.Type == TypeTool:
+					assert.False(t, e.InputIsMessages || e.OutputIsMessages, "%s: tool %q reads as messages", name, s.Name)
 				}
 			}
 			raw, err := json.MarshalIndent(doc, "", "  ")
@@ -141,6 +179,13 @@ func TestMessagesGolden(t *testing.T) {
 			checkGolden(t, filepath.Join(messagesDir, name+".messages.json"), append(raw, '\n'))
 		})
 	}
+}
+
+func ptrText(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }
 
 func FuzzNormalizeMessages(f *testing.F) {
@@ -176,8 +221,10 @@ func FuzzNormalizeMessages(f *testing.F) {
 		if err != nil || !json.Valid(raw) {
 			t.Fatalf("messages do not encode: %v", err)
 		}
-		var back bytes.Buffer
-		_ = json.Compact(&back, raw)
+		var back []Message
+		if err := json.Unmarshal(raw, &back); err != nil || len(back) != len(msgs) {
+			t.Fatalf("messages do not read back: %v", err)
+		}
 	})
 }
 
