@@ -241,27 +241,12 @@ func traceFilter(pid int32, q store.TraceQuery) (string, []any) {
 		// PostgreSQL scans for shorter ones.
 		add(`t.name_lower LIKE ?`, "%"+likeEscaper.Replace(txt(strings.ToLower(q.Name)))+"%")
 	}
-	if q.Status != "" {
-		add("t.status = ?", txt(q.Status))
-	}
-	if q.MinDuration > 0 {
-		add("t.duration_ns >= ?", int64(q.MinDuration))
-	}
-	if q.MaxDuration > 0 {
-		add("t.duration_ns <= ?", int64(q.MaxDuration))
-	}
-	if q.MinCost != nil {
-		add("t.cost >= ?", *q.MinCost)
-	}
-	if q.MaxCost != nil {
-		add("t.cost <= ?", *q.MaxCost)
-	}
-	if !q.From.IsZero() {
-		add("t.start_ns >= ?", spanrow.ClampedUnixNano(q.From))
-	}
-	if !q.To.IsZero() {
-		add("t.start_ns < ?", spanrow.ClampedUnixNano(q.To))
-	}
+	spanrow.ColumnFilters(&q, func(cond string, v any) {
+		if s, ok := v.(string); ok {
+			v = txt(s)
+		}
+		add(cond, v)
+	})
 	if q.Tag != "" {
 		add("EXISTS (SELECT 1 FROM trace_tags g WHERE g.project = t.project AND g.tag = ? AND g.trace_id = t.trace_id)", txt(q.Tag))
 	}

@@ -262,27 +262,7 @@ func traceFilter(pid int64, q store.TraceQuery, sizes map[string]int64) (string,
 		}
 		add("instr(t.name_lower, ?) > 0", strings.ToLower(q.Name))
 	}
-	if q.Status != "" {
-		add("t.status = ?", q.Status)
-	}
-	if q.MinDuration > 0 {
-		add("t.duration_ns >= ?", int64(q.MinDuration))
-	}
-	if q.MaxDuration > 0 {
-		add("t.duration_ns <= ?", int64(q.MaxDuration))
-	}
-	if q.MinCost != nil {
-		add("t.cost >= ?", *q.MinCost)
-	}
-	if q.MaxCost != nil {
-		add("t.cost <= ?", *q.MaxCost)
-	}
-	if !q.From.IsZero() {
-		add("t.start_ns >= ?", spanrow.ClampedUnixNano(q.From))
-	}
-	if !q.To.IsZero() {
-		add("t.start_ns < ?", spanrow.ClampedUnixNano(q.To))
-	}
+	spanrow.ColumnFilters(&q, add)
 	if q.Tag != "" {
 		// A look-up per candidate, not the tag's whole list built first:
 		// the page is cut after the first matches of the newest-first scan.

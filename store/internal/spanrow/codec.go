@@ -1,7 +1,8 @@
-// Package spanrow holds the binary encodings the SQL backends share: a
-// span body (every field but input and output), and the small columns of
-// a trace row (tags, span counts by type, usage by model), so a PostgreSQL
-// and a SQLite store read and write the same records.
+// Package spanrow holds what the SQL backends share: the binary encodings
+// of a span body (every field but input and output) and of the small
+// columns of a trace row (tags, span counts by type, usage by model), so a
+// PostgreSQL and a SQLite store read and write the same records, and the
+// trace list's filters on a trace row's own columns.
 package spanrow
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/opperotel/bridge/opperapi"
+	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -584,4 +586,31 @@ func ClampedUnixNano(t time.Time) int64 {
 		return math.MinInt64
 	}
 	return t.UnixNano()
+}
+
+// ColumnFilters calls add with each condition of q on the traces table's
+// own columns (alias t; status, duration, cost, start time) and its value,
+// written with ? for the value: what both SQL backends filter alike.
+func ColumnFilters(q *store.TraceQuery, add func(cond string, v any)) {
+	if q.Status != "" {
+		add("t.status = ?", q.Status)
+	}
+	if q.MinDuration > 0 {
+		add("t.duration_ns >= ?", int64(q.MinDuration))
+	}
+	if q.MaxDuration > 0 {
+		add("t.duration_ns <= ?", int64(q.MaxDuration))
+	}
+	if q.MinCost != nil {
+		add("t.cost >= ?", *q.MinCost)
+	}
+	if q.MaxCost != nil {
+		add("t.cost <= ?", *q.MaxCost)
+	}
+	if !q.From.IsZero() {
+		add("t.start_ns >= ?", ClampedUnixNano(q.From))
+	}
+	if !q.To.IsZero() {
+		add("t.start_ns < ?", ClampedUnixNano(q.To))
+	}
 }
