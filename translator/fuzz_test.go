@@ -2,6 +2,7 @@ package translator
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -357,4 +358,37 @@ func FuzzRawText(f *testing.F) {
 			t.Fatalf("%q: got %q %v, want %q %v", raw, got, gotOK, want, wantOK)
 		}
 	})
+}
+
+// An oversized attribute costs meta.otel only itself: the resource
+// (service.name) and the other attributes stay, and the cut is counted.
+func TestOversizedAttributeKeepsTheResource(t *testing.T) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "checkout")
+	rs.Resource().Attributes().PutStr("host.name", strings.Repeat("h", 2000))
+	span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetName("work")
+	span.SetStartTimestamp(1000)
+	span.SetEndTimestamp(2000)
+	span.Attributes().PutStr("app.blob", strings.Repeat("x", 10<<20))
+	span.Attributes().PutStr("app.small", "kept")
+	ev := span.Events().AppendEmpty()
+	ev.SetName("big event")
+	ev.Attributes().PutStr("payload", strings.Repeat("y", 30<<10))
+	span.Events().AppendEmpty().SetName("small event")
+
+	s := New(Options{Retention: RetentionFull}).ToOpper(td)[0]
+	otel := mustMap(t, s.Meta.Value("otel"))
+	resource := mustMap(t, otel["resource"])
+	assert.Equal(t, "checkout", resource["service.name"], "the resource keeps service.name")
+	assert.Equal(t, "checkout", ServiceName(&s))
+	attrs := mustMap(t, otel["attributes"])
+	assert.Equal(t, "kept", attrs["app.small"])
+	assert.NotContains(t, attrs, "app.blob")
+	assert.Equal(t, true, otel["truncated"])
+	assert.Equal(t, int64(2), otel["dropped_keys"], "the blob and the large event, nothing else")
+	events, _ := otel["events"].([]any)
+	require.Len(t, events, 1, "the large event goes, the small one stays")
+	assert.Contains(t, fmt.Sprint(events[0]), "small event")
 }

@@ -2,6 +2,7 @@ package translator
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 )
 
@@ -118,21 +119,28 @@ func (o *otelMeta) capped(limit int) any {
 	m, _ := asMap(json.RawMessage(enc))
 	size := len(enc)
 	dropped := 0
-	for _, group := range []string{"resource", "attributes", "events", "links"} {
-		for size > limit {
-			key, kb := largestEntry(m[group])
-			if key == "" {
-				break
+	// The largest entry of any group goes first, so an oversized attribute
+	// costs only itself: dropping group by group took the resource
+	// (service.name with it) before reaching the attribute.
+	for size > limit {
+		group, key, kb := "", "", 0
+		for _, g := range []string{"resource", "attributes", "events", "links"} {
+			if k, n := largestEntry(m[g]); k != "" && n > kb {
+				group, key, kb = g, k, n
 			}
-			switch g := m[group].(type) {
-			case map[string]any:
-				delete(g, key)
-			case []any:
-				m[group] = g[:len(g)-1]
-			}
-			size -= kb
-			dropped++
 		}
+		if key == "" {
+			break
+		}
+		switch g := m[group].(type) {
+		case map[string]any:
+			delete(g, key)
+		case []any:
+			i, _ := strconv.Atoi(key)
+			m[group] = slices.Delete(g, i, i+1)
+		}
+		size -= kb
+		dropped++
 	}
 	if size > limit {
 		// Still too big: keep only the facts needed for debugging.
@@ -147,26 +155,25 @@ func (o *otelMeta) capped(limit int) any {
 	return m
 }
 
-// largestEntry returns the key of the largest entry of a map group, or a
-// marker for the last element of a list group, and its encoded size.
+// largestEntry returns the key of the largest entry of a map group, or the
+// index of the largest element of a list group, and its encoded size.
 func largestEntry(group any) (string, int) {
+	best, bestSize := "", 0
 	switch g := group.(type) {
 	case map[string]any:
-		best, bestSize := "", 0
 		for k, v := range g {
-			n := len(k) + len(appendJSON(nil, v)) + 4
-			if n > bestSize {
+			if n := len(k) + len(appendJSON(nil, v)) + 4; n > bestSize {
 				best, bestSize = k, n
 			}
 		}
-		return best, bestSize
 	case []any:
-		if len(g) == 0 {
-			return "", 0
+		for i, v := range g {
+			if n := len(appendJSON(nil, v)) + 1; n > bestSize {
+				best, bestSize = strconv.Itoa(i), n
+			}
 		}
-		return "last", len(appendJSON(nil, g[len(g)-1])) + 1
 	}
-	return "", 0
+	return best, bestSize
 }
 
 // ServiceName is the service.name of the OTel resource a span came from,
