@@ -2,34 +2,56 @@ package translator
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
-// A contentSource yields a span's input or output text from one convention.
-type contentSource func(c *spanCtx) (string, bool)
+// A contentSource yields a span's input or output text from one convention,
+// and says where content lives for it: the attribute keys, key prefixes
+// and span events it reads. Those are content whatever the retention, so
+// they are what retention drops and what never reaches meta.otel
+// (contentKeys, contentPrefixes, contentEvents are made from the sources):
+// a source cannot read content that retention does not know about.
+type contentSource struct {
+	read     func(c *spanCtx) (string, bool)
+	keys     []attrKey
+	prefixes []attrPrefix
+	events   []string
+}
 
 // attrText reads the first non-empty attribute among keys as text: a string
 // passes through unchanged, a structured value is encoded once.
 func attrText(keys ...attrKey) contentSource {
-	return func(c *spanCtx) (string, bool) { return c.a.str(keys...) }
+	return contentSource{read: func(c *spanCtx) (string, bool) { return c.a.str(keys...) }, keys: keys}
 }
 
 // flattenedMessages rebuilds flattened message attributes under prefix.
 func flattenedMessages(prefix attrPrefix) contentSource {
-	return func(c *spanCtx) (string, bool) {
+	return contentSource{prefixes: []attrPrefix{prefix}, read: func(c *spanCtx) (string, bool) {
 		text, dropped := flattenedJSON(c.a, prefix, c.flat)
 		if dropped > 0 {
 			c.otel.droppedFlattened = int64(dropped)
 		}
 		return text, text != ""
-	}
+	}}
+}
+
+// numberedMessages is flattenedMessages for a prefix whose keys are content
+// only under a numeric index (OpenLLMetry's gen_ai.prompt.0.content; but
+// gen_ai.prompt.name is a prompt's name): mapContent consumes those keys
+// itself (consumeFlattened), so the prefix is not registered as content.
+func numberedMessages(prefix attrPrefix) contentSource {
+	src := flattenedMessages(prefix)
+	src.prefixes = nil
+	return src
 }
 
 // eventAttr reads an attribute of the first span event called name.
 func eventAttr(name, key string) contentSource {
-	return func(c *spanCtx) (string, bool) {
+	return contentSource{events: []string{name}, read: func(c *spanCtx) (string, bool) {
 		for i := 0; i < c.events.Len(); i++ {
 			ev := c.events.At(i)
 			if ev.Name() != name {
@@ -43,7 +65,7 @@ func eventAttr(name, key string) contentSource {
 			}
 		}
 		return "", false
-	}
+	}}
 }
 
 var legacyMessageEvents = map[string]string{
@@ -55,7 +77,10 @@ var legacyMessageEvents = map[string]string{
 
 // legacyInputEvents rebuilds the input messages of the semconv <=1.36 event
 // layout: one event per message, the role from the event name.
-func legacyInputEvents(c *spanCtx) (string, bool) {
+var legacyInputEvents = contentSource{read: readLegacyInputEvents,
+	events: []string{"gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message"}}
+
+func readLegacyInputEvents(c *spanCtx) (string, bool) {
 	var msgs []any
 	for i := 0; i < c.events.Len(); i++ {
 		ev := c.events.At(i)
@@ -78,7 +103,9 @@ func legacyInputEvents(c *spanCtx) (string, bool) {
 
 // legacyChoiceEvents rebuilds the output of the <=1.36 layout from
 // gen_ai.choice events; a single choice is unwrapped to an object.
-func legacyChoiceEvents(c *spanCtx) (string, bool) {
+var legacyChoiceEvents = contentSource{read: readLegacyChoiceEvents, events: []string{"gen_ai.choice"}}
+
+func readLegacyChoiceEvents(c *spanCtx) (string, bool) {
 	var choices []any
 	for i := 0; i < c.events.Len(); i++ {
 		ev := c.events.At(i)
@@ -100,7 +127,10 @@ func legacyChoiceEvents(c *spanCtx) (string, bool) {
 // aiSDKOutput is the AI SDK legacy output: the text and tool calls of a
 // response combined into one assistant message when both exist, else the
 // first of the single fields.
-func aiSDKOutput(c *spanCtx) (string, bool) {
+var aiSDKOutput = contentSource{read: readAISDKOutput, keys: []attrKey{kAiResponseText, kAiResultText, kAiToolCallResult,
+	kAiResponseObject, kAiResultObject, kAiResponseToolCalls, kAiResultToolCalls}}
+
+func readAISDKOutput(c *spanCtx) (string, bool) {
 	if c.a.has(kAiResponseText) && c.a.has(kAiResponseToolCalls) {
 		text, _ := c.a.str(kAiResponseText)
 		v, _ := c.a.get(kAiResponseToolCalls)
@@ -116,7 +146,9 @@ func aiSDKOutput(c *spanCtx) (string, bool) {
 }
 
 // aiSDKEmbedInput is the value (or values) an AI SDK embed call embedded.
-func aiSDKEmbedInput(c *spanCtx) (string, bool) {
+var aiSDKEmbedInput = contentSource{read: readAISDKEmbedInput, keys: []attrKey{kAiValues, kAiValue}}
+
+func readAISDKEmbedInput(c *spanCtx) (string, bool) {
 	if s, ok := jsonElements(c, kAiValues); ok {
 		return s, true
 	}
@@ -124,7 +156,9 @@ func aiSDKEmbedInput(c *spanCtx) (string, bool) {
 }
 
 // aiSDKEmbedOutput is the vector (or vectors) an AI SDK embed call returned.
-func aiSDKEmbedOutput(c *spanCtx) (string, bool) {
+var aiSDKEmbedOutput = contentSource{read: readAISDKEmbedOutput, keys: []attrKey{kAiEmbeddings, kAiEmbedding}}
+
+func readAISDKEmbedOutput(c *spanCtx) (string, bool) {
 	if s, ok := jsonElements(c, kAiEmbeddings); ok {
 		return s, true
 	}
@@ -168,10 +202,10 @@ func jsonElements(c *spanCtx, key attrKey) (string, bool) {
 // field of each (OpenInference's embedding.embeddings.{i}.embedding.text
 // and .vector live side by side).
 func flattenedField(prefix attrPrefix, field string) contentSource {
-	return func(c *spanCtx) (string, bool) {
+	return contentSource{prefixes: []attrPrefix{prefix}, read: func(c *spanCtx) (string, bool) {
 		text := flattenedFieldJSON(c.a, prefix, field, c.flat)
 		return text, text != ""
-	}
+	}}
 }
 
 var (
@@ -187,8 +221,8 @@ var (
 	oiChoices          = flattenedMessages(pLLMChoices)
 	oiEmbeddingTexts   = flattenedField(pEmbeddingEmbeddings, "text")
 	oiEmbeddingVectors = flattenedField(pEmbeddingEmbeddings, "vector")
-	llmetryPrompt      = flattenedMessages(pGenAIPrompt)
-	llmetryCompletion  = flattenedMessages(pGenAICompletion)
+	llmetryPrompt      = numberedMessages(pGenAIPrompt)
+	llmetryCompletion  = numberedMessages(pGenAICompletion)
 	aiPromptMessages   = attrText(kAiPromptMessages)
 	aiPrompt           = attrText(kAiPrompt)
 	inputValue         = attrText(kInputValue)
@@ -237,36 +271,51 @@ var outputSources = map[string][]contentSource{
 var defaultInputSources = []contentSource{langfuseInput, inputValue, traceloopInput, plainInput, aiPrompt, aiSDKEmbedInput, semconvInput}
 var defaultOutputSources = []contentSource{langfuseOutput, outputValue, traceloopOutput, plainOutput, aiSDKOutput, aiSDKEmbedOutput, semconvOutput}
 
-// contentKeys are attributes that hold content. The ones not chosen as
-// input or output are consumed anyway, so that content never reaches
-// meta.otel (where retention could not see it) and is not kept twice.
-var contentKeys = set(
-	"input.value", "output.value", "input.mime_type", "output.mime_type",
-	"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
-	"ai.prompt", "ai.prompt.messages", "ai.response.text", "ai.response.object", "ai.response.toolCalls",
-	"ai.result.text", "ai.result.object", "ai.result.toolCalls", "ai.toolCall.args", "ai.toolCall.result",
-	"ai.value", "ai.values", "ai.embedding", "ai.embeddings",
-	"traceloop.entity.input", "traceloop.entity.output",
-	"langfuse.observation.input", "langfuse.observation.output", "langfuse.trace.input", "langfuse.trace.output",
-	"gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "mlflow.spanInputs", "mlflow.spanOutputs",
-	"input", "output", "tool_arguments", "tool_response", "pydantic_ai.all_messages", "final_result",
-	"gen_ai.retrieval.query.text", "gen_ai.retrieval.documents", "reranker.query", "prompt", "all_messages_events", "events",
-	"gen_ai.prompt", "gen_ai.completion",
-)
+// instructionContent is where the system prompt lives beside the input
+// (instructions): semconv system instructions, on the span or in its
+// operation-details event, and the system-message event.
+var instructionContent = contentSource{keys: []attrKey{kGenAiSystemInstructions},
+	events: []string{"gen_ai.client.inference.operation.details", "gen_ai.system.message"}}
 
-func set(keys ...string) map[string]bool {
-	m := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		m[k] = true
-	}
-	return m
+// otherContent is content that no source takes as input or output but that
+// is dropped with it: descriptions of the content (mime types), inputs
+// kept elsewhere (OpenInference's reranker input documents) and the keys
+// of conventions whose content is read elsewhere or not at all (Pydantic
+// AI's events, OpenLLMetry's whole prompt and completion).
+var otherContent = contentSource{
+	keys: []attrKey{key("input.mime_type"), key("output.mime_type"), key("prompt"), key("all_messages_events"),
+		key("events"), key("gen_ai.prompt"), key("gen_ai.completion")},
+	prefixes: []attrPrefix{pRerankerInputDocuments},
+	events:   []string{"gen_ai.content.prompt", "gen_ai.content.completion"},
 }
 
-// contentEvents are span events that carry message content.
-var contentEvents = map[string]bool{
-	"gen_ai.system.message": true, "gen_ai.user.message": true, "gen_ai.assistant.message": true,
-	"gen_ai.tool.message": true, "gen_ai.choice": true, "gen_ai.client.inference.operation.details": true,
-	"gen_ai.content.prompt": true, "gen_ai.content.completion": true,
+// contentKeys, contentPrefixes and contentEvents are everything the content
+// sources read: attributes that hold content (the ones not chosen as input
+// or output are consumed anyway, so that content never reaches meta.otel,
+// where retention could not see it, and is not kept twice), key prefixes
+// under which any key holds content, and span events that carry it.
+var contentKeys, contentPrefixes, contentEvents = contentPlaces(
+	slices.Concat(slices.Concat(slices.Collect(maps.Values(inputSources))...),
+		slices.Concat(slices.Collect(maps.Values(outputSources))...),
+		defaultInputSources, defaultOutputSources, []contentSource{instructionContent, otherContent}))
+
+func contentPlaces(sources []contentSource) (map[string]bool, []attrPrefix, map[string]bool) {
+	keys, events := map[string]bool{}, map[string]bool{}
+	var prefixes []attrPrefix
+	for _, src := range sources {
+		for _, k := range src.keys {
+			keys[keyNames[k]] = true
+		}
+		for _, p := range src.prefixes {
+			if !slices.Contains(prefixes, p) {
+				prefixes = append(prefixes, p)
+			}
+		}
+		for _, e := range src.events {
+			events[e] = true
+		}
+	}
+	return keys, prefixes, events
 }
 
 func (c *spanCtx) mapContent(typ string) {
@@ -307,7 +356,7 @@ func (c *spanCtx) mapContent(typ string) {
 // firstContent returns the text of the first source that has some.
 func firstContent(c *spanCtx, sources []contentSource) *string {
 	for _, src := range sources {
-		if s, ok := src(c); ok {
+		if s, ok := src.read(c); ok {
 			text := s
 			return &text
 		}

@@ -64,12 +64,6 @@ var (
 	pRerankerOutputDocs     = prefix("reranker.output_documents.")
 )
 
-// contentPrefixes hold message content under any key that starts with them.
-var contentPrefixes = []attrPrefix{
-	pLLMInputMessages, pLLMOutputMessages, pLLMPrompts, pLLMChoices, pEmbeddingEmbeddings,
-	pRetrievalDocuments, pRerankerInputDocuments, pRerankerOutputDocs,
-}
-
 // keyInfo is what the translator needs to know about an attribute key.
 type keyInfo struct {
 	id    attrKey // valid when known
