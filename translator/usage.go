@@ -2,6 +2,7 @@ package translator
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 )
 
@@ -209,4 +210,37 @@ func bucketCount(raw string) int64 {
 		return int64(f)
 	}
 	return 0
+}
+
+func (c *spanCtx) mapUsageAndCost(d typeDecision, prices *PriceTable, costSource string) {
+	s := c.out
+	u, found, aggregateByName := mapUsage(c.a)
+	if found {
+		if (d.typ == TypeEmbedding || s.Type == TypeEmbedding || c.a.has(kAiUsageTokens)) && u.Input == 0 && u.Output == 0 {
+			// Embedding calls report one count, and it is all input.
+			u.Input = u.Total
+		}
+		s.Usage = c.arena.usage(u)
+		// Only generation and embedding spans consume tokens themselves;
+		// agents, steps and wrappers repeat their children's usage.
+		s.Aggregate = aggregateByName || d.container || (s.Type != TypeGeneration && s.Type != TypeEmbedding && d.typ != TypeGeneration && d.typ != TypeEmbedding)
+	}
+	if cost, ok := providedCost(c.a); ok && cost >= 0 {
+		s.Cost, s.CostSource = c.arena.float(cost), "provided"
+		return
+	}
+	if !found || s.Model == "" || s.Aggregate {
+		return
+	}
+	p, ok := c.prices.lookup(prices, s.Model)
+	if !ok && s.RequestModel != "" {
+		p, ok = c.prices.lookup(prices, s.RequestModel)
+	}
+	if !ok {
+		return
+	}
+	// Rounded to a picodollar so float noise does not reach golden files
+	// and UIs as 0.000025200000000000003.
+	cost := math.Round(p.Cost(s.Usage)*1e12) / 1e12
+	s.Cost, s.CostSource = c.arena.float(cost), costSource
 }
