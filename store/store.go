@@ -183,6 +183,18 @@ type TraceQuery struct {
 	Limit int
 }
 
+// CheckPage refuses a page ListTraces does not serve: Limit outside
+// 1..100 or a negative Offset.
+func (q *TraceQuery) CheckPage() error {
+	if q.Limit < 1 || q.Limit > 100 {
+		return fmt.Errorf("limit %d outside 1..100", q.Limit)
+	}
+	if q.Offset < 0 {
+		return fmt.Errorf("negative offset %d", q.Offset)
+	}
+	return nil
+}
+
 // Facets are what the Model, User, Session and Service filters match of a
 // span: "model:<model>" (and "model:<requested model>"), "user:<id>",
 // "session:<id>", "service:<service.name>".

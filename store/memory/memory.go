@@ -359,8 +359,8 @@ func (s *Store) ListTraces(_ context.Context, projectName string, q store.TraceQ
 		return nil, 0, err
 	}
 	defer s.mu.Unlock()
-	if q.Limit < 1 || q.Limit > 100 || q.Offset < 0 {
-		return nil, 0, fmt.Errorf("memory store: limit %d must be 1..100 and offset %d >= 0", q.Limit, q.Offset)
+	if err := q.CheckPage(); err != nil {
+		return nil, 0, fmt.Errorf("memory store: list traces: %w", err)
 	}
 	p := s.project(projectName, false)
 	if p == nil {

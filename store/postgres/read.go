@@ -149,11 +149,8 @@ var snapshot = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadO
 // that bounds the filter best (the trigram index for names, the facet's
 // or tag's rows, the status, duration or cost index).
 func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQuery) ([]translator.TraceSummary, int64, error) {
-	if q.Limit < 1 || q.Limit > 100 {
-		return nil, 0, fmt.Errorf("postgres: list traces: limit %d outside 1..100", q.Limit)
-	}
-	if q.Offset < 0 {
-		return nil, 0, fmt.Errorf("postgres: list traces: negative offset %d", q.Offset)
+	if err := q.CheckPage(); err != nil {
+		return nil, 0, fmt.Errorf("postgres: list traces: %w", err)
 	}
 	pid, ok, err := s.projectID(ctx, project)
 	if err != nil {

@@ -143,11 +143,8 @@ func (s *Store) traceMetrics(ctx context.Context, tx *sql.Tx, pid int64, tid any
 // but the tag is evaluated on that index alone, so the count reads no
 // table rows, and only the rows of the page are read in full.
 func (s *Store) ListTraces(ctx context.Context, project string, q store.TraceQuery) ([]translator.TraceSummary, int64, error) {
-	if q.Limit < 1 || q.Limit > 100 {
-		return nil, 0, fmt.Errorf("sqlite: list traces: limit %d outside 1..100", q.Limit)
-	}
-	if q.Offset < 0 {
-		return nil, 0, fmt.Errorf("sqlite: list traces: negative offset %d", q.Offset)
+	if err := q.CheckPage(); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: list traces: %w", err)
 	}
 	pid, ok, err := s.projectID(ctx, project)
 	if err != nil {
