@@ -414,63 +414,69 @@ func (s *Store) rollUp(ctx context.Context, tx pgx.Tx, pid int32, traceIDs []str
 	if err := lockTraces(ctx, tx, pid, traceIDs); err != nil {
 		return err
 	}
-	oldTags := map[string][]string{}
-	oldStatus := map[string]string{}
+	// The trace rows as they are: their root tags and status.
+	type storedRow struct {
+		tags   []string
+		status string
+	}
+	old := map[string]storedRow{}
 	rows, err := tx.Query(ctx, `SELECT trace_id, tags, status FROM traces WHERE project = $1 AND trace_id = ANY($2)`, pid, traceIDs)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
-		var tid, status string
+		var tid string
 		var raw []byte
-		if err := rows.Scan(&tid, &raw, &status); err != nil {
+		var row storedRow
+		if err := rows.Scan(&tid, &raw, &row.status); err != nil {
 			rows.Close()
 			return err
 		}
-		oldStatus[tid] = status
-		tags, err := spanrow.DecodeStrings(raw)
-		if err != nil {
+		if row.tags, err = spanrow.DecodeStrings(raw); err != nil {
 			rows.Close()
 			return fmt.Errorf("trace %s tags: %w", tid, err)
 		}
-		oldTags[tid] = tags
-		if tags == nil {
-			oldTags[tid] = []string{}
-		}
+		old[tid] = row
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	var reread []string
+	reread := map[string]bool{}
+	var rereadIDs []string
 	for _, tid := range traceIDs {
-		if _, existed := oldTags[tid]; existed || batch[tid] == nil {
-			reread = append(reread, tid)
+		if _, existed := old[tid]; existed || batch[tid] == nil {
+			reread[tid] = true
+			rereadIDs = append(rereadIDs, tid)
 		}
 	}
-	stored, err := readLights(ctx, tx, pid, reread)
+	stored, err := readLights(ctx, tx, pid, rereadIDs)
 	if err != nil {
 		return err
 	}
 
 	w := traceWrites{counts: map[string]int64{}}
 	for _, tid := range traceIDs {
-		spans, tags := batch[tid], []string(nil)
-		if l, ok := stored[tid]; ok {
-			spans = l.spans
-		} else if slices.Contains(reread, tid) {
-			spans = nil // re-read and found empty: the trace is gone
+		prev, existed := old[tid]
+		spans := batch[tid]
+		l := stored[tid]
+		if reread[tid] {
+			spans = nil // re-read, and found empty when l is nil: the trace is gone
+			if l != nil {
+				spans = l.spans
+			}
 		}
 		if len(spans) == 0 {
-			if old, existed := oldStatus[tid]; existed {
+			if existed {
 				w.gone = append(w.gone, tid)
-				w.counts[old]--
+				w.counts[prev.status]--
 			}
 			continue
 		}
 		sum, usage := translator.RollUpWithUsage(spans)
-		if l, ok := stored[tid]; ok {
-			if tags, err = spanrow.DecodeStrings(l.rootTags(sum.RootID)); err != nil {
+		var tags []string
+		if l != nil {
+			if tags, err = spanrow.DecodeStrings(l.tags[sum.RootID]); err != nil {
 				return fmt.Errorf("trace %s root tags: %w", tid, err)
 			}
 		} else {
@@ -480,11 +486,11 @@ func (s *Store) rollUp(ctx context.Context, tx pgx.Tx, pid int32, traceIDs []str
 				}
 			}
 		}
-		w.add(tid, sum, usage, tags, oldTags[tid])
-		if old, existed := oldStatus[tid]; !existed || old != sum.Status {
+		w.add(tid, sum, usage, tags, prev.tags)
+		if !existed || prev.status != sum.Status {
 			w.counts[sum.Status]++
 			if existed {
-				w.counts[old]--
+				w.counts[prev.status]--
 			}
 		}
 	}
@@ -499,8 +505,6 @@ type lights struct {
 	spans []translator.Span
 	tags  map[string][]byte // by span id, the tags column
 }
-
-func (l *lights) rootTags(rootID string) []byte { return l.tags[rootID] }
 
 var errMarker = new(string)
 
