@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -255,6 +257,32 @@ func SpanMetricID(s *translator.Span, i int) string {
 		return m.ID
 	}
 	return translator.MetricID(s.ID, "position/"+strconv.Itoa(i)+"/"+m.Dimension)
+}
+
+// SpanMetrics yields the metrics UpsertSpans stores for spans: each span's
+// Metrics under SpanMetricID, without a creation time (the store assigns
+// it). A value that is not finite is skipped: SQL stores refuse a NaN, and
+// no API answer could carry one.
+func SpanMetrics(spans []translator.Span) iter.Seq[Metric] {
+	return func(yield func(Metric) bool) {
+		for i := range spans {
+			sp := &spans[i]
+			for j := range sp.Metrics {
+				m := &sp.Metrics[j]
+				if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+					continue
+				}
+				out := Metric{ID: SpanMetricID(sp, j), SpanID: sp.ID, Dimension: m.Dimension, Value: m.Value}
+				if m.Comment != "" {
+					c := m.Comment
+					out.Comment = &c
+				}
+				if !yield(out) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // MetricUpdate changes the non-nil fields of a metric.

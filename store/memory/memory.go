@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -193,8 +192,8 @@ func (s *Store) upsertLocked(projectName string, spans []translator.Span, forwar
 			s.traceCreated(traceKey{projectName, sp.TraceID})
 		}
 		tr[sp.ID] = struct{}{}
-		for j := range sp.Metrics {
-			p.addSpanMetric(&sp, j, now)
+		for m := range store.SpanMetrics([]translator.Span{sp}) {
+			p.addSpanMetric(m, now)
 		}
 		key := outboxKey{projectName, sp.ID}
 		if forward && (!sp.Running() && !e.forwardedComplete || sp.Running() && !e.forwardedIncomplete) {
@@ -205,24 +204,15 @@ func (s *Store) upsertLocked(projectName string, spans []translator.Span, forwar
 	}
 }
 
-// addSpanMetric stores the span's j-th metric unless its id is stored
-// already (for this span or another) or its value is not finite.
-func (p *project) addSpanMetric(sp *translator.Span, j int, now time.Time) {
-	m := sp.Metrics[j]
-	if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
-		return // as in SQLite, which cannot store a NaN
-	}
-	id := store.SpanMetricID(sp, j)
-	if _, ok := p.metricSpan[id]; ok {
+// addSpanMetric stores a metric of store.SpanMetrics unless its id is
+// stored already (for this span or another).
+func (p *project) addSpanMetric(m store.Metric, now time.Time) {
+	if _, ok := p.metricSpan[m.ID]; ok {
 		return
 	}
-	sm := store.Metric{ID: id, SpanID: sp.ID, Dimension: m.Dimension, Value: m.Value, CreatedAt: now.UTC()}
-	if m.Comment != "" {
-		c := m.Comment
-		sm.Comment = &c
-	}
-	p.metrics[sp.ID] = append(p.metrics[sp.ID], sm)
-	p.metricSpan[id] = sp.ID
+	m.CreatedAt = now.UTC()
+	p.metrics[m.SpanID] = append(p.metrics[m.SpanID], m)
+	p.metricSpan[m.ID] = m.SpanID
 }
 
 func (p *project) removeFromTrace(traceID, spanID string) bool {

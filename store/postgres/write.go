@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -348,26 +347,22 @@ WHERE s.project = $1 AND s.span_id = ANY($2) AND e.project = s.project AND e.spa
 	return left, nil
 }
 
-// upsertSpanMetrics stores the metrics the spans carry, insert-if-absent
-// by (project, id), as SQLite does; values that are not finite are
-// skipped.
+// upsertSpanMetrics stores the metrics the spans carry
+// (store.SpanMetrics), insert-if-absent by (project, id), as SQLite does.
 func upsertSpanMetrics(ctx context.Context, tx pgx.Tx, pid int32, spans []translator.Span) error {
 	var ids, spanIDs, dims []string
 	var values []float64
 	var comments []*string
-	for i := range spans {
-		sp := &spans[i]
-		for j := range sp.Metrics {
-			m := &sp.Metrics[j]
-			if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
-				continue
-			}
-			ids = append(ids, txt(store.SpanMetricID(sp, j)))
-			spanIDs = append(spanIDs, sp.ID)
-			dims = append(dims, txt(m.Dimension))
-			values = append(values, m.Value)
-			comments = append(comments, nonEmpty(txt(m.Comment)))
+	for m := range store.SpanMetrics(spans) {
+		ids = append(ids, txt(m.ID))
+		spanIDs = append(spanIDs, m.SpanID)
+		dims = append(dims, txt(m.Dimension))
+		values = append(values, m.Value)
+		var comment *string
+		if m.Comment != nil {
+			comment = nonEmpty(txt(*m.Comment))
 		}
+		comments = append(comments, comment)
 	}
 	if len(ids) == 0 {
 		return nil

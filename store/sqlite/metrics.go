@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,8 +97,7 @@ const metricRowsPerInsert = 256
 // upsertSpanMetrics stores the metrics the spans carry, in UpsertSpans's
 // transaction. Insert-if-absent by (project, id): a replay adds nothing,
 // keeps the creation time and leaves edits made through UpdateMetric
-// alone. A value that is not finite is skipped: REAL NOT NULL would fail
-// the whole transaction on a NaN, and no API answer could carry it.
+// alone. Which metrics, under which ids, is store.SpanMetrics's.
 func upsertSpanMetrics(ctx context.Context, tx *sql.Tx, pid int64, spans []translator.Span) error {
 	var args []any
 	rows := 0
@@ -113,22 +111,11 @@ VALUES `+placeholders(rows, 7)+` ON CONFLICT (project, id) DO NOTHING`, args...)
 		args, rows = args[:0], 0
 		return err
 	}
-	for i := range spans {
-		sp := &spans[i]
-		for j := range sp.Metrics {
-			m := &sp.Metrics[j]
-			if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
-				continue
-			}
-			var comment any
-			if m.Comment != "" {
-				comment = m.Comment
-			}
-			args = append(args, keyID(store.SpanMetricID(sp, j)), pid, keyID(sp.ID), m.Dimension, m.Value, comment, created)
-			if rows++; rows == metricRowsPerInsert {
-				if err := flush(); err != nil {
-					return err
-				}
+	for m := range store.SpanMetrics(spans) {
+		args = append(args, keyID(m.ID), pid, keyID(m.SpanID), m.Dimension, m.Value, m.Comment, created)
+		if rows++; rows == metricRowsPerInsert {
+			if err := flush(); err != nil {
+				return err
 			}
 		}
 	}
