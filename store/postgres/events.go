@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/internal/spanrow"
 )
 
 // AddEvent implements store.Store. An event of a span belongs to that
@@ -122,7 +123,7 @@ func (s *Store) ListEvents(ctx context.Context, project, traceID, spanID, kind s
 			if err := rows.Scan(&e.ID, &e.TraceID, &e.SpanID, &e.Kind, &e.Source, &e.Data, &created); err != nil {
 				return err
 			}
-			e.CreatedAt = fromNanos(&created)
+			e.CreatedAt = spanrow.FromNanos(&created)
 			out = append(out, e)
 		}
 		return rows.Err()

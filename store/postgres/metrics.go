@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/internal/spanrow"
 )
 
 const metricColumns = `id, span_id, dimension, value, comment, created_ns`
@@ -18,7 +19,7 @@ func scanMetric(row pgx.Row) (store.Metric, error) {
 	if err := row.Scan(&m.ID, &m.SpanID, &m.Dimension, &m.Value, &m.Comment, &created); err != nil {
 		return m, err
 	}
-	m.CreatedAt = fromNanos(&created)
+	m.CreatedAt = spanrow.FromNanos(&created)
 	return m, nil
 }
 

@@ -105,7 +105,7 @@ func (s *Store) GetTrace(ctx context.Context, project, traceID string) (store.Tr
 			continue
 		}
 		m.m.ID, m.m.SpanID, m.m.Dimension, m.m.Value, m.seq = *id, *spanID, *dim, *value, *seq
-		m.m.CreatedAt = fromNanos(created)
+		m.m.CreatedAt = spanrow.FromNanos(created)
 		metrics = append(metrics, m)
 	}
 	if err := rows.Err(); err != nil {
@@ -267,15 +267,8 @@ func scanSummary(rows pgx.Rows) (translator.TraceSummary, error) {
 		return sum, err
 	}
 	sum.Input, sum.Output = fromContent(input), fromContent(output)
-	sum.StartTime, sum.EndTime = fromNanos(start), fromNanos(end)
-	var err error
-	if sum.TypeCounts, err = spanrow.DecodeTypeCounts(typeCounts); err != nil {
-		return sum, err
-	}
-	if sum.Tags, err = spanrow.DecodeStrings(tags); err != nil {
-		return sum, err
-	}
-	return sum, nil
+	sum.StartTime, sum.EndTime = spanrow.FromNanos(start), spanrow.FromNanos(end)
+	return sum, spanrow.DecodeSummaryColumns(&sum, typeCounts, tags)
 }
 
 // UsageByModel implements store.Store from the usage each trace row keeps.

@@ -175,13 +175,6 @@ func nanos(t time.Time) *int64 {
 	return &n
 }
 
-func fromNanos(n *int64) time.Time {
-	if n == nil {
-		return time.Time{}
-	}
-	return time.Unix(0, *n).UTC()
-}
-
 // UpsertSpans implements store.Store in one transaction: the spans, their
 // metrics, then, under an advisory lock per trace taken in one order by
 // every writer, the roll-ups of the traces they touch. Spans of one trace
@@ -533,7 +526,7 @@ FROM spans WHERE project = $1 AND trace_id = ANY($2)`, pid, traceIDs)
 		if parent != nil {
 			sp.ParentID = *parent
 		}
-		sp.StartTime, sp.EndTime = fromNanos(start), fromNanos(end)
+		sp.StartTime, sp.EndTime = spanrow.FromNanos(start), spanrow.FromNanos(end)
 		if hasErr {
 			sp.Error = errMarker
 		}

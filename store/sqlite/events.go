@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/internal/spanrow"
 )
 
 // AddEvent implements store.Store. An event of a span belongs to that
@@ -129,7 +130,7 @@ func (s *Store) ListEvents(ctx context.Context, project, traceID, spanID, kind s
 				return err
 			}
 			e.ID, e.TraceID, e.SpanID = idString(id), idString(tid), idString(sid)
-			e.CreatedAt = fromNanos(&created)
+			e.CreatedAt = spanrow.FromNanos(&created)
 			out = append(out, e)
 		}
 		return rows.Err()

@@ -68,11 +68,3 @@ func nanos(t time.Time) any {
 	}
 	return t.UnixNano()
 }
-
-// fromNanos is the inverse of nanos, in UTC.
-func fromNanos(n *int64) time.Time {
-	if n == nil {
-		return time.Time{}
-	}
-	return time.Unix(0, *n).UTC()
-}

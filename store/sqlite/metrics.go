@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/opperotel/bridge/store"
+	"github.com/opperotel/bridge/store/internal/spanrow"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -23,7 +24,7 @@ func scanMetric(row interface{ Scan(...any) error }) (store.Metric, error) {
 		return m, err
 	}
 	m.ID, m.SpanID = idString(id), idString(spanID)
-	m.CreatedAt = fromNanos(&created)
+	m.CreatedAt = spanrow.FromNanos(&created)
 	return m, nil
 }
 

@@ -321,16 +321,9 @@ func scanSummary(rows *sql.Rows) (translator.TraceSummary, error) {
 		return sum, err
 	}
 	sum.TraceID, sum.RootID = idString(traceID), idString(rootID)
-	sum.StartTime, sum.EndTime = fromNanos(start), fromNanos(end)
+	sum.StartTime, sum.EndTime = spanrow.FromNanos(start), spanrow.FromNanos(end)
 	sum.HasCost = hasCost
-	var err error
-	if sum.TypeCounts, err = spanrow.DecodeTypeCounts(typeCounts); err != nil {
-		return sum, err
-	}
-	if sum.Tags, err = spanrow.DecodeStrings(tags); err != nil {
-		return sum, err
-	}
-	return sum, nil
+	return sum, spanrow.DecodeSummaryColumns(&sum, typeCounts, tags)
 }
 
 // UsageByModel implements store.Store from the usage each trace row keeps.

@@ -184,7 +184,7 @@ func (s *Store) refreshTrace(ctx context.Context, tx *sql.Tx, pid int64, traceID
 		if parent != nil {
 			l.parent = idString(parent)
 		}
-		l.start, l.end = fromNanos(start), fromNanos(end)
+		l.start, l.end = spanrow.FromNanos(start), spanrow.FromNanos(end)
 		if usage != nil {
 			l.usage, l.hasUsage = *usage, true
 		}

@@ -614,3 +614,23 @@ func ColumnFilters(q *store.TraceQuery, add func(cond string, v any)) {
 		add("t.start_ns < ?", ClampedUnixNano(q.To))
 	}
 }
+
+// FromNanos is a time column's value (Unix nanoseconds; NULL for the zero
+// time) as a time, in UTC.
+func FromNanos(n *int64) time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, *n).UTC()
+}
+
+// DecodeSummaryColumns fills a roll-up's span counts by type and root tags
+// from their trace-row columns.
+func DecodeSummaryColumns(sum *translator.TraceSummary, typeCounts, tags []byte) error {
+	var err error
+	if sum.TypeCounts, err = DecodeTypeCounts(typeCounts); err != nil {
+		return err
+	}
+	sum.Tags, err = DecodeStrings(tags)
+	return err
+}
