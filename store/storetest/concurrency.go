@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,13 +25,7 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 		readers = 2
 		traces  = 6
 	)
-	var all []translator.Span
-	byTrace := map[string][]translator.Span{}
-	for n := 1; n <= traces; n++ {
-		spans := traceSpans(n, t0.Add(time.Duration(n)*time.Minute))
-		all = append(all, spans...)
-		byTrace[spans[0].TraceID] = spans
-	}
+	all, byTrace := agentTraces(traces)
 
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -89,19 +82,8 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	wg.Wait()
 	close(done)
 	rwg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-
-	sums := listAll(t, s, projectA)
-	require.Len(t, sums, traces)
-	for _, sum := range sums {
-		requireSummary(t, byTrace[sum.TraceID], sum)
-		tr, err := s.GetTrace(ctx, projectA, sum.TraceID)
-		require.NoError(t, err)
-		require.Len(t, tr.Spans, len(byTrace[sum.TraceID]))
-	}
+	requireNoErrors(t, errs)
+	requireRollUps(t, s, byTrace)
 	ps, err := s.PendingForward(ctx, 1000, past)
 	require.NoError(t, err)
 	assert.Len(t, pendingByID(t, ps), len(all))
@@ -173,8 +155,5 @@ func updateConcurrently(t *testing.T, id string, n int, storeFor func(w int) sto
 		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	requireNoErrors(t, errs)
 }

@@ -58,13 +58,7 @@ func RunShared(t *testing.T, r Replicas) {
 func testSharedWriters(t *testing.T, a, b store.Store) {
 	ctx := t.Context()
 	const traces = 8
-	var all []translator.Span
-	byTrace := map[string][]translator.Span{}
-	for n := 1; n <= traces; n++ {
-		spans := traceSpans(n, t0.Add(time.Duration(n)*time.Minute))
-		all = append(all, spans...)
-		byTrace[spans[0].TraceID] = spans
-	}
+	all, byTrace := agentTraces(traces)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for w, s := range []store.Store{a, b, a, b, a, b, a, b} {
@@ -86,19 +80,9 @@ func testSharedWriters(t *testing.T, a, b store.Store) {
 		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	requireNoErrors(t, errs)
 	for _, s := range []store.Store{a, b} {
-		sums := listAll(t, s, projectA)
-		require.Len(t, sums, traces)
-		for _, sum := range sums {
-			requireSummary(t, byTrace[sum.TraceID], sum)
-			tr, err := s.GetTrace(ctx, projectA, sum.TraceID)
-			require.NoError(t, err)
-			require.Len(t, tr.Spans, len(byTrace[sum.TraceID]))
-		}
+		requireRollUps(t, s, byTrace)
 	}
 	seen := map[string]int{}
 	for _, s := range []store.Store{a, b} {
@@ -167,16 +151,9 @@ func testSharedSplit(t *testing.T, a, b store.Store) {
 	}
 	close(start)
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	requireNoErrors(t, errs)
 	for _, s := range []store.Store{a, b} {
-		sums := listAll(t, s, projectA)
-		require.Len(t, sums, traces)
-		for _, sum := range sums {
-			requireSummary(t, byTrace[sum.TraceID], sum)
-		}
+		requireRollUps(t, s, byTrace)
 		usage, err := s.UsageByModel(ctx, projectA, time.Time{}, time.Time{})
 		require.NoError(t, err)
 		require.Len(t, usage, 1)
@@ -205,10 +182,7 @@ func testSharedUpdates(t *testing.T, a, b store.Store) {
 // (when its lease ran out); marked spans go to nobody again.
 func testSharedOutbox(t *testing.T, a, b store.Store, r Replicas) {
 	ctx := t.Context()
-	var all []translator.Span
-	for n := 1; n <= 10; n++ {
-		all = append(all, traceSpans(n, t0.Add(time.Duration(n)*time.Minute))...)
-	}
+	all, _ := agentTraces(10)
 	require.NoError(t, a.UpsertSpans(ctx, projectA, all, true))
 
 	var pa, pb []store.Pending

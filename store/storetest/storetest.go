@@ -188,3 +188,40 @@ func listAll(t *testing.T, s store.Store, project string) []translator.TraceSumm
 		}
 	}
 }
+
+// agentTraces are traces 1..n of traceSpans, a minute apart: all their
+// spans, and the spans by trace id.
+func agentTraces(n int) ([]translator.Span, map[string][]translator.Span) {
+	var all []translator.Span
+	byTrace := map[string][]translator.Span{}
+	for i := 1; i <= n; i++ {
+		spans := traceSpans(i, t0.Add(time.Duration(i)*time.Minute))
+		all = append(all, spans...)
+		byTrace[spans[0].TraceID] = spans
+	}
+	return all, byTrace
+}
+
+// requireRollUps checks that s lists exactly the traces of byTrace in
+// projectA, each rolled up from its spans and read back whole.
+func requireRollUps(t *testing.T, s store.Store, byTrace map[string][]translator.Span) {
+	t.Helper()
+	sums := listAll(t, s, projectA)
+	require.Len(t, sums, len(byTrace))
+	for _, sum := range sums {
+		requireSummary(t, byTrace[sum.TraceID], sum)
+		tr, err := s.GetTrace(t.Context(), projectA, sum.TraceID)
+		require.NoError(t, err)
+		require.Len(t, tr.Spans, len(byTrace[sum.TraceID]))
+	}
+}
+
+// requireNoErrors closes errs, which its writers have finished with, and
+// fails on the first error in it.
+func requireNoErrors(t *testing.T, errs chan error) {
+	t.Helper()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
