@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -171,4 +172,65 @@ func addLogEvent(sp ptrace.Span, lr plog.LogRecord) {
 		}
 		v.CopyTo(attrs.PutEmpty(k))
 	}
+}
+
+// Fill gives s what the records add to it, as the same events on the span
+// would: input, output and instructions where s has none (content the span
+// carries itself wins, and a replayed record changes nothing), and the
+// evaluations s does not have yet, by id. It reports whether s changed.
+func (lc *LogContent) Fill(s *Span) bool {
+	changed := false
+	if s.Input == nil && lc.Input != nil {
+		s.Input, s.InputJSON = lc.Input, lc.InputJSON
+		changed = true
+	}
+	if s.Output == nil && lc.Output != nil {
+		s.Output, s.OutputJSON = lc.Output, lc.OutputJSON
+		changed = true
+	}
+	if s.Instructions == nil && lc.Instructions != nil {
+		s.Instructions = lc.Instructions
+		changed = true
+	}
+	for _, m := range lc.Metrics {
+		if !slices.ContainsFunc(s.Metrics, func(have Metric) bool { return have.ID == m.ID }) {
+			s.Metrics = append(s.Metrics, m)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// Merge adds later records of the same span to lc: content lc has wins
+// (the first records of a span carry its messages), evaluations add up.
+func (lc *LogContent) Merge(later *LogContent) {
+	if lc.Input == nil {
+		lc.Input, lc.InputJSON = later.Input, later.InputJSON
+	}
+	if lc.Output == nil {
+		lc.Output, lc.OutputJSON = later.Output, later.OutputJSON
+	}
+	if lc.Instructions == nil {
+		lc.Instructions = later.Instructions
+	}
+	for _, m := range later.Metrics {
+		if !slices.ContainsFunc(lc.Metrics, func(have Metric) bool { return have.ID == m.ID }) {
+			lc.Metrics = append(lc.Metrics, m)
+		}
+	}
+	lc.Records += later.Records
+}
+
+// Size is about the memory lc holds: its content and evaluations.
+func (lc *LogContent) Size() int {
+	n := 128 + len(lc.TraceID) + len(lc.SpanID)
+	for _, p := range []*string{lc.Input, lc.Output, lc.Instructions} {
+		if p != nil {
+			n += len(*p)
+		}
+	}
+	for _, m := range lc.Metrics {
+		n += 64 + len(m.ID) + len(m.Dimension) + len(m.Comment)
+	}
+	return n
 }

@@ -36,6 +36,7 @@ type operation int
 const (
 	opSpanCreate operation = iota
 	opSpanUpdate
+	opSpanGet
 	opSpanBulk
 	opSpanPlaceholder
 	opMetricCreate
@@ -43,7 +44,7 @@ const (
 	numOperations
 )
 
-var operationNames = [numOperations]string{"span_create", "span_update", "span_bulk", "span_placeholder", "metric_create", "metric_list"}
+var operationNames = [numOperations]string{"span_create", "span_update", "span_get", "span_bulk", "span_placeholder", "metric_create", "metric_list"}
 
 var statusClasses = [...]string{"network", "2xx", "3xx", "4xx", "5xx"}
 
@@ -244,13 +245,14 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 type dropLogger struct {
 	logger   *zap.Logger
 	interval time.Duration
+	msg      string
 	mu       sync.Mutex
 	last     map[string]time.Time
 	dropped  map[string]int
 }
 
-func newDropLogger(logger *zap.Logger, interval time.Duration) *dropLogger {
-	return &dropLogger{logger: logger, interval: interval, last: map[string]time.Time{}, dropped: map[string]int{}}
+func newDropLogger(logger *zap.Logger, interval time.Duration, msg string) *dropLogger {
+	return &dropLogger{logger: logger, interval: interval, msg: msg, last: map[string]time.Time{}, dropped: map[string]int{}}
 }
 
 func (d *dropLogger) log(f failure, n int) {
@@ -265,9 +267,11 @@ func (d *dropLogger) log(f failure, n int) {
 	d.dropped[f.reason] = 0
 	d.last[f.reason] = now
 	d.mu.Unlock()
-	d.logger.Warn("Opper API rejected spans permanently; they are dropped (logged at most once per minute per reason)",
-		zap.String("reason", f.reason), zap.String("server_message", f.detail), zap.Error(f.err),
-		zap.Int("dropped_since_last_log", count))
+	fields := []zap.Field{zap.String("reason", f.reason), zap.Error(f.err), zap.Int("dropped_since_last_log", count)}
+	if f.detail != "" {
+		fields = append(fields, zap.String("server_message", f.detail))
+	}
+	d.logger.Warn(d.msg, fields...)
 }
 
 var errParentPending = errors.New("parent span not stored yet; the span is held back for a retry (parent_wait)")

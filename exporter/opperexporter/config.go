@@ -98,8 +98,23 @@ type Config struct {
 	// should see them.
 	Project string `mapstructure:"project"`
 
+	// Logs joins the GenAI events of a logs pipeline to their spans.
+	Logs LogsConfig `mapstructure:"logs"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// LogsConfig configures the join of GenAI log records to their spans.
+type LogsConfig struct {
+	// SpanWait is how long a log record's content waits for its span: in
+	// the join buffer (storage mode), or through retries (endpoint mode).
+	// After that it is dropped and counted.
+	SpanWait time.Duration `mapstructure:"span_wait"`
+	// MaxBufferedBytes bounds the content waiting in the join buffer
+	// (storage mode); the oldest is dropped first.
+	MaxBufferedBytes int64 `mapstructure:"max_buffered_bytes"`
+	_                struct{}
 }
 
 var (
@@ -114,6 +129,11 @@ const (
 	defaultTimeout        = 30 * time.Second
 	defaultMaxConcurrency = 16
 	defaultParentWait     = 10 * time.Second
+	// Instrumentations emit a call's messages as it runs and export its
+	// span when it ends, in batches seconds apart: long calls (reasoning
+	// models, slow tools) need minutes.
+	defaultLogsSpanWait         = 2 * time.Minute
+	defaultLogsMaxBufferedBytes = 64 << 20
 )
 
 // Unmarshal implements confmap.Unmarshaler. Unknown keys are refused first:
@@ -224,6 +244,12 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.ParentWait < 0 {
 		errs = append(errs, fmt.Errorf("parent_wait must not be negative, got %v", cfg.ParentWait))
+	}
+	if cfg.Logs.SpanWait <= 0 {
+		errs = append(errs, fmt.Errorf("logs::span_wait must be positive, got %v", cfg.Logs.SpanWait))
+	}
+	if cfg.Logs.MaxBufferedBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("logs::max_buffered_bytes must be at least 1 MiB (1048576), got %d", cfg.Logs.MaxBufferedBytes))
 	}
 	if cfg.ClientConfig.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout must not be negative, got %v", cfg.ClientConfig.Timeout))

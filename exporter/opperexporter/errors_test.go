@@ -161,7 +161,7 @@ func TestPermanentErrorsLoggedOncePerMinute(t *testing.T) {
 	cfg := testConfig(srv.URL)
 	e, err := newExporter(cfg, exportertestSettings())
 	require.NoError(t, err)
-	e.drops = newDropLogger(zap.New(core), time.Minute)
+	e.drops = newDropLogger(zap.New(core), time.Minute, spanDropMessage)
 	e.client = srv.Client()
 	for range 5 {
 		err := e.pushTraces(context.Background(), oneSpan("op"))

@@ -29,6 +29,12 @@ import (
 )
 
 // Sizes of the exporter's bounded in-memory state.
+// What the drop loggers say, at most once a minute per reason.
+const (
+	spanDropMessage = "Opper API rejected spans permanently; they are dropped (logged at most once per minute per reason)"
+	logDropMessage  = "GenAI log records dropped before their content reached the span (logged at most once per minute per reason)"
+)
+
 const (
 	orphanMapSize  = 1 << 16 // spans held back for their parent: when they were first held
 	idMapSpanSize  = 1 << 17 // v3: translator span id -> server ids
@@ -53,6 +59,7 @@ type opperExporter struct {
 	reqAttrs   *requestAttrs
 	dropAttrs  sync.Map // reason -> metric.AddOption
 	drops      *dropLogger
+	logDrops   *dropLogger
 
 	client        *http.Client
 	userAgent     string
@@ -74,6 +81,16 @@ type opperExporter struct {
 
 	// store is the opper_storage extension's store in storage mode.
 	store store.Store
+
+	// GenAI log records (logs.go): the content waiting for its span
+	// (storage mode), and when each span was first found missing
+	// (endpoint mode).
+	joins     *joinBuffer
+	joined    *lru[struct{}] // spans filled from records: a rewrite keeps their content
+	logWaits  *lru[time.Time]
+	waiting   waitingGauge
+	stopSweep chan struct{}
+	sweepDone chan struct{}
 }
 
 const (
@@ -101,7 +118,8 @@ func newExporter(cfg *Config, set exporter.Settings) (*opperExporter, error) {
 		aggregates:   translator.NewAggregateTracker(aggregateMemory),
 		telemetry:    tb,
 		reqAttrs:     newRequestAttrs(),
-		drops:        newDropLogger(set.Logger, dropLogEvery),
+		drops:        newDropLogger(set.Logger, dropLogEvery, spanDropMessage),
+		logDrops:     newDropLogger(set.Logger, dropLogEvery, logDropMessage),
 		userAgent:    fmt.Sprintf("%s/%s (%s/%s)", set.BuildInfo.Description, set.BuildInfo.Version, runtime.GOOS, runtime.GOARCH),
 		spansURL:     base + opperapi.PathV2Spans,
 		bulkURL:      base + opperapi.PathV2SpansBatch,
@@ -110,6 +128,9 @@ func newExporter(cfg *Config, set exporter.Settings) (*opperExporter, error) {
 		retryEnabled: cfg.RetryConfig.Enabled,
 		inflight:     newInflight(),
 		orphans:      newLRU[time.Time](orphanMapSize),
+		joins:        newJoinBuffer(cfg.Logs.MaxBufferedBytes, cfg.Logs.SpanWait),
+		logWaits:     newLRU[time.Time](orphanMapSize),
+		joined:       newLRU[struct{}](orphanMapSize),
 	}
 	if key := string(cfg.APIKey); key != "" {
 		if len(key) > 7 && strings.EqualFold(key[:7], "bearer ") {
@@ -135,6 +156,8 @@ func (e *opperExporter) start(ctx context.Context, host component.Host) error {
 		}
 		e.store = st
 		e.logger.Info("Writing spans into the trace store", zap.Stringer("storage", e.cfg.Storage), zap.String("project", e.cfg.Project))
+		e.stopSweep, e.sweepDone = make(chan struct{}), make(chan struct{})
+		go e.sweepLoop()
 		return nil
 	}
 	client, err := e.cfg.ClientConfig.ToClient(ctx, host.GetExtensions(), e.settings)
@@ -145,7 +168,8 @@ func (e *opperExporter) start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-func (e *opperExporter) shutdown(context.Context) error {
+func (e *opperExporter) shutdown(ctx context.Context) error {
+	e.stopJoining(ctx)
 	if e.client != nil {
 		e.client.CloseIdleConnections()
 	}

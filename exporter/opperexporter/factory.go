@@ -2,6 +2,8 @@ package opperexporter // import "github.com/opperotel/bridge/exporter/opperexpor
 
 import (
 	"context"
+	"errors"
+	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -22,6 +24,7 @@ func NewFactory() exporter.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		exporter.WithTraces(createTraces, metadata.TracesStability),
+		exporter.WithLogs(createLogs, metadata.LogsStability),
 	)
 }
 
@@ -62,26 +65,111 @@ func createDefaultConfig() component.Config {
 		Bulk:           BulkAuto,
 		ParentWait:     defaultParentWait,
 		Project:        store.DefaultProject,
+		Logs:           LogsConfig{SpanWait: defaultLogsSpanWait, MaxBufferedBytes: defaultLogsMaxBufferedBytes},
 	}
 }
 
 func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 	oCfg := cfg.(*Config)
-	e, err := newExporter(oCfg, set)
+	e, err := exporters.acquire(oCfg, set)
 	if err != nil {
 		return nil, err
 	}
-	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces,
+	exp, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, e.helperOptions(oCfg)...)
+	if err != nil {
+		return nil, err
+	}
+	return pushBack{exp}, nil
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
+	oCfg := cfg.(*Config)
+	if oCfg.Storage == nil && oCfg.APIVersion == APIVersionV3 {
+		return nil, errors.New("the logs pipeline needs api_version v2 (or storage): GenAI log records fill in a span's input, which API v3 cannot update")
+	}
+	e, err := exporters.acquire(oCfg, set)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, e.helperOptions(oCfg)...)
+	if err != nil {
+		return nil, err
+	}
+	return pushBackLogs{exp}, nil
+}
+
+func (e *sharedExporter) helperOptions(cfg *Config) []exporterhelper.Option {
+	return []exporterhelper.Option{
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		// Bound each attempt by the HTTP client's timeout instead.
 		exporterhelper.WithTimeout(exporterhelper.TimeoutConfig{Timeout: 0}),
-		exporterhelper.WithRetry(oCfg.RetryConfig),
-		exporterhelper.WithQueue(oCfg.QueueConfig),
-	)
+		exporterhelper.WithRetry(cfg.RetryConfig),
+		exporterhelper.WithQueue(cfg.QueueConfig),
+	}
+}
+
+// One exporter serves both pipelines of a configuration: the content of
+// GenAI log records waits for its span in the exporter that writes the
+// span. The collector passes the same *Config for the traces and the logs
+// pipeline of one exporter id, as otlpreceiver relies on too.
+var exporters = sharedExporters{m: map[*Config]*sharedExporter{}}
+
+type sharedExporters struct {
+	mu sync.Mutex
+	m  map[*Config]*sharedExporter
+}
+
+// sharedExporter is an opperExporter with the lifecycle of its last user:
+// started by the first pipeline to start, shut down by the last.
+type sharedExporter struct {
+	*opperExporter
+	owner   *sharedExporters
+	cfg     *Config
+	users   int
+	started bool
+}
+
+func (s *sharedExporters) acquire(cfg *Config, set exporter.Settings) (*sharedExporter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[cfg]; ok {
+		e.users++
+		return e, nil
+	}
+	oe, err := newExporter(cfg, set)
 	if err != nil {
 		return nil, err
 	}
-	return pushBack{exp}, nil
+	e := &sharedExporter{opperExporter: oe, owner: s, cfg: cfg, users: 1}
+	s.m[cfg] = e
+	return e, nil
+}
+
+func (e *sharedExporter) start(ctx context.Context, host component.Host) error {
+	e.owner.mu.Lock()
+	defer e.owner.mu.Unlock()
+	if e.started {
+		return nil
+	}
+	if err := e.opperExporter.start(ctx, host); err != nil {
+		return err
+	}
+	e.started = true
+	return nil
+}
+
+func (e *sharedExporter) shutdown(ctx context.Context) error {
+	e.owner.mu.Lock()
+	e.users--
+	last := e.users <= 0
+	if last && e.owner.m[e.cfg] == e {
+		delete(e.owner.m, e.cfg)
+	}
+	e.owner.mu.Unlock()
+	if !last {
+		return nil
+	}
+	return e.opperExporter.shutdown(ctx)
 }

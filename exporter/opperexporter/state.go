@@ -69,6 +69,12 @@ func (c *lru[V]) putLocked(key string, v V) {
 	}
 }
 
+func (c *lru[V]) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
+}
+
 func (c *lru[V]) remove(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -28,7 +29,7 @@ import (
 // the store has committed, so with the queue's wait_for_result an OTLP
 // answer means stored.
 func (e *opperExporter) writeStore(ctx context.Context, spans []translator.Span) error {
-	if err := e.store.UpsertSpans(ctx, e.cfg.Project, spans, false); err != nil {
+	if err := e.joinWaiting(ctx, spans, func() error { return e.store.UpsertSpans(ctx, e.cfg.Project, spans, false) }); err != nil {
 		// A store error is not the data's fault (the translator always
 		// gives spans ids): the write is retried, by the queue's retry or
 		// by the sender that was told to.
@@ -52,7 +53,19 @@ type pushBack struct {
 }
 
 func (p pushBack) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	err := p.Traces.ConsumeTraces(ctx, td)
+	return throttleFullQueue(p.Traces.ConsumeTraces(ctx, td))
+}
+
+// pushBackLogs is pushBack for the logs pipeline.
+type pushBackLogs struct {
+	exporter.Logs
+}
+
+func (p pushBackLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	return throttleFullQueue(p.Logs.ConsumeLogs(ctx, ld))
+}
+
+func throttleFullQueue(err error) error {
 	if err != nil && errors.Is(err, exporterhelper.ErrQueueIsFull) {
 		return newThrottled(err, queueFullRetryAfter)
 	}

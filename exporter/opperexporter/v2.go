@@ -212,17 +212,26 @@ func updateBody(s *translator.Span) []byte {
 // with metrics even when the span is new; a 200 to a create cannot tell
 // a new span from an upserted one.
 func (e *opperExporter) sendMetrics(ctx context.Context, b *batch, s *translator.Span) outcome {
-	if len(s.Metrics) == 0 {
-		return sent
-	}
-	u := e.spansURL + "/" + url.PathEscape(s.ID) + "/metrics"
-	stored, f := e.listMetrics(ctx, u)
-	if f != nil {
+	if f := e.postMissingMetrics(ctx, s.ID, s.Metrics); f != nil {
 		return e.settle(ctx, b, *f)
 	}
-	result := sent
-	missing := missingMetrics(stored, s.Metrics)
-	for i, m := range s.Metrics {
+	return sent
+}
+
+// postMissingMetrics posts the metrics of span spanID that are not stored
+// yet. A retryable failure is returned; a rejected metric is logged and
+// skipped (it does not fail its span).
+func (e *opperExporter) postMissingMetrics(ctx context.Context, spanID string, metrics []translator.Metric) *failure {
+	if len(metrics) == 0 {
+		return nil
+	}
+	u := e.spansURL + "/" + url.PathEscape(spanID) + "/metrics"
+	stored, f := e.listMetrics(ctx, u)
+	if f != nil {
+		return f
+	}
+	missing := missingMetrics(stored, metrics)
+	for i, m := range metrics {
 		if !missing[i] {
 			continue
 		}
@@ -238,19 +247,19 @@ func (e *opperExporter) sendMetrics(ctx context.Context, b *batch, s *translator
 		r, err := e.callKeyed(ctx, opMetricCreate, http.MethodPost, u, body, 0, m.ID)
 		switch {
 		case err != nil:
-			return e.settle(ctx, b, networkFailure(err))
+			f := networkFailure(err)
+			return &f
 		case isSuccess(r.status), r.status == http.StatusConflict:
 			e.telemetry.ExporterOpperSpanMetricsSent.Add(ctx, 1)
 		default:
 			f := classify("create span metric", u, r)
 			if f.retry {
-				return e.settle(ctx, b, f)
+				return &f
 			}
-			// A rejected metric does not drop its span.
 			e.drops.log(failure{err: f.err, reason: "metric_" + f.reason, detail: f.detail}, 1)
 		}
 	}
-	return result
+	return nil
 }
 
 func (e *opperExporter) listMetrics(ctx context.Context, u string) ([]opperapi.SpanMetric, *failure) {

@@ -26,6 +26,11 @@ type TelemetryBuilder struct {
 	meter                           metric.Meter
 	mu                              sync.Mutex
 	registrations                   []metric.Registration
+	ExporterOpperLogRecordsDropped  metric.Int64Counter
+	ExporterOpperLogRecordsIgnored  metric.Int64Counter
+	ExporterOpperLogRecordsJoined   metric.Int64Counter
+	ExporterOpperLogRecordsReceived metric.Int64Counter
+	ExporterOpperLogRecordsWaiting  metric.Int64UpDownCounter
 	ExporterOpperPlaceholderParents metric.Int64Counter
 	ExporterOpperRequests           metric.Int64Counter
 	ExporterOpperSpanMetricsSent    metric.Int64Counter
@@ -63,6 +68,36 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ExporterOpperLogRecordsDropped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_opper_log_records_dropped",
+		metric.WithDescription("GenAI log records dropped before their content reached the span, by reason. [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterOpperLogRecordsIgnored, err = builder.meter.Int64Counter(
+		"otelcol_exporter_opper_log_records_ignored",
+		metric.WithDescription("Log records left out, by reason (not a GenAI event, no span context, no content under the retention). [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterOpperLogRecordsJoined, err = builder.meter.Int64Counter(
+		"otelcol_exporter_opper_log_records_joined",
+		metric.WithDescription("GenAI log records whose content (or evaluation) reached their span. [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterOpperLogRecordsReceived, err = builder.meter.Int64Counter(
+		"otelcol_exporter_opper_log_records_received",
+		metric.WithDescription("Log records the exporter was given (logs pipeline). [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterOpperLogRecordsWaiting, err = builder.meter.Int64UpDownCounter(
+		"otelcol_exporter_opper_log_records_waiting",
+		metric.WithDescription("GenAI log records waiting in the join buffer for their span (storage mode). [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExporterOpperPlaceholderParents, err = builder.meter.Int64Counter(
 		"otelcol_exporter_opper_placeholder_parents",
 		metric.WithDescription("Placeholder parents created for spans whose parent had not arrived within parent_wait. [Alpha]"),

@@ -19,12 +19,32 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ExporterOpperLogRecordsDropped.Add(context.Background(), 1)
+	tb.ExporterOpperLogRecordsIgnored.Add(context.Background(), 1)
+	tb.ExporterOpperLogRecordsJoined.Add(context.Background(), 1)
+	tb.ExporterOpperLogRecordsReceived.Add(context.Background(), 1)
+	tb.ExporterOpperLogRecordsWaiting.Add(context.Background(), 1)
 	tb.ExporterOpperPlaceholderParents.Add(context.Background(), 1)
 	tb.ExporterOpperRequests.Add(context.Background(), 1)
 	tb.ExporterOpperSpanMetricsSent.Add(context.Background(), 1)
 	tb.ExporterOpperSpansDropped.Add(context.Background(), 1)
 	tb.ExporterOpperSpansHeld.Add(context.Background(), 1)
 	tb.ExporterOpperSpansSent.Add(context.Background(), 1)
+	AssertEqualExporterOpperLogRecordsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterOpperLogRecordsIgnored(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterOpperLogRecordsJoined(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterOpperLogRecordsReceived(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterOpperLogRecordsWaiting(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterOpperPlaceholderParents(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
