@@ -45,6 +45,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, 8, cfg.MaxConcurrency)
 	assert.Equal(t, BulkOn, cfg.Bulk)
 	assert.Equal(t, 3*time.Second, cfg.ParentWait)
+	assert.Equal(t, LogsConfig{SpanWait: 45 * time.Second, MaxBufferedBytes: 8 << 20}, cfg.Logs)
 	assert.Equal(t, 10*time.Second, cfg.ClientConfig.Timeout)
 	assert.Equal(t, configcompression.TypeGzip, cfg.ClientConfig.Compression)
 	require.Len(t, cfg.ClientConfig.Headers, 1)
@@ -78,6 +79,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 16, cfg.MaxConcurrency)
 	assert.Equal(t, BulkAuto, cfg.Bulk)
 	assert.Equal(t, 10*time.Second, cfg.ParentWait)
+	assert.Equal(t, LogsConfig{SpanWait: 2 * time.Minute, MaxBufferedBytes: 64 << 20}, cfg.Logs)
 	q := cfg.QueueConfig.Get()
 	require.NotNil(t, q, "the sending queue is on by default")
 	require.NotNil(t, q.Batch.Get(), "batching is on by default")
@@ -116,6 +118,8 @@ func TestInvalidConfigs(t *testing.T) {
 		{"bad_storage_endpoint.yaml", `endpoint and storage are mutually exclusive: set endpoint to send spans over HTTP (the hosted Opper API or a remote opper receiver), or storage to write them into the "opper_storage" extension of this collector`},
 		{"bad_storage_api_key.yaml", "api_key is sent to an endpoint"},
 		{"bad_storage_project.yaml", "project must not be empty"},
+		{"bad_logs.yaml", "logs::span_wait must be positive, got 0s"},
+		{"bad_logs.yaml", "logs::max_buffered_bytes must be at least 1 MiB (1048576), got 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -35,6 +35,8 @@ func TestUnknownKeysRefused(t *testing.T) {
 			"'sending_queue.batch.partition' has invalid keys: bogus"},
 		{"retry_on_failure", map[string]any{"retry_on_failure": map[string]any{"max_elapsed": "1m"}},
 			"'retry_on_failure' has invalid keys: max_elapsed"},
+		{"logs", map[string]any{"logs": map[string]any{"span_weight": "10s"}},
+			"'logs' has invalid keys: span_weight"},
 		{"tls", map[string]any{"tls": map[string]any{"insecure_skip_verfy": true}},
 			"'tls' has invalid keys: insecure_skip_verfy"},
 		{"tls.tpm", map[string]any{"tls": map[string]any{"tpm": map[string]any{"bogus": 1}}},

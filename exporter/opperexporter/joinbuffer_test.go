@@ -1,0 +1,76 @@
+package opperexporter
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opperotel/bridge/translator"
+)
+
+func content(span, input string, records int) translator.LogContent {
+	return translator.LogContent{TraceID: "t", SpanID: span, Input: &input, Records: records}
+}
+
+// Content for a span that already waits is merged into it (one entry, the
+// records add up, the wait started with the first); the buffer's bytes
+// never pass its bound, the oldest going first.
+func TestJoinBufferMergesAndEvictsOldest(t *testing.T) {
+	now := time.Now()
+	j := newJoinBuffer(3000, time.Minute)
+	assert.Zero(t, j.add(content("a", strings.Repeat("x", 1000), 2), now))
+	out := "answer"
+	later := translator.LogContent{TraceID: "t", SpanID: "a", Output: &out, Records: 1}
+	assert.Zero(t, j.add(later, now.Add(time.Second)))
+	entries, records, _ := j.stats()
+	assert.Equal(t, 1, entries)
+	assert.EqualValues(t, 3, records)
+
+	assert.Zero(t, j.add(content("b", strings.Repeat("y", 1000), 1), now))
+	evicted := j.add(content("c", strings.Repeat("z", 1000), 1), now)
+	assert.Equal(t, 3, evicted, "the oldest entry (a, 3 records) made room")
+	_, _, bytes := j.stats()
+	assert.LessOrEqual(t, bytes, int64(3000))
+
+	taken := j.takeFor([]translator.Span{{ID: "x"}, {ID: "a"}, {ID: "b"}})
+	require.Len(t, taken, 3)
+	assert.Nil(t, taken[0])
+	assert.Nil(t, taken[1], "a was evicted")
+	require.NotNil(t, taken[2])
+	assert.Equal(t, "b", taken[2].lc.SpanID)
+	assert.Nil(t, j.takeFor([]translator.Span{{ID: "b"}}), "taken once")
+
+	assert.Equal(t, 1000+128+2, int(j.add(content("huge", strings.Repeat("h", 5000), 1000+128+2), now)),
+		"content larger than the buffer is refused whole")
+}
+
+// The sweep retries an entry a second after it came, then less and less
+// often, and hands it over as expired once span_wait has passed.
+func TestJoinBufferDue(t *testing.T) {
+	now := time.Now()
+	j := newJoinBuffer(1<<20, 10*time.Second)
+	j.add(content("a", "in", 1), now)
+
+	retry, expired := j.due(now.Add(500 * time.Millisecond))
+	assert.Empty(t, retry)
+	assert.Empty(t, expired)
+
+	var tries []time.Duration
+	for at := time.Second; at < 10*time.Second; at += 250 * time.Millisecond {
+		retry, expired = j.due(now.Add(at))
+		require.Empty(t, expired)
+		if len(retry) == 1 {
+			tries = append(tries, at)
+			j.putBack(retry)
+		}
+	}
+	assert.Equal(t, []time.Duration{time.Second, 3 * time.Second, 7 * time.Second}, tries, "1s, then 2s and 4s later")
+	retry, expired = j.due(now.Add(10 * time.Second))
+	assert.Empty(t, retry)
+	require.Len(t, expired, 1)
+	entries, records, bytes := j.stats()
+	assert.Zero(t, entries+int(records)+int(bytes))
+}
