@@ -87,6 +87,7 @@ type opperExporter struct {
 	// (endpoint mode).
 	joins     *joinBuffer
 	joined    *lru[struct{}] // spans filled from records: a rewrite keeps their content
+	written   *recentSpans   // spans this exporter stored lately
 	logWaits  *lru[time.Time]
 	waiting   waitingGauge
 	stopSweep chan struct{}
@@ -131,6 +132,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*opperExporter, error) {
 		joins:        newJoinBuffer(cfg.Logs.MaxBufferedBytes, cfg.Logs.SpanWait),
 		logWaits:     newLRU[time.Time](orphanMapSize),
 		joined:       newLRU[struct{}](orphanMapSize),
+		written:      newRecentSpans(),
 	}
 	if key := string(cfg.APIKey); key != "" {
 		if len(key) > 7 && strings.EqualFold(key[:7], "bearer ") {

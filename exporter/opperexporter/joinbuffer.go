@@ -2,6 +2,7 @@ package opperexporter // import "github.com/opperotel/bridge/exporter/opperexpor
 
 import (
 	"container/list"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,10 +171,50 @@ func (j *joinBuffer) stats() (entries int, records, bytes int64) {
 }
 
 // The sweep looks for spans that were stored without passing through
-// this exporter (written by the receiver or another replica): first a
-// second after the records came, then less and less often.
+// this exporter (written by the receiver or another replica): first when
+// a span of this exporter would usually have come (the SDKs export spans
+// every 5 s, records every second), then less and less often.
 const (
 	sweepInterval   = time.Second
-	sweepFirstRetry = time.Second
-	sweepMaxRetry   = 16 * time.Second
+	sweepFirstRetry = 5 * time.Second
+	sweepMaxRetry   = 30 * time.Second
 )
+
+// recentSpans remembers the ids of the spans this exporter wrote lately,
+// as hashes in two generations of at most recentSpansPerGeneration each:
+// records of a span it wrote fill the stored span at once, and the others
+// wait without a lookup that would almost always miss. A false positive
+// costs one lookup.
+type recentSpans struct {
+	mu       sync.Mutex
+	seed     maphash.Seed
+	cur, old map[uint64]struct{}
+}
+
+const recentSpansPerGeneration = 1 << 16
+
+func newRecentSpans() *recentSpans {
+	return &recentSpans{seed: maphash.MakeSeed(), cur: map[uint64]struct{}{}}
+}
+
+func (r *recentSpans) add(spans []translator.Span) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range spans {
+		if len(r.cur) >= recentSpansPerGeneration {
+			r.old, r.cur = r.cur, make(map[uint64]struct{}, recentSpansPerGeneration)
+		}
+		r.cur[maphash.String(r.seed, spans[i].ID)] = struct{}{}
+	}
+}
+
+func (r *recentSpans) has(id string) bool {
+	h := maphash.String(r.seed, id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.cur[h]
+	if !ok {
+		_, ok = r.old[h]
+	}
+	return ok
+}

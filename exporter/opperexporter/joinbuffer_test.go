@@ -47,19 +47,19 @@ func TestJoinBufferMergesAndEvictsOldest(t *testing.T) {
 		"content larger than the buffer is refused whole")
 }
 
-// The sweep retries an entry a second after it came, then less and less
+// The sweep retries an entry 5 s after it came, then less and less
 // often, and hands it over as expired once span_wait has passed.
 func TestJoinBufferDue(t *testing.T) {
 	now := time.Now()
-	j := newJoinBuffer(1<<20, 10*time.Second)
+	j := newJoinBuffer(1<<20, time.Minute)
 	j.add(content("a", "in", 1), now)
 
-	retry, expired := j.due(now.Add(500 * time.Millisecond))
+	retry, expired := j.due(now.Add(4 * time.Second))
 	assert.Empty(t, retry)
 	assert.Empty(t, expired)
 
 	var tries []time.Duration
-	for at := time.Second; at < 10*time.Second; at += 250 * time.Millisecond {
+	for at := 5 * time.Second; at < time.Minute; at += 250 * time.Millisecond {
 		retry, expired = j.due(now.Add(at))
 		require.Empty(t, expired)
 		if len(retry) == 1 {
@@ -67,8 +67,8 @@ func TestJoinBufferDue(t *testing.T) {
 			j.putBack(retry)
 		}
 	}
-	assert.Equal(t, []time.Duration{time.Second, 3 * time.Second, 7 * time.Second}, tries, "1s, then 2s and 4s later")
-	retry, expired = j.due(now.Add(10 * time.Second))
+	assert.Equal(t, []time.Duration{5 * time.Second, 15 * time.Second, 35 * time.Second}, tries, "5s, then 10s, 20s and at most 30s later")
+	retry, expired = j.due(now.Add(time.Minute))
 	assert.Empty(t, retry)
 	require.Len(t, expired, 1)
 	entries, records, bytes := j.stats()

@@ -79,10 +79,24 @@ func (e *opperExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 func (e *opperExporter) joinStored(ctx context.Context, contents []translator.LogContent) error {
 	defer e.reportWaiting(ctx)
 	now := time.Now()
+	// Records usually come before their span: only those of spans this
+	// exporter wrote lately are looked up now; the others wait, and the
+	// span's write takes them (or the sweep looks for it).
+	var stored []*translator.LogContent
 	for i := range contents {
-		lc := &contents[i]
-		err := e.fillStored(ctx, lc)
-		switch {
+		if e.written.has(contents[i].SpanID) {
+			stored = append(stored, &contents[i])
+		} else {
+			e.dropLogs(ctx, dropBufferFull, e.joins.add(contents[i], now), nil)
+		}
+	}
+	if len(stored) == 0 {
+		return nil
+	}
+	errs := make([]error, len(stored))
+	e.fillAll(len(stored), func(i int) { errs[i] = e.fillStored(ctx, stored[i]) })
+	for i, lc := range stored {
+		switch err := errs[i]; {
 		case err == nil:
 			e.telemetry.ExporterOpperLogRecordsJoined.Add(ctx, int64(lc.Records))
 		case errors.Is(err, store.ErrNotFound):
@@ -93,6 +107,33 @@ func (e *opperExporter) joinStored(ctx context.Context, contents []translator.Lo
 	}
 	return nil
 }
+
+// fillAll runs fill(0..n-1) on up to storeFillers goroutines: the
+// store's group commit turns concurrent updates into one transaction
+// (SQLite), or spreads them over its connections (PostgreSQL), where one
+// at a time would pay a commit each.
+func (e *opperExporter) fillAll(n int, fill func(i int)) {
+	if n == 1 {
+		fill(0)
+		return
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, storeFillers) {
+		wg.Go(func() {
+			for i := range next {
+				fill(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+const storeFillers = 32
 
 // fillStored gives the stored span what lc adds to it; store.ErrNotFound
 // when it is not stored. It reads first, so content that adds nothing (a
@@ -130,7 +171,11 @@ func (e *opperExporter) joinWaiting(ctx context.Context, spans []translator.Span
 		return err
 	}
 	if taken == nil {
-		return write()
+		if err := write(); err != nil {
+			return err
+		}
+		e.written.add(spans)
+		return nil
 	}
 	defer e.reportWaiting(ctx)
 	for i, w := range taken {
@@ -142,6 +187,7 @@ func (e *opperExporter) joinWaiting(ctx context.Context, spans []translator.Span
 		e.dropLogs(ctx, dropBufferFull, e.joins.putBack(taken), nil)
 		return err
 	}
+	e.written.add(spans)
 	joined := 0
 	for i, w := range taken {
 		if w != nil {
@@ -204,20 +250,17 @@ func (e *opperExporter) sweep(ctx context.Context, now time.Time) {
 		return
 	}
 	defer e.reportWaiting(ctx)
+	all := append(retry, expired...)
+	errs := make([]error, len(all))
+	e.fillAll(len(all), func(i int) { errs[i] = e.fillStored(ctx, &all[i].lc) })
 	var back []*waitingContent
-	for _, w := range retry {
-		if err := e.fillStored(ctx, &w.lc); err == nil {
-			e.telemetry.ExporterOpperLogRecordsJoined.Add(ctx, int64(w.lc.Records))
-		} else {
-			back = append(back, w)
-		}
-	}
-	e.dropLogs(ctx, dropBufferFull, e.joins.putBack(back), nil)
-	for _, w := range expired {
-		err := e.fillStored(ctx, &w.lc)
+	for i, w := range all {
+		err := errs[i]
 		switch {
 		case err == nil:
 			e.telemetry.ExporterOpperLogRecordsJoined.Add(ctx, int64(w.lc.Records))
+		case i < len(retry):
+			back = append(back, w)
 		case errors.Is(err, store.ErrNotFound):
 			e.dropLogs(ctx, dropSpanNotFound, w.lc.Records,
 				fmt.Errorf("span %s of trace %s was not stored within logs::span_wait (%v)", w.lc.SpanID, w.lc.TraceID, e.cfg.Logs.SpanWait))
@@ -226,6 +269,7 @@ func (e *opperExporter) sweep(ctx context.Context, now time.Time) {
 				fmt.Errorf("span %s could not be read within logs::span_wait (%v): %w", w.lc.SpanID, e.cfg.Logs.SpanWait, err))
 		}
 	}
+	e.dropLogs(ctx, dropBufferFull, e.joins.putBack(back), nil)
 }
 
 // stopJoining stops the sweep and gives what still waits a last chance:

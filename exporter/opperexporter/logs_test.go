@@ -42,21 +42,21 @@ type pairExporter struct {
 	stop   func()
 }
 
-func startPair(t *testing.T, cfg *Config, host component.Host) *pairExporter {
+func startPair(t testing.TB, cfg *Config, host component.Host) *pairExporter {
 	t.Helper()
 	return startPairAs(t, cfg, host, exportertest.NewNopSettings(metadata.Type))
 }
 
 // startPairWithID runs the pair as the exporter "opper", the id a
 // persistent queue's storage is named after.
-func startPairWithID(t *testing.T, cfg *Config, host component.Host) *pairExporter {
+func startPairWithID(t testing.TB, cfg *Config, host component.Host) *pairExporter {
 	t.Helper()
 	set := exportertest.NewNopSettings(metadata.Type)
 	set.ID = component.NewID(metadata.Type)
 	return startPairAs(t, cfg, host, set)
 }
 
-func startPairAs(t *testing.T, cfg *Config, host component.Host, set exporter.Settings) *pairExporter {
+func startPairAs(t testing.TB, cfg *Config, host component.Host, set exporter.Settings) *pairExporter {
 	t.Helper()
 	require.NoError(t, cfg.Validate())
 	ctx := context.Background()
@@ -86,7 +86,7 @@ func startPairAs(t *testing.T, cfg *Config, host component.Host, set exporter.Se
 	return p
 }
 
-func (p *pairExporter) counter(t *testing.T, name string, attrs ...string) int64 {
+func (p *pairExporter) counter(t testing.TB, name string, attrs ...string) int64 {
 	t.Helper()
 	m, err := p.tel.GetMetric(name)
 	if err != nil {
@@ -103,7 +103,7 @@ type genaiPair struct {
 	logs   plog.Logs
 }
 
-func genaiPairs(t *testing.T) []genaiPair {
+func genaiPairs(t testing.TB) []genaiPair {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(fixtureDir, "*.otlp-logs.json"))
 	require.NoError(t, err)
@@ -161,7 +161,7 @@ func splitChoices(ld plog.Logs) (other, choices plog.Logs) {
 	return other, choices
 }
 
-func sqliteStorage(t *testing.T) (extHost, store.Store) {
+func sqliteStorage(t testing.TB) (extHost, store.Store) {
 	return startStorageExtension(t, &opperstorageextension.Config{
 		SQLite: &opperstorageextension.SQLiteConfig{Path: filepath.Join(t.TempDir(), "opper.db")},
 	})

@@ -71,7 +71,7 @@ type extHost struct {
 
 func (h extHost) GetExtensions() map[component.ID]component.Component { return h.exts }
 
-func startStorageExtension(t *testing.T, cfg *opperstorageextension.Config) (extHost, store.Store) {
+func startStorageExtension(t testing.TB, cfg *opperstorageextension.Config) (extHost, store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	ext, err := opperstorageextension.NewFactory().Create(ctx, extensiontest.NewNopSettings(component.MustNewType("opper_storage")), cfg)
