@@ -55,7 +55,7 @@ BROWSER_DIR     := e2e/browser
 CHROMIUM        := /usr/bin/chromium
 CHROMIUM_MAJOR  := 156
 
-.PHONY: help fmt lint generate deps test-node-deps browser-deps postgres-deps test test-go bench bench-export bench-e2e bench-e2e-postgres bench-e2e-overload benchstat fuzz build run
+.PHONY: help fmt lint generate deps test-node-deps browser-deps postgres-deps test test-go bench bench-export bench-logs bench-e2e bench-e2e-postgres bench-e2e-overload benchstat fuzz build run
 
 ## help: list the targets
 help:
@@ -163,6 +163,18 @@ bench-export:
 # bench-e2e: the built collector end to end (internal/cmd/bench-e2e); E2E_FLAGS adds its flags,
 # e.g. E2E_FLAGS='-rounds 1 -shapes plain -plain-spans 200000' or -profile-dir bench/.
 E2E_FLAGS ?=
+
+## bench-logs: the GenAI log join's CPU per span against traces only (storage mode, SQLite), and the join buffer's bound
+# Rounds alternate the three modes so that a noisy neighbour weighs on each alike.
+bench-logs:
+	@mkdir -p bench
+	$(GO) test -c -o bench/opperexporter.test ./exporter/opperexporter
+	for r in $$(seq $(ROUNDS)); do \
+	  for m in traces_only logs_first spans_first; do \
+	    (cd exporter/opperexporter && ../../bench/opperexporter.test -test.run='^$$' -test.bench="BenchmarkLogsJoin/$$m\$$" -test.benchtime=100x) | grep '^Benchmark'; \
+	  done; \
+	done | tee bench/logs-$(BENCH_STAMP).txt
+	(cd exporter/opperexporter && ../../bench/opperexporter.test -test.run='^$$' -test.bench='BenchmarkLogsJoinBufferBound' -test.benchtime=200x) | grep '^Benchmark' | tee -a bench/logs-$(BENCH_STAMP).txt
 
 ## bench-e2e: the local path end to end: old (exporter -> HTTP -> receiver) and new config/local.yaml, durable spans/s, CPU, RSS
 bench-e2e: build
