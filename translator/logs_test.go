@@ -120,12 +120,22 @@ func TestLogContentsSortsRecords(t *testing.T) {
 // FuzzLogContents: any logs payload maps without a panic, to contents of
 // valid UTF-8, with every record counted once.
 func FuzzLogContents(f *testing.F) {
-	for _, name := range []string{"otel-genai-stream", "otel-genai-error"} {
-		raw, err := os.ReadFile(filepath.Join(otlpDir, name+".otlp-logs.json"))
+	files, err := filepath.Glob(filepath.Join(otlpDir, "*.otlp-logs.json"))
+	require.NoError(f, err)
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
 		require.NoError(f, err)
 		f.Add(raw)
 	}
+	const ids = `"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708"`
 	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"gen_ai.choice","traceId":"01","spanId":"02","body":{"arrayValue":{"values":[{"kvlistValue":{}}]}}}]}]}]}`))
+	// Bodies of every shape: a kvlist of kvlists, bytes, a bare string
+	// with invalid UTF-8, a huge value, an operation-details record whose
+	// messages are not JSON.
+	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"gen_ai.user.message",` + ids + `,"body":{"kvlistValue":{"values":[{"key":"content","value":{"kvlistValue":{"values":[{"key":"x","value":{"bytesValue":"/w=="}}]}}}]}}}]}]}]}`))
+	f.Add([]byte("{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"eventName\":\"gen_ai.assistant.message\"," + ids + ",\"body\":{\"stringValue\":\"\xff\xfe ok \xc3\"}}]}]}]}"))
+	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"gen_ai.choice",` + ids + `,"body":{"kvlistValue":{"values":[{"key":"message","value":{"stringValue":"` + strings.Repeat("a", 1<<20) + `"}}]}}}]}]}]}`))
+	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"gen_ai.client.inference.operation.details",` + ids + `,"attributes":[{"key":"gen_ai.input.messages","value":{"stringValue":"[{\"role\":"}},{"key":"gen_ai.output.messages","value":{"arrayValue":{"values":[{"intValue":"3"}]}}}]}]}]}]}`))
 	tr := New(Options{Retention: RetentionFull, MaxFieldBytes: 1 << 10})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
@@ -144,4 +154,30 @@ func FuzzLogContents(f *testing.F) {
 			assert.False(t, strings.ContainsRune(c.SpanID, utf8.RuneError))
 		}
 	})
+}
+
+// The privacy promise holds for records as for spans: under metadata
+// retention no log companion adds any content to its span, while under
+// full retention each adds some (the records are read, not skipped).
+func TestLogContentsMetadataRetention(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(otlpDir, "*.otlp-logs.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".otlp-logs.json")
+		ld := loadLogs(t, name)
+		full, _ := New(Options{Retention: RetentionFull}).LogContents(ld)
+		some := false
+		for _, lc := range full {
+			some = some || lc.Input != nil || lc.Output != nil
+		}
+		assert.True(t, some, "%s: full retention reads the records' content", name)
+		meta, _ := New(Options{Retention: RetentionMetadata}).LogContents(ld)
+		require.Len(t, meta, len(full))
+		for _, lc := range meta {
+			assert.Nil(t, lc.Input, name)
+			assert.Nil(t, lc.Output, name)
+			assert.Nil(t, lc.Instructions, name)
+		}
+	}
 }
