@@ -3,6 +3,7 @@ package opperexporter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"github.com/opperotel/bridge/extension/opperstorageextension"
 	"github.com/opperotel/bridge/internal/opperfake"
 	"github.com/opperotel/bridge/internal/otlpfixtures"
+	"github.com/opperotel/bridge/opperapi"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
@@ -558,4 +560,49 @@ func TestLogsPersistentQueueSurvivesRestart(t *testing.T) {
 		}, 10*time.Second, 20*time.Millisecond)
 	})
 	checkFakeJoined(t, fake, cfg, pair)
+}
+
+// Endpoint mode against this project's receiver: the GET and PATCH round
+// trip gives the stored span exactly the joined span (model, usage, meta
+// and the records' content), for both orders.
+func TestLogsJoinIntoOurReceiver(t *testing.T) {
+	for _, logsFirst := range []bool{false, true} {
+		for _, pair := range genaiPairs(t) {
+			t.Run(fmt.Sprintf("%s/logs_first=%v", pair.name, logsFirst), func(t *testing.T) {
+				rcfg, url := ourReceiverConfig(t)
+				startOurReceiver(t, rcfg)
+				cfg := testConfig(url)
+				p := startPair(t, cfg, componenttest.NewNopHost())
+				if logsFirst {
+					done := make(chan error, 1)
+					go func() { done <- p.logs.ConsumeLogs(context.Background(), pair.logs) }()
+					time.Sleep(50 * time.Millisecond)
+					require.NoError(t, p.traces.ConsumeTraces(t.Context(), pair.traces))
+					require.NoError(t, <-done)
+				} else {
+					require.NoError(t, p.traces.ConsumeTraces(t.Context(), pair.traces))
+					require.NoError(t, p.logs.ConsumeLogs(t.Context(), pair.logs))
+				}
+				for _, w := range joinedSpans(cfg, pair) {
+					var got opperapi.Span
+					getJSON(t, url+"/v2/spans/"+w.ID, &got)
+					s, err := decodeStoredSpanV2(mustJSON(t, got))
+					require.NoError(t, err)
+					assert.Equal(t, w.Input, s.Input, "span %s", w.Name)
+					assert.Equal(t, w.Output, s.Output, "span %s", w.Name)
+					assert.Equal(t, w.Instructions, s.Instructions, "span %s", w.Name)
+					assert.Equal(t, w.Model, s.Model, "span %s", w.Name)
+					assert.Equal(t, w.Usage, s.Usage, "span %s", w.Name)
+					assert.Equal(t, w.Error, s.Error, "span %s", w.Name)
+				}
+			})
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
 }
