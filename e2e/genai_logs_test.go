@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -62,22 +60,7 @@ func postOTLPLogsJSON(t *testing.T, httpAddr string, payload []byte) {
 	if _, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(payload); err != nil {
 		t.Fatalf("not OTLP/JSON logs: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	url := "http://" + httpAddr + "/v1/logs"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: %s", url, resp.Status)
-	}
+	postOTLPJSONTo(t, "http://"+httpAddr+"/v1/logs", payload)
 }
 
 // requireGenerationContent reads trace id back through GET /v2/traces/{id}

@@ -349,7 +349,12 @@ func mustGetJSON(t *testing.T, url, key string, out any) {
 // postOTLPJSON posts an OTLP/JSON trace payload to an OTLP/HTTP receiver.
 func postOTLPJSON(t *testing.T, httpAddr string, payload []byte) {
 	t.Helper()
-	url := "http://" + httpAddr + "/v1/traces"
+	postOTLPJSONTo(t, "http://"+httpAddr+"/v1/traces", payload)
+}
+
+// postOTLPJSONTo posts an OTLP/JSON payload to url (/v1/traces, /v1/logs).
+func postOTLPJSONTo(t *testing.T, url string, payload []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))

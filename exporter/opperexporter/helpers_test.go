@@ -84,7 +84,13 @@ func startExporterOn(t testing.TB, cfg *Config, host component.Host) *testExport
 // include attrs (key, value pairs).
 func (te *testExporter) counter(t testing.TB, name string, attrs ...string) int64 {
 	t.Helper()
-	m, err := te.tel.GetMetric(name)
+	return counterOf(te.tel, name, attrs...)
+}
+
+// counterOf is the sum of a counter's data points in tel whose attributes
+// include attrs; 0 when it was never recorded.
+func counterOf(tel *componenttest.Telemetry, name string, attrs ...string) int64 {
+	m, err := tel.GetMetric(name)
 	if err != nil {
 		return 0
 	}

@@ -90,11 +90,7 @@ func startPairAs(t testing.TB, cfg *Config, host component.Host, set exporter.Se
 
 func (p *pairExporter) counter(t testing.TB, name string, attrs ...string) int64 {
 	t.Helper()
-	m, err := p.tel.GetMetric(name)
-	if err != nil {
-		return 0
-	}
-	return sumPoints(m, attrs...)
+	return counterOf(p.tel, name, attrs...)
 }
 
 // genaiPair is a real trace of the npm OpenTelemetry OpenAI
