@@ -127,6 +127,7 @@ func (a *api) routes() {
 		http.MethodGet: a.getTraceV3, http.MethodDelete: a.deleteTraceV3,
 	})
 	a.route("/v3/traces/{trace_id}/events", map[string]handlerFunc{http.MethodGet: a.listTraceEvents})
+	a.route("/v3/traces/{trace_id}/conversation", map[string]handlerFunc{http.MethodGet: a.getConversation})
 
 	a.mux.Handle("/", a.authenticated(func(w http.ResponseWriter, r *http.Request, _ string) error {
 		if a.explorer != nil && versionOf(r.URL.Path) != v3 && !strings.HasPrefix(r.URL.Path, "/v2/") &&
