@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/opperotel/bridge/internal/otlpfixtures"
 )
@@ -19,8 +22,9 @@ import (
 const conversationsDir = "../testdata/conversations"
 
 // TestConversationGolden builds the conversation of every trace with a
-// generation in every real payload into testdata/conversations: trace id
-// to the conversation of its last generation, or the error. Regenerate
+// generation in every real payload (with its log capture's content, when it
+// has one) into testdata/conversations: trace id to the conversation of its
+// last generation, or the error. Regenerate
 // with `go test ./translator -run TestConversationGolden -update` and read
 // the diff.
 func TestConversationGolden(t *testing.T) {
@@ -29,7 +33,7 @@ func TestConversationGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(file), ".otlp.json")
 		t.Run(name, func(t *testing.T) {
 			byTrace := map[string][]Span{}
-			for _, s := range tr.ToOpper(otlpfixtures.Load(t, file)) {
+			for _, s := range joinLogs(t, tr, file, tr.ToOpper(otlpfixtures.Load(t, file))) {
 				byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
 			}
 			doc := map[string]any{}
@@ -53,6 +57,30 @@ func TestConversationGolden(t *testing.T) {
 			checkGolden(t, filepath.Join(conversationsDir, name+".conversations.json"), out.Bytes())
 		})
 	}
+}
+
+// joinLogs gives spans what the fixture's log capture (the
+// .otlp-logs.json beside it, when there is one) adds to them, as the
+// exporter does before it stores them: the OTel GenAI instrumentations put
+// the messages there.
+func joinLogs(t testing.TB, tr *Translator, file string, spans []Span) []Span {
+	t.Helper()
+	raw, err := os.ReadFile(strings.TrimSuffix(file, ".otlp.json") + ".otlp-logs.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return spans
+	}
+	require.NoError(t, err)
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
+	require.NoError(t, err)
+	contents, _ := tr.LogContents(ld)
+	for i := range contents {
+		for j := range spans {
+			if spans[j].TraceID == contents[i].TraceID && spans[j].ID == contents[i].SpanID {
+				contents[i].Fill(&spans[j])
+			}
+		}
+	}
+	return spans
 }
 
 // TestNoConversationGoldenWithoutFixture keeps testdata/conversations in

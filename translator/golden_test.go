@@ -111,6 +111,11 @@ func TestNoGoldenWithoutFixture(t *testing.T) {
 		goldens, err := filepath.Glob(filepath.Join(dir, "*"+suffix))
 		require.NoError(t, err)
 		for _, g := range goldens {
+			if strings.HasSuffix(g, joinedSuffix) {
+				name := strings.TrimSuffix(filepath.Base(g), joinedSuffix)
+				assert.True(t, slices.Contains(logCaptures(t), name), "joined golden %s has no log capture", g)
+				continue
+			}
 			name := strings.TrimSuffix(filepath.Base(g), suffix)
 			assert.True(t, slices.Contains(inputs, name), "golden %s has no fixture", g)
 		}

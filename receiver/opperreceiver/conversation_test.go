@@ -3,7 +3,9 @@ package opperreceiver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
 	"github.com/opperotel/bridge/internal/benchdata"
@@ -30,12 +33,27 @@ import (
 
 const fixturesDir = "../../testdata/otlp"
 
-// postFixture translates a payload of testdata/otlp and sends its spans
-// as the exporter does (POST /v2/spans/batch); it returns them by trace.
+// postFixture translates a payload of testdata/otlp, gives its spans what
+// its log capture adds to them (the .otlp-logs.json beside it, when there
+// is one), and sends them as the exporter does (POST /v2/spans/batch); it
+// returns them by trace.
 func postFixture(t *testing.T, ta *testAPI, name string) map[string][]translator.Span {
 	t.Helper()
-	spans := translator.New(translator.Options{Retention: translator.RetentionFull}).
-		ToOpper(otlpfixtures.Load(t, filepath.Join(fixturesDir, name+".otlp.json")))
+	tr := translator.New(translator.Options{Retention: translator.RetentionFull})
+	spans := tr.ToOpper(otlpfixtures.Load(t, filepath.Join(fixturesDir, name+".otlp.json")))
+	if raw, err := os.ReadFile(filepath.Join(fixturesDir, name+".otlp-logs.json")); !errors.Is(err, fs.ErrNotExist) {
+		require.NoError(t, err)
+		ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
+		require.NoError(t, err)
+		contents, _ := tr.LogContents(ld)
+		for i := range contents {
+			for j := range spans {
+				if spans[j].TraceID == contents[i].TraceID && spans[j].ID == contents[i].SpanID {
+					contents[i].Fill(&spans[j])
+				}
+			}
+		}
+	}
 	body := []byte{'['}
 	byTrace := map[string][]translator.Span{}
 	for i := range spans {

@@ -1,13 +1,15 @@
 // Tiny scripted mock of the OpenAI HTTP API, loopback only, no dependencies.
 //
 // Serves POST .../chat/completions (JSON, or SSE when "stream": true, with a final usage chunk when
-// stream_options.include_usage is set) and POST .../embeddings (float or base64 encoding).
+// stream_options.include_usage is set), POST .../embeddings (float or base64 encoding) and
+// POST .../responses (the Responses API, JSON only).
 // Any path that ends in /chat/completions or /embeddings is accepted, so Azure-style endpoints work too.
 //
 // Responses come from a script: one entry per expected request, consumed in order. An entry is
 //   { chat: { model, content?, toolCalls?: [{id, name, arguments}], finish?, usage: {prompt, completion,
 //             cached?, reasoning?} }, id? }
 //   { embeddings: { model, dims?, usage: { prompt } } }
+//   { response: { model, text, usage: { input, output } } }                // POST .../responses
 //   { status: 500 | 429 | ..., error: { message, type, code? }, headers? }   // the provider fails
 // With no entry left, the request is answered 500 (so a missing entry is visible, never silent).
 //
@@ -99,6 +101,45 @@ function embeddingsResponse(e, body) {
   return { object: 'list', data, model: e.model, usage: { prompt_tokens: e.usage.prompt, total_tokens: e.usage.prompt } };
 }
 
+function responsesResponse(id, r, body) {
+  return {
+    id,
+    object: 'response',
+    created_at: CREATED,
+    status: 'completed',
+    error: null,
+    incomplete_details: null,
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    model: r.model,
+    output: [{
+      type: 'message',
+      id: `msg_${id.slice(5)}`,
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', text: r.text, annotations: [], logprobs: [] }],
+    }],
+    parallel_tool_calls: true,
+    previous_response_id: null,
+    store: true,
+    temperature: body.temperature ?? 1,
+    text: { format: { type: 'text' }, verbosity: 'medium' },
+    tool_choice: 'auto',
+    tools: [],
+    top_p: body.top_p ?? 1,
+    truncation: 'disabled',
+    usage: {
+      input_tokens: r.usage.input,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: r.usage.output,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: r.usage.input + r.usage.output,
+    },
+    user: null,
+    metadata: {},
+  };
+}
+
 export async function startMockOpenAI(script = []) {
   const queue = [...script];
   const calls = [];
@@ -130,6 +171,9 @@ export async function startMockOpenAI(script = []) {
         return send(200, chatCompletion(id, entry.chat));
       }
       if (path.endsWith('/embeddings') && entry.embeddings) return send(200, embeddingsResponse(entry.embeddings, body));
+      if (path.endsWith('/responses') && entry.response) {
+        return send(200, responsesResponse(entry.id ?? `resp_mock${String(seq).padStart(4, '0')}`, entry.response, body));
+      }
       return send(500, { error: { message: `mock: scripted entry does not fit ${req.method} ${path}`, type: 'server_error' } });
     });
   });

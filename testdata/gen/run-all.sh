@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 declare -A SCENARIOS=(
   [openinference]="app.mjs:stream app.mjs:embeddings app.mjs:error app.mjs:agent-rag"
-  [otel-genai]="app.cjs:stream app.cjs:embeddings app.cjs:error"
+  [otel-genai]="app.cjs:chat-greeting app.cjs:stream app.cjs:tools app.cjs:responses app.cjs:embeddings app.cjs:error"
   [openllmetry]="app.cjs:stream app.cjs:error app.cjs:agent"
   [vercel-ai-v4]="app.mjs:tools app.mjs:stream app.mjs:embed"
   [vercel-ai-v6]="app.mjs:error app.mjs:embed app.mjs:embed-many"
