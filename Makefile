@@ -52,10 +52,11 @@ NODE_SDK_DIR := testdata/sdk
 # pinned to its distribution (bookworm) and a major version the tests were written against, not to
 # one build that would vanish from the mirror.
 BROWSER_DIR     := e2e/browser
+GENAI_APP_DIR   := testdata/gen/otel-genai
 CHROMIUM        := /usr/bin/chromium
 CHROMIUM_MAJOR  := 156
 
-.PHONY: help fmt lint generate deps test-node-deps browser-deps postgres-deps test test-go bench bench-export bench-logs bench-e2e bench-e2e-postgres bench-e2e-overload benchstat fuzz build run
+.PHONY: help fmt lint generate deps test-node-deps genai-deps browser-deps postgres-deps test test-go bench bench-export bench-logs bench-e2e bench-e2e-postgres bench-e2e-overload benchstat fuzz build run
 
 ## help: list the targets
 help:
@@ -82,7 +83,7 @@ generate:
 	$(GO) generate ./...
 
 ## deps: download Go modules (main + tools), the Node test clients' packages, the browser and PostgreSQL
-deps: test-node-deps browser-deps postgres-deps
+deps: test-node-deps genai-deps browser-deps postgres-deps
 	$(GO) mod download
 	cd tools && $(GO) mod download
 
@@ -94,6 +95,15 @@ test-node-deps:
 		cd $(NODE_SDK_DIR) && npm ci --no-audit --no-fund; \
 	else \
 		echo "test-node-deps: no $(NODE_SDK_DIR)/package.json yet, nothing to install"; \
+	fi
+
+## genai-deps: npm ci in testdata/gen/otel-genai (the npm OpenAI instrumentation the live e2e test runs)
+genai-deps:
+	@if [ -d $(GENAI_APP_DIR)/node_modules/@opentelemetry/instrumentation-openai ]; then \
+		echo "genai-deps: $(GENAI_APP_DIR)/node_modules is there"; \
+	else \
+		echo "cd $(GENAI_APP_DIR) && npm ci --no-audit --no-fund"; \
+		cd $(GENAI_APP_DIR) && npm ci --no-audit --no-fund; \
 	fi
 
 ## browser-deps: npm ci in e2e/browser (playwright-core) and Debian's chromium, if missing (as root)

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +133,82 @@ func TestE2EGenAILogs(t *testing.T) {
 			}
 			t.Logf("%s: trace %s, %d spans, generations with content", c.name, id, len(tr.Spans))
 		}
+	}
+}
+
+// genaiAppDir is the npm OpenTelemetry OpenAI instrumentation's app, which
+// also runs live against an OTLP endpoint (make genai-deps installs it).
+var genaiAppDir = filepath.Join("testdata", "gen", "otel-genai")
+
+// requireGenAIApp skips unless node and the app's packages are installed;
+// under CI (which installs them) it fails instead.
+func requireGenAIApp(t *testing.T) string {
+	t.Helper()
+	missing := func(what string) {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s: CI must run the live instrumentation test (make genai-deps installs what it needs)", what)
+		}
+		t.Skip(what + ": run `make genai-deps` (make test does)")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node is not installed")
+	}
+	pkg := filepath.Join(repoRoot, genaiAppDir, "node_modules", "@opentelemetry", "instrumentation-openai", "package.json")
+	if _, err := os.Stat(pkg); err != nil {
+		missing(filepath.Join(genaiAppDir, "node_modules") + " is missing")
+	}
+	return node
+}
+
+// TestE2EGenAILogsLive runs the real npm instrumentation (the app that made
+// the captures, against its local OpenAI mock) with the SDKs' own batch
+// processors exporting traces and logs to the built distribution on
+// config/local.yaml; every generation of each run reads back through
+// GET /v2/traces/{id} with its input and output.
+func TestE2EGenAILogsLive(t *testing.T) {
+	requireCollector(t)
+	node := requireGenAIApp(t)
+	t.Parallel()
+	p := newLocalPorts(t)
+	startCollector(t, "local", p.health, nil,
+		append([]string{"--config=" + filepath.Join(repoRoot, "config", "local.yaml")}, p.setArgs()...)...)
+	base := "http://" + p.opper
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	scenarios := []string{"chat-greeting", "stream", "tools", "responses"}
+	errs := make(chan error, len(scenarios))
+	for _, sc := range scenarios {
+		go func() {
+			cmd := exec.Command(node, "app.cjs", sc)
+			cmd.Dir = filepath.Join(repoRoot, genaiAppDir)
+			cmd.Env = append(os.Environ(), "OTLP_ENDPOINT=http://"+p.http, "OTEL_SERVICE_NAME=e2e-"+sc+"-"+run)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("node app.cjs %s: %v\n%s", sc, err, out)
+			}
+			errs <- err
+		}()
+	}
+	for range scenarios {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sc := range scenarios {
+		service := "e2e-" + sc + "-" + run
+		var list opperapi.List[opperapi.TraceListItem]
+		eventually(t, 30*time.Second, 100*time.Millisecond, "the trace of service "+service, func() (bool, string) {
+			status, body, err := getJSON(base+"/v2/traces?service="+service, "", &list)
+			return err == nil && status == http.StatusOK && len(list.Data) == 1, body
+		})
+		tr := requireGenerationContent(t, base, list.Data[0].ID, false)
+		generations := 0
+		for _, s := range tr.Spans {
+			if s.Type != nil && *s.Type == translator.TypeGeneration {
+				generations++
+			}
+		}
+		t.Logf("%s: %d spans, %d generations, all with input and output", sc, len(tr.Spans), generations)
 	}
 }

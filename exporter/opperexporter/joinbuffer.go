@@ -92,6 +92,33 @@ func (j *joinBuffer) removeLocked(el *list.Element) *waitingContent {
 	return w
 }
 
+// addUnlessWritten adds lc as add does, unless written has its span: then
+// it reports false and the caller fills the stored span. The check and
+// the add are one step under the buffer's lock, as markWritten's add and
+// take are, so records that race with their span's write are either
+// taken by the write or fill the stored span, never left to the sweep.
+func (j *joinBuffer) addUnlessWritten(lc translator.LogContent, now time.Time, written *recentSpans) (evicted int, added bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if written.has(lc.SpanID) {
+		return 0, false
+	}
+	return j.addLocked(&waitingContent{lc: lc, arrived: now, nextTry: now.Add(sweepFirstRetry)}), true
+}
+
+// markWritten records that spans are stored, and removes and returns the
+// content that came for them meanwhile (nil if none), in the order of
+// spans.
+func (j *joinBuffer) markWritten(spans []translator.Span, written *recentSpans) []*waitingContent {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	written.add(spans)
+	if len(j.entries) == 0 {
+		return nil
+	}
+	return j.takeLocked(spans)
+}
+
 // takeFor removes and returns the waiting content of spans, in the order
 // of spans (nil where none waits).
 func (j *joinBuffer) takeFor(spans []translator.Span) []*waitingContent {
@@ -100,6 +127,10 @@ func (j *joinBuffer) takeFor(spans []translator.Span) []*waitingContent {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.takeLocked(spans)
+}
+
+func (j *joinBuffer) takeLocked(spans []translator.Span) []*waitingContent {
 	var taken []*waitingContent
 	for i := range spans {
 		el, ok := j.entries[spans[i].ID]

@@ -74,3 +74,27 @@ func TestJoinBufferDue(t *testing.T) {
 	entries, records, bytes := j.stats()
 	assert.Zero(t, entries+int(records)+int(bytes))
 }
+
+// Records that race with their span's write are never left to the sweep:
+// those that came before the write is marked are handed to the write,
+// those after it are told the span is stored.
+func TestJoinBufferWriteRace(t *testing.T) {
+	now := time.Now()
+	j := newJoinBuffer(1<<20, time.Minute)
+	written := newRecentSpans()
+	_, added := j.addUnlessWritten(content("a", "in", 1), now, written)
+	require.True(t, added)
+
+	late := j.markWritten([]translator.Span{{ID: "b"}, {ID: "a"}}, written)
+	require.Len(t, late, 2)
+	assert.Nil(t, late[0])
+	require.NotNil(t, late[1])
+	assert.Equal(t, "a", late[1].lc.SpanID)
+
+	evicted, added := j.addUnlessWritten(content("b", "in", 1), now, written)
+	assert.False(t, added, "b is stored: fill it in place")
+	assert.Zero(t, evicted)
+	entries, _, _ := j.stats()
+	assert.Zero(t, entries)
+	assert.Nil(t, j.markWritten([]translator.Span{{ID: "c"}}, written), "an empty buffer hands nothing")
+}

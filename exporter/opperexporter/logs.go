@@ -84,11 +84,11 @@ func (e *opperExporter) joinStored(ctx context.Context, contents []translator.Lo
 	// span's write takes them (or the sweep looks for it).
 	var stored []*translator.LogContent
 	for i := range contents {
-		if e.written.has(contents[i].SpanID) {
+		evicted, added := e.joins.addUnlessWritten(contents[i], now, e.written)
+		if !added {
 			stored = append(stored, &contents[i])
-		} else {
-			e.dropLogs(ctx, dropBufferFull, e.joins.add(contents[i], now), nil)
 		}
+		e.dropLogs(ctx, dropBufferFull, evicted, nil)
 	}
 	if len(stored) == 0 {
 		return nil
@@ -170,24 +170,25 @@ func (e *opperExporter) joinWaiting(ctx context.Context, spans []translator.Span
 	if err := e.keepJoined(ctx, spans, taken); err != nil {
 		return err
 	}
-	if taken == nil {
-		if err := write(); err != nil {
-			return err
-		}
-		e.written.add(spans)
-		return nil
-	}
-	defer e.reportWaiting(ctx)
 	for i, w := range taken {
 		if w != nil {
 			w.lc.Fill(&spans[i])
 		}
 	}
 	if err := write(); err != nil {
-		e.dropLogs(ctx, dropBufferFull, e.joins.putBack(taken), nil)
+		if taken != nil {
+			e.dropLogs(ctx, dropBufferFull, e.joins.putBack(taken), nil)
+			e.reportWaiting(ctx)
+		}
 		return err
 	}
-	e.written.add(spans)
+	// Records that came while the spans were being written fill them in
+	// place now; from here on, records of these spans do so themselves.
+	late := e.joins.markWritten(spans, e.written)
+	if taken == nil && late == nil {
+		return nil
+	}
+	defer e.reportWaiting(ctx)
 	joined := 0
 	for i, w := range taken {
 		if w != nil {
@@ -195,6 +196,23 @@ func (e *opperExporter) joinWaiting(ctx context.Context, spans []translator.Span
 			e.joined.put(spans[i].ID, struct{}{})
 		}
 	}
+	var fill []*waitingContent
+	for _, w := range late {
+		if w != nil {
+			fill = append(fill, w)
+		}
+	}
+	errs := make([]error, len(fill))
+	e.fillAll(len(fill), func(i int) { errs[i] = e.fillStored(ctx, &fill[i].lc) })
+	var back []*waitingContent
+	for i, w := range fill {
+		if errs[i] != nil {
+			back = append(back, w) // the sweep tries again
+			continue
+		}
+		joined += w.lc.Records
+	}
+	e.dropLogs(ctx, dropBufferFull, e.joins.putBack(back), nil)
 	e.telemetry.ExporterOpperLogRecordsJoined.Add(ctx, int64(joined))
 	return nil
 }
