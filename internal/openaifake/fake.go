@@ -319,6 +319,9 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, req *chatRe
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush() // the headers go now, as OpenAI's do, whatever ChunkDelay
+	}
 	created := time.Now().Unix()
 	send := func(v any) bool {
 		if !sleep(r, a.ChunkDelay) {
