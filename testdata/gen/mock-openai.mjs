@@ -3,7 +3,7 @@
 // Serves POST .../chat/completions (JSON, or SSE when "stream": true, with a final usage chunk when
 // stream_options.include_usage is set), POST .../embeddings (float or base64 encoding) and
 // POST .../responses (the Responses API, JSON only).
-// Any path that ends in /chat/completions or /embeddings is accepted, so Azure-style endpoints work too.
+// Any path that ends in /chat/completions, /embeddings or /responses is accepted, so Azure-style endpoints work too.
 //
 // Responses come from a script: one entry per expected request, consumed in order. An entry is
 //   { chat: { model, content?, toolCalls?: [{id, name, arguments}], finish?, usage: {prompt, completion,
