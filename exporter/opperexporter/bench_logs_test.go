@@ -17,7 +17,7 @@ import (
 // llmLoad is the LLM-shaped load with its logs: the real traces of the
 // npm OpenTelemetry OpenAI instrumentation and their log records,
 // replicated with distinct trace ids until a batch holds n spans.
-func llmLoad(b *testing.B, n, count int) (traces []ptrace.Traces, logs []plog.Logs) {
+func llmLoad(b testing.TB, n, count int) (traces []ptrace.Traces, logs []plog.Logs) {
 	pairs := genaiPairs(b)
 	r := uint32(0)
 	for range count {

@@ -604,3 +604,26 @@ func mustJSON(t *testing.T, v any) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// Spans and their records pushed at the same moment, by concurrent
+// senders, records split as the SDKs split them: once every push has
+// returned, nothing waits for the sweep (first retry 5 s later) and every
+// record is joined.
+func TestLogsJoinConcurrentPushes(t *testing.T) {
+	h, _ := sqliteStorage(t)
+	cfg := storageConfig()
+	p := startPair(t, cfg, h)
+	traces, logs := llmLoad(t, 1, 100)
+	var wg sync.WaitGroup
+	records := 0
+	for i := range traces {
+		input, choices := splitChoices(logs[i])
+		records += logs[i].LogRecordCount()
+		wg.Go(func() { assert.NoError(t, p.logs.ConsumeLogs(t.Context(), input)) })
+		wg.Go(func() { assert.NoError(t, p.traces.ConsumeTraces(t.Context(), traces[i])) })
+		wg.Go(func() { assert.NoError(t, p.logs.ConsumeLogs(t.Context(), choices)) })
+	}
+	wg.Wait()
+	assert.Zero(t, p.counter(t, "otelcol_exporter_opper_log_records_waiting"))
+	assert.EqualValues(t, records, p.counter(t, "otelcol_exporter_opper_log_records_joined"))
+}
