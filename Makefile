@@ -180,7 +180,7 @@ bench-logs:
 	@mkdir -p bench
 	$(GO) test -c -o bench/opperexporter.test ./exporter/opperexporter
 	for r in $$(seq $(ROUNDS)); do \
-	  for m in traces_only logs_first spans_first; do \
+	  for m in traces_only content_as_events logs_first spans_first; do \
 	    (cd exporter/opperexporter && ../../bench/opperexporter.test -test.run='^$$' -test.bench="BenchmarkLogsJoin/$$m\$$" -test.benchtime=100x) | grep '^Benchmark'; \
 	  done; \
 	done | tee bench/logs-$(BENCH_STAMP).txt
