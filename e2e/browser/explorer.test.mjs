@@ -221,9 +221,9 @@ test("the conversation view lists the turns in order", async (t) => {
   assert.equal(await page.locator(".turn .tool-call .fn").first().innerText(), "get_weather");
   assert.match(await page.locator(".turn").last().innerText(), /Stockholm/);
   await shot(page, "conversation");
-  // Open in playground is the conversation, read-only for now.
+  // Open in playground leads to the playground panel of the trace's last generation.
   await page.goto(`${base}/traces/${tr.id}`);
-  assert.equal(await page.locator("a.playground").getAttribute("href"), `/traces/${tr.id}/conversation`);
+  assert.match(await page.locator("a.playground").getAttribute("href"), new RegExp(`^/traces/${tr.id}/conversation\\?span=[0-9a-f]+#playground$`));
 });
 
 test("cost and tokens by model over the selected time range", async (t) => {

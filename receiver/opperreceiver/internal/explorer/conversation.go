@@ -14,6 +14,8 @@ type conversationView struct {
 	// FromRoot says the trace has no generation, so the turns are the
 	// root's input and output.
 	FromRoot bool
+	// Playground replays one generation (?span=, else the last) with edits.
+	Playground playgroundView
 }
 
 // turn is a message and the span it was first seen in.
@@ -33,6 +35,10 @@ func (e *Explorer) conversation(r *http.Request, project string) (string, any, e
 		return "", nil, err
 	}
 	view := conversationView{Trace: newTraceHeader(&tr.Summary)}
+	view.Playground, err = e.playgroundPanel(tr.Summary.TraceID, tr.Spans, translator.CanonicalID(r.URL.Query().Get("span")))
+	if err != nil {
+		return "", nil, err
+	}
 	view.Turns = conversationTurns(tr.Spans)
 	if len(view.Turns) == 0 {
 		view.FromRoot = true

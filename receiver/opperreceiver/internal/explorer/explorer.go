@@ -57,6 +57,9 @@ type Options struct {
 	ParseQuery func(url.Values) (store.TraceQuery, error)
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Playground replays conversations from the conversation page; nil
+	// shows how to configure it.
+	Playground Playground
 }
 
 // Explorer is the set of page handlers.
@@ -65,8 +68,8 @@ type Explorer struct {
 	pages     map[string]*template.Template
 	assets    http.Handler
 	assetHash string
-	// writes guards the explorer's own form posts (sign-in, sign-out)
-	// against requests from other sites.
+	// writes guards the explorer's own posts (sign-in, sign-out,
+	// playground runs) against requests from other sites.
 	writes *http.CrossOriginProtection
 }
 
@@ -128,6 +131,7 @@ func (e *Explorer) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+AssetPrefix+"login", e.writes.Handler(http.HandlerFunc(e.login)))
 	mux.Handle("POST "+AssetPrefix+"logout", e.writes.Handler(http.HandlerFunc(e.logout)))
 	mux.Handle("GET "+AssetPrefix+"login", http.HandlerFunc(e.loginPage))
+	mux.Handle("POST "+RunPath, e.writes.Handler(http.HandlerFunc(e.run)))
 }
 
 func (e *Explorer) serveAsset(w http.ResponseWriter, r *http.Request) {

@@ -39,6 +39,12 @@ func (e *Explorer) funcs() template.FuncMap {
 		"box": func(id, title string, c *contentView, dropped bool) boxView {
 			return boxView{ID: id, Title: title, C: c, Dropped: dropped}
 		},
+		// The playground's editable turns: a new turn's fields, the roles
+		// a turn may take, a text area's height.
+		"newTurn": func() editTurn { return newEditTurn(-1, translator.Message{Role: "user"}) },
+		"roles":   func() []string { return turnRoles },
+		"rows":    func(s string) int { return min(max(strings.Count(s, "\n")+1+len(s)/90, 2), 14) },
+		"list":    func(s ...string) []string { return s },
 		// pretty indents a JSON value of a message part.
 		"pretty": func(raw json.RawMessage) string {
 			if s, ok := prettyJSON(raw); ok {

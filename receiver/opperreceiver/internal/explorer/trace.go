@@ -37,6 +37,9 @@ type traceView struct {
 	ChildPage int
 	// Ticks label the waterfall's time axis.
 	Ticks []tick
+	// Generation is a generation of the trace to open in the playground:
+	// the selected span when it is one, else the last; "" when none.
+	Generation string
 }
 
 type tick struct {
@@ -94,6 +97,11 @@ func (e *Explorer) trace(r *http.Request, project string) (string, any, error) {
 	t := newTree(tr.Spans, view.Selected)
 	view.Rows, view.Folded, view.ChildPage = t.allRows(), t.folded, childPage
 	view.Ticks = ticks(&tr.Summary)
+	for i := range tr.Spans {
+		if s := &tr.Spans[i]; s.Type == translator.TypeGeneration && view.Generation != view.Selected {
+			view.Generation = s.ID
+		}
+	}
 	if sel != nil {
 		d, err := e.detail(r, project, sel, tr.Spans, tr.Metrics[sel.ID])
 		if err != nil {
