@@ -253,6 +253,13 @@ func screenshotDir(t *testing.T) string {
 // fails with its report.
 func runBrowserScript(t *testing.T, node string, plan browserPlan) {
 	t.Helper()
+	runNodeScript(t, node, "explorer.test.mjs", plan, plan.Screenshots)
+}
+
+// runNodeScript runs node's test runner over one script of e2e/browser,
+// its plan in the file EXPLORER_PLAN names, and fails with its report.
+func runNodeScript(t *testing.T, node, script string, plan any, screenshots string) {
+	t.Helper()
 	planFile := filepath.Join(t.TempDir(), "plan.json")
 	b, err := json.MarshalIndent(plan, "", "  ")
 	if err != nil {
@@ -261,14 +268,14 @@ func runBrowserScript(t *testing.T, node string, plan browserPlan) {
 	writeFile(t, planFile, string(b))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "--test-concurrency=1", "explorer.test.mjs")
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "--test-concurrency=1", script)
 	cmd.Dir = filepath.Join(repoRoot, "e2e", "browser")
 	cmd.Env = append(os.Environ(), "EXPLORER_PLAN="+planFile)
 	out, err := cmd.CombinedOutput()
 	// Node's report is the test's story: keep it in the log either way.
-	t.Logf("explorer.test.mjs:\n%s", out)
+	t.Logf("%s:\n%s", script, out)
 	if err != nil {
-		t.Fatalf("browser scenarios failed: %v (screenshots in %s)", err, plan.Screenshots)
+		t.Fatalf("browser scenarios failed: %v (screenshots in %s)", err, screenshots)
 	}
 	if m := regexp.MustCompile(`(?m)^ℹ fail (\d+)`).FindSubmatch(out); m != nil && string(m[1]) != "0" {
 		t.Fatalf("browser scenarios: %s failed", m[1])
