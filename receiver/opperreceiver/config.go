@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap"
 
+	"github.com/opperotel/bridge/receiver/opperreceiver/internal/playground"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	// answers: the names it is reached by. Other hosts are refused, so a
 	// web page cannot reach it through DNS rebinding.
 	AllowedHosts []string `mapstructure:"allowed_hosts"`
+	// Playground runs edited conversations against model providers; off
+	// without providers.
+	Playground PlaygroundConfig `mapstructure:"playground"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -133,6 +137,20 @@ type ExplorerConfig struct {
 	Enabled bool `mapstructure:"enabled"`
 }
 
+// PlaygroundConfig configures the playground: the providers whose models
+// it may run and how often a project may run them.
+type PlaygroundConfig struct {
+	// Providers are OpenAI-compatible Chat Completions endpoints, each with
+	// its key and models; none turns the playground off.
+	Providers []playground.Provider `mapstructure:"providers"`
+	// RunsPerMinute is how many runs each project may start a minute (a
+	// token bucket: that many at once, refilled evenly); at least 1.
+	RunsPerMinute int `mapstructure:"runs_per_minute"`
+}
+
+// defaultRunsPerMinute is playground::runs_per_minute's default.
+const defaultRunsPerMinute = 30
+
 var (
 	_ component.Config         = (*Config)(nil)
 	_ confmap.Validator        = (*Config)(nil)
@@ -159,6 +177,7 @@ func createDefaultConfig() component.Config {
 			RetryMaxInterval:      30 * time.Second,
 		},
 		MaxFieldBytes: translator.DefaultMaxFieldBytes,
+		Playground:    PlaygroundConfig{RunsPerMinute: defaultRunsPerMinute},
 	}
 }
 
@@ -252,6 +271,15 @@ func (cfg *Config) Validate() error {
 		if err := validateHostName(h); err != nil {
 			errs = append(errs, fmt.Errorf("allowed_hosts[%d]: %w", i, err))
 		}
+	}
+
+	if cfg.Playground.RunsPerMinute < 1 {
+		errs = append(errs, fmt.Errorf("playground::runs_per_minute must be at least 1, got %d", cfg.Playground.RunsPerMinute))
+	}
+	// Each provider's own Validate is run by confmap.Validate, element by
+	// element; this checks the list as a whole.
+	if err := playground.ValidateProviders(cfg.Playground.Providers); err != nil {
+		errs = append(errs, err)
 	}
 
 	if len(cfg.APIKeys) == 0 && !cfg.AllowAnonymous && !isLocalEndpoint(cfg.ServerConfig.NetAddr) {

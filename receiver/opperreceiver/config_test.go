@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/opperotel/bridge/receiver/opperreceiver/internal/metadata"
+	"github.com/opperotel/bridge/receiver/opperreceiver/internal/playground"
 	"github.com/opperotel/bridge/translator"
 )
 
@@ -50,6 +51,10 @@ func TestLoadConfig(t *testing.T) {
 		RetryInitialInterval: 200 * time.Millisecond, RetryMaxInterval: 10 * time.Second,
 	}
 	custom.MaxFieldBytes = 64 << 10
+	custom.Playground = PlaygroundConfig{RunsPerMinute: 10, Providers: []playground.Provider{
+		{Name: "openai", Endpoint: "https://api.openai.com/v1", APIKey: "sk-test-openai", Models: []string{"gpt-4o-mini", "gpt-4o"}},
+		{Name: "local", Endpoint: "http://localhost:11434/v1", Models: []string{"llama3.2"}, Timeout: 2 * time.Minute},
+	}}
 
 	anonymous := createDefaultConfig().(*Config)
 	anonymous.ServerConfig.NetAddr.Endpoint = "0.0.0.0:8090"
@@ -94,6 +99,8 @@ func TestDefaultConfig(t *testing.T) {
 	assert.True(t, cfg.Explorer.Enabled)
 	assert.Empty(t, cfg.AllowedHosts)
 	assert.Equal(t, 10*time.Minute, cfg.Forward.IncompleteSpanTimeout)
+	assert.Empty(t, cfg.Playground.Providers)
+	assert.Equal(t, 30, cfg.Playground.RunsPerMinute)
 	assert.NoError(t, confmap.Validate(cfg))
 }
 
@@ -114,6 +121,10 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad_allowed_hosts.yaml", []string{"allowed_hosts[0]: must be a host name or IP address, without scheme or path",
 			"allowed_hosts[1]: must be a host name or IP address without a port", "allowed_hosts[2]: must not be empty"}},
 		{"bad_explorer.yaml", []string{"invalid keys: path"}},
+		{"bad_playground.yaml", []string{"playground::runs_per_minute must be at least 1, got 0",
+			`playground provider "openai": endpoint "https://api.openai.com/v1/chat/completions" must be the base URL, without /chat/completions`,
+			`playground providers: name "openai" is used twice`,
+			`playground::providers::2: playground provider: name is required`}},
 		{"bad_retry_intervals.yaml", []string{"forward::retry_initial_interval must be positive and not above forward::retry_max_interval"}},
 	}
 	for _, tt := range tests {

@@ -47,6 +47,11 @@ func TestUnknownKeysRefused(t *testing.T) {
 			"'storage.sqlite' has invalid keys: file"},
 		{"storage postgres", map[string]any{"storage": map[string]any{"postgres": map[string]any{"dsn": "x"}}},
 			"'storage' has invalid keys: postgres"},
+		{"playground", map[string]any{"playground": map[string]any{"runs_per_min": 5}},
+			"'playground' has invalid keys: runs_per_min"},
+		{"playground.providers[i]", map[string]any{"playground": map[string]any{"providers": []any{
+			map[string]any{"name": "openai", "endpoint": "https://api.openai.com/v1", "apikey": "k", "models": []any{"m"}},
+		}}}, "'playground.providers[0]' has invalid keys: apikey"},
 		{"storage extension field", map[string]any{"storage": map[string]any{"Extension": "opper_storage"}},
 			"'storage' has invalid keys: Extension"},
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/opperotel/bridge/opperapi"
 	"github.com/opperotel/bridge/receiver/opperreceiver/internal/explorer"
+	"github.com/opperotel/bridge/receiver/opperreceiver/internal/playground"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/translator"
 )
@@ -50,6 +51,9 @@ type api struct {
 	crossOrigin *http.CrossOriginProtection
 	// explorer serves the web pages; nil when explorer::enabled is false.
 	explorer *explorer.Explorer
+	// playground runs edited conversations; nil without
+	// playground::providers.
+	playground *playground.Service
 	// storeDownLogged is when an unavailable store was last logged (Unix ns).
 	storeDownLogged atomic.Int64
 }
@@ -75,6 +79,14 @@ func newAPI(cfg *Config, st store.Store, logger *zap.Logger, notify func()) (*ap
 	}
 	for _, k := range cfg.APIKeys {
 		a.keys = append(a.keys, apiKey{sum: sha256.Sum256([]byte(normalizeKey(string(k.Key)))), project: k.Project})
+	}
+	if len(cfg.Playground.Providers) > 0 {
+		svc, err := playground.NewService(cfg.Playground.Providers, cfg.Playground.RunsPerMinute, st, logger, nil,
+			playground.WithSpanFinisher(a.finishSpan))
+		if err != nil {
+			return nil, fmt.Errorf("playground: %w", err)
+		}
+		a.playground = svc
 	}
 	a.mux = http.NewServeMux()
 	a.routes()
@@ -128,6 +140,8 @@ func (a *api) routes() {
 	})
 	a.route("/v3/traces/{trace_id}/events", map[string]handlerFunc{http.MethodGet: a.listTraceEvents})
 	a.route("/v3/traces/{trace_id}/conversation", map[string]handlerFunc{http.MethodGet: a.getConversation})
+	a.route("/v3/playground/runs", map[string]handlerFunc{http.MethodPost: a.playgroundRun})
+	a.route("/v3/playground/models", map[string]handlerFunc{http.MethodGet: a.playgroundModels})
 
 	a.mux.Handle("/", a.authenticated(func(w http.ResponseWriter, r *http.Request, _ string) error {
 		if a.explorer != nil && versionOf(r.URL.Path) != v3 && !strings.HasPrefix(r.URL.Path, "/v2/") &&
