@@ -411,6 +411,9 @@ func (s *Service) stream(w http.ResponseWriter, r *http.Request, project string,
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
+	// clientGone is set once a write to the client failed: nobody reads
+	// the rest, and it is not the provider's failure.
+	clientGone := false
 	send := func(event string, v any) error {
 		data, err := json.Marshal(v)
 		if err != nil {
@@ -419,10 +422,12 @@ func (s *Service) stream(w http.ResponseWriter, r *http.Request, project string,
 		buf := make([]byte, 0, len(event)+len(data)+16)
 		buf = append(append(append(buf, "event: "...), event...), "\ndata: "...)
 		buf = append(append(buf, data...), "\n\n"...)
-		if _, err := w.Write(buf); err != nil {
-			return err
+		_, err = w.Write(buf)
+		if err == nil {
+			err = rc.Flush()
 		}
-		return rc.Flush()
+		clientGone = clientGone || err != nil
+		return err
 	}
 	res, err := c.Stream(r.Context(), req.call(), func(d Delta) error {
 		switch {
@@ -439,6 +444,9 @@ func (s *Service) stream(w http.ResponseWriter, r *http.Request, project string,
 		}
 	})
 	if err != nil {
+		if clientGone {
+			return
+		}
 		f := s.runFailure(r, req.Model, err)
 		if f == nil {
 			return
