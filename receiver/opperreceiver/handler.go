@@ -91,7 +91,7 @@ func newAPI(cfg *Config, st store.Store, logger *zap.Logger, notify func()) (*ap
 	a.mux = http.NewServeMux()
 	a.routes()
 	if cfg.Explorer.Enabled {
-		exp, err := explorer.New(explorer.Options{
+		opts := explorer.Options{
 			Store: st, Logger: logger, KeysRequired: len(a.keys) > 0, ProjectForKey: a.projectForKey,
 			ParseQuery: func(v url.Values) (store.TraceQuery, error) {
 				q, e := parseTraceQuery(v)
@@ -100,7 +100,12 @@ func newAPI(cfg *Config, st store.Store, logger *zap.Logger, notify func()) (*ap
 				}
 				return q, nil
 			},
-		})
+		}
+		if a.playground != nil {
+			// A nil *Service in the interface would read as configured.
+			opts.Playground = a.playground
+		}
+		exp, err := explorer.New(opts)
 		if err != nil {
 			return nil, fmt.Errorf("explorer: %w", err)
 		}

@@ -7,19 +7,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opperotel/bridge/receiver/opperreceiver/internal/playground"
 	"github.com/opperotel/bridge/translator"
 )
 
 // Playground runs edited conversations against configured models; nil when the receiver has no playground::providers.
 type Playground interface {
-	Models() []Model
+	Models() []playground.Model
 	ServeRun(w http.ResponseWriter, r *http.Request, project string)
 }
-
-// Model is a configured model and the provider that serves it.
-// TODO(issue 14): playground.Model once the playground's Service lands
-// (same fields); the explorer needs only these two.
-type Model struct{ Provider, Name string }
 
 // RunPath is where the conversation page's script posts a run: under the
 // explorer's own prefix, so it can never meet an API route.
@@ -167,7 +163,7 @@ func originalAnswerStart(msgs []translator.Message) int {
 
 // modelOptions lists the configured models; the generation's own is
 // selected when configured, else the first.
-func modelOptions(models []Model, spanModel string) []modelOption {
+func modelOptions(models []playground.Model, spanModel string) []modelOption {
 	out := make([]modelOption, len(models))
 	picked := -1
 	for i, m := range models {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opperotel/bridge/receiver/opperreceiver/internal/playground"
 	"github.com/opperotel/bridge/store"
 	"github.com/opperotel/bridge/store/memory"
 	"github.com/opperotel/bridge/translator"
@@ -22,13 +23,13 @@ import (
 
 // fakePlayground records the runs the explorer hands it.
 type fakePlayground struct {
-	models  []Model
+	models  []playground.Model
 	project string
 	body    string
 	calls   int
 }
 
-func (f *fakePlayground) Models() []Model { return f.models }
+func (f *fakePlayground) Models() []playground.Model { return f.models }
 
 func (f *fakePlayground) ServeRun(w http.ResponseWriter, r *http.Request, project string) {
 	b, _ := io.ReadAll(r.Body)
@@ -86,7 +87,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestPlaygroundPanel(t *testing.T) {
-	pg := &fakePlayground{models: []Model{{Provider: "local", Name: "llama3"}, {Provider: "openai", Name: "gpt-4o-mini"}}}
+	pg := &fakePlayground{models: []playground.Model{{Provider: "local", Name: "llama3"}, {Provider: "openai", Name: "gpt-4o-mini"}}}
 	srv, st := newTestExplorer(t, pg, false)
 	seedPlayground(t, st, store.DefaultProject, true)
 
@@ -123,7 +124,7 @@ func TestPlaygroundPanel(t *testing.T) {
 	assert.Equal(t, hostile, data.Conversation.Messages[1].Parts[0].Content)
 
 	// Without ?span the last generation; the model not configured: the first.
-	pg.models = []Model{{Provider: "local", Name: "llama3"}}
+	pg.models = []playground.Model{{Provider: "local", Name: "llama3"}}
 	_, body = get(t, srv.URL+"/traces/t-1/conversation")
 	assert.Contains(t, body, `<option value="llama3" data-provider="local" selected>`)
 
@@ -140,7 +141,7 @@ func TestPlaygroundPanelStates(t *testing.T) {
 	assert.NotContains(t, body, `id="pg-form"`)
 	assert.Contains(t, body, `class="turn"`, "the conversation is still shown")
 
-	srv, st = newTestExplorer(t, &fakePlayground{models: []Model{{Provider: "p", Name: "m"}}}, false)
+	srv, st = newTestExplorer(t, &fakePlayground{models: []playground.Model{{Provider: "p", Name: "m"}}}, false)
 	seedPlayground(t, st, store.DefaultProject, false)
 	_, body = get(t, srv.URL+"/traces/t-1/conversation")
 	assert.Contains(t, body, "were not retained (this project&#39;s retention keeps metadata only")
@@ -167,7 +168,7 @@ func postRun(t *testing.T, url string, headers ...string) (int, string) {
 }
 
 func TestPlaygroundRunRoute(t *testing.T) {
-	pg := &fakePlayground{models: []Model{{Provider: "p", Name: "m"}}}
+	pg := &fakePlayground{models: []playground.Model{{Provider: "p", Name: "m"}}}
 	srv, _ := newTestExplorer(t, pg, true)
 
 	status, body := postRun(t, srv.URL, "Cookie", CookieName+"=key-alpha", "Sec-Fetch-Site", "same-origin")
