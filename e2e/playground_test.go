@@ -43,6 +43,17 @@ func TestE2EPlayground(t *testing.T) {
 	fake := openaifake.New(openaifake.Options{Models: []string{openaifake.DefaultModel}})
 	t.Cleanup(fake.Close)
 	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Query().Has("first_text") {
+			// When the fake flushed the last streamed answer's first text,
+			// in Unix milliseconds: the page measures against it.
+			times := fake.FirstTextTimes()
+			if len(times) == 0 {
+				http.Error(w, "no streamed text yet", http.StatusNotFound)
+				return
+			}
+			_ = json.NewEncoder(w).Encode(float64(times[len(times)-1].UnixMicro()) / 1000)
+			return
+		}
 		if r.Method == http.MethodGet {
 			_ = json.NewEncoder(w).Encode(len(fake.Requests()))
 			return

@@ -58,6 +58,17 @@ test("edit a turn, run it streamed, compare, save, and see a provider's error", 
   const user = turns.nth(1);
   await user.locator("textarea").fill("What is the weather like in Oslo right now?");
   await script({ Text: "Sunny and 21 degrees in Oslo, with a light breeze from the fjord.", ChunkDelay: 150e6 });
+  // When the answer's first text shows: measured against when the provider
+  // flushed it (same machine, same clock), and reported, not asserted.
+  await page.evaluate(() => {
+    const el = document.querySelector("#pg-text");
+    new MutationObserver((_, obs) => {
+      if (el.textContent.length > 0) {
+        window.firstTextShown = performance.timeOrigin + performance.now();
+        obs.disconnect();
+      }
+    }).observe(el, { childList: true, characterData: true, subtree: true });
+  });
   await user.getByRole("button", { name: "Run from here" }).click();
   const text = page.locator("#pg-text");
   await page.locator("#pg-answer.running").waitFor();
@@ -65,6 +76,9 @@ test("edit a turn, run it streamed, compare, save, and see a provider's error", 
     const el = document.querySelector("#pg-text");
     return el.textContent.length > 0 && document.querySelector("#pg-answer").classList.contains("running");
   });
+  const shown = await page.evaluate(() => window.firstTextShown);
+  const flushed = await (await fetch(`${plan.control}?first_text=1`)).json();
+  console.log(`first streamed text: provider flushed it at ${flushed.toFixed(1)} ms, the page showed it ${(shown - flushed).toFixed(1)} ms later`);
   const partial = await text.innerText();
   assert.ok(partial.length > 0 && !partial.includes("fjord"), `a part of the answer before the rest: ${partial}`);
   await shot(page, "playground-streaming");

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,10 +115,11 @@ type Server struct {
 	key    string
 	models map[string]bool
 
-	mu       sync.Mutex
-	script   []Answer
-	requests []Request
-	seq      int
+	mu        sync.Mutex
+	script    []Answer
+	requests  []Request
+	firstText []time.Time
+	seq       int
 
 	srv *httptest.Server
 }
@@ -156,6 +158,15 @@ func (s *Server) SetScript(answers ...Answer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.script = append([]Answer(nil), answers...)
+}
+
+// FirstTextTimes are the times the streamed answers' first text was
+// flushed to the client, one per streamed answer with text, in order:
+// where a latency from the provider's first byte is measured.
+func (s *Server) FirstTextTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.firstText)
 }
 
 // Requests returns the requests received so far, in order.
@@ -354,9 +365,14 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, req *chatRe
 			return
 		}
 	}
-	for _, piece := range words(a.Text) {
+	for i, piece := range words(a.Text) {
 		if !send(chunk(map[string]any{"content": piece}, nil)) {
 			return
+		}
+		if i == 0 {
+			s.mu.Lock()
+			s.firstText = append(s.firstText, time.Now())
+			s.mu.Unlock()
 		}
 	}
 	for i, c := range p.calls {
