@@ -3,6 +3,7 @@ package translator
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -119,7 +120,13 @@ func (t *Translator) LogContents(ld plog.Logs) ([]LogContent, LogCounts) {
 			}
 		}
 	}
-	spans := t.ToOpper(td)
+	// The stand-in spans are mapped into a pooled batch: what the
+	// contents keep of them is copied out below (strings are never
+	// reused; the pointers to them and the metrics may be).
+	b := logBatches.Get().(*Batch)
+	defer logBatches.Put(b)
+	t.Map(b, td)
+	spans := b.Spans
 	byID := make(map[string]*Span, len(spans))
 	for i := range spans {
 		byID[spans[i].ID] = &spans[i]
@@ -132,12 +139,23 @@ func (t *Translator) LogContents(ld plog.Logs) ([]LogContent, LogCounts) {
 		copy(sid[:], key[16:])
 		lc := LogContent{TraceID: TraceUUID(tid), SpanID: SpanUUID(tid, sid), Records: records[key]}
 		if s := byID[lc.SpanID]; s != nil {
-			lc.Input, lc.Output, lc.Instructions = s.Input, s.Output, s.Instructions
-			lc.InputJSON, lc.OutputJSON, lc.Metrics = s.InputJSON, s.OutputJSON, s.Metrics
+			lc.Input, lc.Output, lc.Instructions = ownString(s.Input), ownString(s.Output), ownString(s.Instructions)
+			lc.InputJSON, lc.OutputJSON, lc.Metrics = s.InputJSON, s.OutputJSON, slices.Clone(s.Metrics)
 		}
 		out = append(out, lc)
 	}
 	return out, counts
+}
+
+var logBatches = sync.Pool{New: func() any { return new(Batch) }}
+
+// ownString is a pointer of the caller's own to *p's string.
+func ownString(p *string) *string {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // addLogEvent adds a log record to the stand-in span as the span event it
