@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -250,16 +249,7 @@ func BenchmarkConversation(b *testing.B) {
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = st.Close() })
 	traces := max(*conversationBenchSpans/benchdata.SpansPerTrace, 1)
-	began := time.Now()
-	buf := make([]translator.Span, 0, 5100)
-	for n := 0; n < traces; {
-		buf = buf[:0]
-		for ; len(buf) < 5000 && n < traces; n++ {
-			buf = benchdata.Trace(n, benchdata.TraceStart(n), buf)
-		}
-		require.NoError(b, st.UpsertSpans(ctx, DefaultProject, buf, false))
-	}
-	b.Logf("built %d spans in %v", traces*benchdata.SpansPerTrace, time.Since(began).Round(time.Millisecond))
+	fillBenchTraces(b, st, traces)
 	a, err := newAPI(createDefaultConfig().(*Config), st, zap.NewNop(), nil)
 	require.NoError(b, err)
 	srv := httptest.NewServer(a)

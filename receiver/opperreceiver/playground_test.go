@@ -133,17 +133,9 @@ func TestPlaygroundSave(t *testing.T) {
 	before := a.mustJSON(http.StatusOK, http.MethodGet, "/v3/traces/"+pgTrace, nil)
 	body := runRequest("keep this")
 	body["save"] = true
-	resp, out := doPlayground(t, a, http.MethodPost, "/v3/playground/runs", body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, out)
-	var run struct {
-		Data struct {
-			TraceID string `json:"trace_id"`
-		} `json:"data"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(out), &run))
-	require.NotEmpty(t, run.Data.TraceID)
+	savedID := savedRun(t, a, body)
 
-	saved := a.mustJSON(http.StatusOK, http.MethodGet, "/v3/traces/"+run.Data.TraceID, nil)
+	saved := a.mustJSON(http.StatusOK, http.MethodGet, "/v3/traces/"+savedID, nil)
 	text, _ := json.Marshal(saved)
 	assert.Contains(t, string(text), `"playground.source_trace_id":"`+pgTrace+`"`)
 	assert.Contains(t, string(text), `"Playground: checkout"`)
@@ -153,10 +145,7 @@ func TestPlaygroundSave(t *testing.T) {
 
 	// A project under metadata retention saves the run without content.
 	b := ta.withKey("key-b")
-	resp, out = doPlayground(t, b, http.MethodPost, "/v3/playground/runs", body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, out)
-	require.NoError(t, json.Unmarshal([]byte(out), &run))
-	tr, err := ta.store.GetTrace(t.Context(), "b", run.Data.TraceID)
+	tr, err := ta.store.GetTrace(t.Context(), "b", savedRun(t, b, body))
 	require.NoError(t, err)
 	for _, s := range tr.Spans {
 		assert.Nil(t, s.Input)
@@ -208,15 +197,7 @@ func TestPlaygroundRunErrors(t *testing.T) {
 	// saved runs, and b's key cannot run a trace only a has.
 	body := runRequest("save")
 	body["save"] = true
-	resp, out := doPlayground(t, a, http.MethodPost, "/v3/playground/runs", body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, out)
-	var run struct {
-		Data struct {
-			TraceID string `json:"trace_id"`
-		} `json:"data"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(out), &run))
-	resp, out = doPlayground(t, ta.withKey("key-b"), http.MethodPost, "/v3/playground/runs", withField("trace_id", run.Data.TraceID))
+	resp, out := doPlayground(t, ta.withKey("key-b"), http.MethodPost, "/v3/playground/runs", withField("trace_id", savedRun(t, a, body)))
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, out)
 
 	// The provider's failure: its message, 502; a timeout, 504.
@@ -249,4 +230,19 @@ func TestPlaygroundRunErrors(t *testing.T) {
 		line, _ := json.Marshal(l.ContextMap())
 		assert.NotContains(t, l.Message+string(line), "Incorrect API key provided", "the provider's words are answered, not logged")
 	}
+}
+
+// savedRun runs body (with save) as ta and returns the saved trace's id.
+func savedRun(t *testing.T, ta *testAPI, body map[string]any) string {
+	t.Helper()
+	resp, out := doPlayground(t, ta, http.MethodPost, "/v3/playground/runs", body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, out)
+	var run struct {
+		Data struct {
+			TraceID string `json:"trace_id"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &run))
+	require.NotEmpty(t, run.Data.TraceID)
+	return run.Data.TraceID
 }
