@@ -36,16 +36,21 @@ import (
 // chromiumPath is Debian's chromium package (make browser-deps installs it).
 const chromiumPath = "/usr/bin/chromium"
 
+// missingDependency skips a test whose dependency is missing, or under CI
+// (which installs it with `make <target>`) fails it.
+func missingDependency(t *testing.T, what, target string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s: CI must run this test (make %s installs what it needs)", what, target)
+	}
+	t.Skip(what + ": run `make " + target + "` (make test does)")
+}
+
 // requireBrowser skips unless node, playwright-core and Chromium are
 // installed; under CI (which installs them) it fails instead.
 func requireBrowser(t *testing.T) string {
 	t.Helper()
-	missing := func(what string) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s: CI must run the browser tests (make browser-deps installs what they need)", what)
-		}
-		t.Skip(what + ": run `make browser-deps` (make test does)")
-	}
+	missing := func(what string) { missingDependency(t, what, "browser-deps") }
 	node, err := exec.LookPath("node")
 	if err != nil {
 		missing("node is not installed")

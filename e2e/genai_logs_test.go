@@ -144,12 +144,7 @@ var genaiAppDir = filepath.Join("testdata", "gen", "otel-genai")
 // under CI (which installs them) it fails instead.
 func requireGenAIApp(t *testing.T) string {
 	t.Helper()
-	missing := func(what string) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s: CI must run the live instrumentation test (make genai-deps installs what it needs)", what)
-		}
-		t.Skip(what + ": run `make genai-deps` (make test does)")
-	}
+	missing := func(what string) { missingDependency(t, what, "genai-deps") }
 	node, err := exec.LookPath("node")
 	if err != nil {
 		missing("node is not installed")
