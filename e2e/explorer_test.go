@@ -150,7 +150,18 @@ func TestE2EExplorer(t *testing.T) {
 		XSSTrace: translator.CanonicalID(traceIDOf(xss).String()), XSSName: xssName,
 		ReadmeShot: os.Getenv("EXPLORER_README_SHOT"),
 	}
-	plan.UsageTo = "2026-12-01T00:00:00Z"
+	// The fixtures' traces start before UsageTo (they were captured when
+	// they were), the generated ones a minute ago.
+	var latest time.Time
+	for _, id := range order {
+		if st := expected[id].summary.StartTime; st.After(latest) {
+			latest = st
+		}
+	}
+	if !latest.Before(time.Now().Add(-time.Minute)) {
+		t.Fatalf("a fixture's trace starts at %v, not before the generated traces", latest)
+	}
+	plan.UsageTo = latest.Add(time.Millisecond).UTC().Format(time.RFC3339Nano)
 	for _, id := range order {
 		e := expected[id]
 		for _, u := range translator.UsageByModel(e.spans) {

@@ -223,7 +223,7 @@ test("the conversation view lists the turns in order", async (t) => {
   await shot(page, "conversation");
   // Open in playground leads to the playground panel of the trace's last generation.
   await page.goto(`${base}/traces/${tr.id}`);
-  assert.match(await page.locator("a.playground").getAttribute("href"), new RegExp(`^/traces/${tr.id}/conversation\\?span=[0-9a-f]+#playground$`));
+  assert.match(await page.locator("a.playground").getAttribute("href"), new RegExp(`^/traces/${tr.id}/conversation\\?span=[0-9a-f-]+#playground$`));
 });
 
 test("cost and tokens by model over the selected time range", async (t) => {
