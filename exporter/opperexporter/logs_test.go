@@ -290,7 +290,7 @@ func TestLogsSpanStoredElsewhere(t *testing.T) {
 	want := joinedSpans(cfg, pair)
 	require.Eventually(t, func() bool {
 		return p.counter(t, "otelcol_exporter_opper_log_records_joined") == int64(pair.logs.LogRecordCount())
-	}, 10*time.Second, 50*time.Millisecond)
+	}, 30*time.Second, 50*time.Millisecond, "the sweep's first look comes 5 s after the records")
 	for _, w := range want {
 		got, err := st.GetSpan(t.Context(), cfg.Project, w.ID)
 		require.NoError(t, err)
