@@ -112,17 +112,20 @@ func (e *opperExporter) joinStored(ctx context.Context, contents []translator.Lo
 // store's group commit turns concurrent updates into one transaction
 // (SQLite), or spreads them over its connections (PostgreSQL), where one
 // at a time would pay a commit each.
-func (e *opperExporter) fillAll(n int, fill func(i int)) {
+func (e *opperExporter) fillAll(n int, fill func(i int)) { concurrently(n, storeFillers, fill) }
+
+// concurrently runs fn(0..n-1) on up to workers goroutines.
+func concurrently(n, workers int, fn func(i int)) {
 	if n == 1 {
-		fill(0)
+		fn(0)
 		return
 	}
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(n, storeFillers) {
+	for range min(n, workers) {
 		wg.Go(func() {
 			for i := range next {
-				fill(i)
+				fn(i)
 			}
 		})
 	}
@@ -381,14 +384,12 @@ func (e *opperExporter) joinRemote(ctx context.Context, ld plog.Logs, contents [
 		notFound bool
 	}
 	results := make([]result, len(contents))
-	var wg sync.WaitGroup
-	for i := range contents {
-		wg.Go(func() {
-			notFound, f := e.fillRemote(ctx, &contents[i])
-			results[i] = result{f: f, notFound: notFound}
-		})
-	}
-	wg.Wait()
+	// Each content is a GET and a PATCH; the requests in flight are
+	// bounded by max_concurrency anyway.
+	concurrently(len(contents), e.cfg.MaxConcurrency, func(i int) {
+		notFound, f := e.fillRemote(ctx, &contents[i])
+		results[i] = result{f: f, notFound: notFound}
+	})
 
 	now := time.Now()
 	retryIDs := map[string]bool{}
