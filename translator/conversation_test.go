@@ -73,13 +73,7 @@ func joinLogs(t testing.TB, tr *Translator, file string, spans []Span) []Span {
 	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
 	require.NoError(t, err)
 	contents, _ := tr.LogContents(ld)
-	for i := range contents {
-		for j := range spans {
-			if spans[j].TraceID == contents[i].TraceID && spans[j].ID == contents[i].SpanID {
-				contents[i].Fill(&spans[j])
-			}
-		}
-	}
+	FillSpans(spans, contents)
 	return spans
 }
 

@@ -252,3 +252,16 @@ func (lc *LogContent) Size() int {
 	}
 	return n
 }
+
+// FillSpans applies each content to its span among spans (by trace and
+// span id), as the exporter does when both are in hand; contents of other
+// spans are left out.
+func FillSpans(spans []Span, contents []LogContent) {
+	for i := range contents {
+		for j := range spans {
+			if spans[j].TraceID == contents[i].TraceID && spans[j].ID == contents[i].SpanID {
+				contents[i].Fill(&spans[j])
+			}
+		}
+	}
+}

@@ -124,13 +124,7 @@ func joinedSpans(cfg *Config, p genaiPair) []translator.Span {
 	tr := translator.New(cfg.translatorOptions(nil))
 	spans := tr.ToOpper(p.traces)
 	contents, _ := tr.LogContents(p.logs)
-	for _, lc := range contents {
-		for i := range spans {
-			if spans[i].ID == lc.SpanID {
-				lc.Fill(&spans[i])
-			}
-		}
-	}
+	translator.FillSpans(spans, contents)
 	return spans
 }
 

@@ -45,13 +45,7 @@ func postFixture(t *testing.T, ta *testAPI, name string) map[string][]translator
 		ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
 		require.NoError(t, err)
 		contents, _ := tr.LogContents(ld)
-		for i := range contents {
-			for j := range spans {
-				if spans[j].TraceID == contents[i].TraceID && spans[j].ID == contents[i].SpanID {
-					contents[i].Fill(&spans[j])
-				}
-			}
-		}
+		translator.FillSpans(spans, contents)
 	}
 	body := []byte{'['}
 	byTrace := map[string][]translator.Span{}
