@@ -85,6 +85,7 @@ type opperExporter struct {
 	// GenAI log records (logs.go): the content waiting for its span
 	// (storage mode), and when each span was first found missing
 	// (endpoint mode).
+	joinsLogs atomic.Bool // a logs pipeline uses this exporter
 	joins     *joinBuffer
 	joined    *lru[struct{}] // spans filled from records: a rewrite keeps their content
 	written   *recentSpans   // spans this exporter stored lately
@@ -158,8 +159,10 @@ func (e *opperExporter) start(ctx context.Context, host component.Host) error {
 		}
 		e.store = st
 		e.logger.Info("Writing spans into the trace store", zap.Stringer("storage", e.cfg.Storage), zap.String("project", e.cfg.Project))
-		e.stopSweep, e.sweepDone = make(chan struct{}), make(chan struct{})
-		go e.sweepLoop()
+		if e.joinsLogs.Load() {
+			e.stopSweep, e.sweepDone = make(chan struct{}), make(chan struct{})
+			go e.sweepLoop()
+		}
 		return nil
 	}
 	client, err := e.cfg.ClientConfig.ToClient(ctx, host.GetExtensions(), e.settings)

@@ -91,6 +91,7 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
+	e.joinsLogs.Store(true)
 	exp, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, e.helperOptions(oCfg)...)
 	if err != nil {
 		return nil, err

@@ -169,6 +169,11 @@ var errNothingToFill = errors.New("nothing to fill")
 // span written again (a replay, a sender's retry) keeps the content its
 // records gave it earlier: UpsertSpans replaces a stored span whole.
 func (e *opperExporter) joinWaiting(ctx context.Context, spans []translator.Span, write func() error) error {
+	if !e.joinsLogs.Load() {
+		// No logs pipeline: nothing can wait for these spans, and
+		// remembering them would cost every write for nothing.
+		return write()
+	}
 	taken := e.joins.takeFor(spans)
 	if err := e.keepJoined(ctx, spans, taken); err != nil {
 		return err
