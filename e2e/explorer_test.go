@@ -46,20 +46,28 @@ func missingDependency(t *testing.T, what, target string) {
 	t.Skip(what + ": run `make " + target + "` (make test does)")
 }
 
+// requireNodePackage returns node's path once node and the npm package
+// dir/node_modules/pkg are installed; otherwise it skips, or under CI
+// (which installs them with `make <target>`) fails.
+func requireNodePackage(t *testing.T, dir, pkg, target string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missingDependency(t, "node is not installed", target)
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot, dir, "node_modules", pkg, "package.json")); err != nil {
+		missingDependency(t, filepath.Join(dir, "node_modules", pkg)+" is missing", target)
+	}
+	return node
+}
+
 // requireBrowser skips unless node, playwright-core and Chromium are
 // installed; under CI (which installs them) it fails instead.
 func requireBrowser(t *testing.T) string {
 	t.Helper()
-	missing := func(what string) { missingDependency(t, what, "browser-deps") }
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	if _, err := os.Stat(filepath.Join(repoRoot, "e2e", "browser", "node_modules", "playwright-core", "package.json")); err != nil {
-		missing("e2e/browser/node_modules/playwright-core is missing")
-	}
+	node := requireNodePackage(t, filepath.Join("e2e", "browser"), "playwright-core", "browser-deps")
 	if _, err := os.Stat(chromiumPath); err != nil {
-		missing(chromiumPath + " is missing (Debian's chromium package)")
+		missingDependency(t, chromiumPath+" is missing (Debian's chromium package)", "browser-deps")
 	}
 	return node
 }

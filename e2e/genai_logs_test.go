@@ -144,16 +144,7 @@ var genaiAppDir = filepath.Join("testdata", "gen", "otel-genai")
 // under CI (which installs them) it fails instead.
 func requireGenAIApp(t *testing.T) string {
 	t.Helper()
-	missing := func(what string) { missingDependency(t, what, "genai-deps") }
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	pkg := filepath.Join(repoRoot, genaiAppDir, "node_modules", "@opentelemetry", "instrumentation-openai", "package.json")
-	if _, err := os.Stat(pkg); err != nil {
-		missing(filepath.Join(genaiAppDir, "node_modules") + " is missing")
-	}
-	return node
+	return requireNodePackage(t, genaiAppDir, filepath.Join("@opentelemetry", "instrumentation-openai"), "genai-deps")
 }
 
 // TestE2EGenAILogsLive runs the real npm instrumentation (the app that made

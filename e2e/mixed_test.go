@@ -132,17 +132,11 @@ func (s *otlpSink) received() (map[string][]ptrace.Span, int, []string) {
 	return out, len(s.spans), append([]string(nil), s.errs...)
 }
 
-// requireNodeSDK skips unless node and the pinned opperai package are there.
+// requireNodeSDK skips unless node and the pinned opperai package are
+// there; under CI (which installs them) it fails instead.
 func requireNodeSDK(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: the Opper TypeScript SDK cannot run (make test installs testdata/sdk's packages and needs Node.js)")
-	}
-	if _, err := os.Stat(filepath.Join(repoRoot, "testdata", "sdk", "node_modules", "opperai", "package.json")); err != nil {
-		t.Skip("testdata/sdk/node_modules/opperai is missing: run `make test-node-deps` (make test does)")
-	}
-	return node
+	return requireNodePackage(t, filepath.Join("testdata", "sdk"), "opperai", "test-node-deps")
 }
 
 // TestE2EMixedLanguages: an OTel-instrumented parent (Go SDK, OTLP) and an
