@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -34,19 +35,8 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 1))
-			order := rng.Perm(len(all))
-			for i := 0; i < len(order); {
-				n := 1 + rng.IntN(8)
-				batch := make([]translator.Span, 0, n)
-				for ; n > 0 && i < len(order); n-- {
-					batch = append(batch, all[order[i]])
-					i++
-				}
-				if err := s.UpsertSpans(ctx, projectA, batch, true); err != nil {
-					errs <- err
-					return
-				}
+			if err := writeShuffled(ctx, s, all, rand.New(rand.NewPCG(uint64(w), 1)), 8); err != nil {
+				errs <- err
 			}
 		}()
 	}
@@ -156,4 +146,22 @@ func updateConcurrently(t *testing.T, id string, n int, storeFor func(w int) sto
 	}
 	wg.Wait()
 	requireNoErrors(t, errs)
+}
+
+// writeShuffled writes all into s's projectA in rng's order, in batches of
+// 1 to maxBatch spans, for forwarding, as one of several concurrent writers.
+func writeShuffled(ctx context.Context, s store.Store, all []translator.Span, rng *rand.Rand, maxBatch int) error {
+	order := rng.Perm(len(all))
+	for i := 0; i < len(order); {
+		n := 1 + rng.IntN(maxBatch)
+		batch := make([]translator.Span, 0, n)
+		for ; n > 0 && i < len(order); n-- {
+			batch = append(batch, all[order[i]])
+			i++
+		}
+		if err := s.UpsertSpans(ctx, projectA, batch, true); err != nil {
+			return err
+		}
+	}
+	return nil
 }

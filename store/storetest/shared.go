@@ -63,19 +63,8 @@ func testSharedWriters(t *testing.T, a, b store.Store) {
 	errs := make(chan error, 8)
 	for w, s := range []store.Store{a, b, a, b, a, b, a, b} {
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			order := rng.Perm(len(all))
-			for i := 0; i < len(order); {
-				n := 1 + rng.IntN(6)
-				var batch []translator.Span
-				for ; n > 0 && i < len(order); n-- {
-					batch = append(batch, all[order[i]])
-					i++
-				}
-				if err := s.UpsertSpans(ctx, projectA, batch, true); err != nil {
-					errs <- err
-					return
-				}
+			if err := writeShuffled(ctx, s, all, rand.New(rand.NewPCG(uint64(w), 7)), 6); err != nil {
+				errs <- err
 			}
 		})
 	}
