@@ -210,13 +210,22 @@ func (lc *LogContent) Fill(s *Span) bool {
 		s.Instructions = lc.Instructions
 		changed = true
 	}
-	for _, m := range lc.Metrics {
-		if !slices.ContainsFunc(s.Metrics, func(have Metric) bool { return have.ID == m.ID }) {
-			s.Metrics = append(s.Metrics, m)
-			changed = true
+	var added bool
+	s.Metrics, added = appendNewMetrics(s.Metrics, lc.Metrics)
+	return changed || added
+}
+
+// appendNewMetrics appends the metrics of add whose ids have lacks, and
+// reports whether it appended any.
+func appendNewMetrics(have, add []Metric) ([]Metric, bool) {
+	added := false
+	for _, m := range add {
+		if !slices.ContainsFunc(have, func(h Metric) bool { return h.ID == m.ID }) {
+			have = append(have, m)
+			added = true
 		}
 	}
-	return changed
+	return have, added
 }
 
 // Merge adds later records of the same span to lc: content lc has wins
@@ -231,11 +240,7 @@ func (lc *LogContent) Merge(later *LogContent) {
 	if lc.Instructions == nil {
 		lc.Instructions = later.Instructions
 	}
-	for _, m := range later.Metrics {
-		if !slices.ContainsFunc(lc.Metrics, func(have Metric) bool { return have.ID == m.ID }) {
-			lc.Metrics = append(lc.Metrics, m)
-		}
-	}
+	lc.Metrics, _ = appendNewMetrics(lc.Metrics, later.Metrics)
 	lc.Records += later.Records
 }
 
