@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,19 +126,46 @@ func requireCollector(t *testing.T) {
 
 // freeAddr returns a loopback address with a port that was free a moment
 // ago. Never one of the default ports: a developer may run `make run`
-// beside the tests.
+// beside the tests. The port comes from below Linux's ephemeral range
+// (32768-60999), where the kernel picks the source ports of outgoing
+// connections: a port from that range could be taken by any connection
+// (a collector's, Node's, PostgreSQL's) between this check and the
+// collector's bind. No port is handed out twice in one run.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	freePorts.mu.Lock()
+	defer freePorts.mu.Unlock()
+	for range 1000 {
+		port := freePortsLow + rand.IntN(freePortsHigh-freePortsLow)
+		if freePorts.given[port] {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken
+		}
+		if err := l.Close(); err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		freePorts.given[port] = true
+		return addr
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	return addr
+	t.Fatalf("free port: none free in %d-%d after 1000 tries", freePortsLow, freePortsHigh)
+	return ""
 }
+
+// The ports freeAddr hands out, below the ephemeral range and above the
+// usual service ports (8090, 4317, 13133, PostgreSQL's 5432...).
+const (
+	freePortsLow  = 20000
+	freePortsHigh = 32768
+)
+
+var freePorts = struct {
+	mu    sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
 
 // collector is one running bin/otelcol-opper (restartable in the same
 // working directory).
